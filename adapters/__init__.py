@@ -1,0 +1,1 @@
+"""Chat-platform adapters. Each implements :class:`feedback_bot.ports.Adapter`."""
