@@ -257,8 +257,10 @@ class InboxEvent(Base):
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     platform: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(255))
-    address: Mapped[str] = mapped_column(String(255))
-    payload_enc: Mapped[str | None] = mapped_column(Text)  # cleared once processed
+    # Keyed hash of the chat address: enough for per-chat order and throttling, while the
+    # address itself lives only in the encrypted payload, which is cleared once processed.
+    chat_hash: Mapped[str] = mapped_column(String(64), index=True)
+    payload_enc: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]

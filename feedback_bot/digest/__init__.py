@@ -1,0 +1,1 @@
+"""Practitioner digests: what happened since the last one, ready to bring into a session."""

@@ -1,0 +1,90 @@
+"""The first durable step: an incoming event is committed here, deduplicated on
+(platform, event_id), before the adapter may acknowledge it to its platform."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from feedback_bot.clock import Clock
+from feedback_bot.db.models import InboxEvent, new_uid
+from feedback_bot.ports import EventKind, IncomingEvent
+from feedback_bot.vault import Vault
+
+log = logging.getLogger(__name__)
+
+# Called when the database can't take an urgent event; sends crisis resources directly.
+EmergencyReply = Callable[[IncomingEvent], Awaitable[None]]
+RiskCheck = Callable[[str], bool]
+
+
+def _insert_for(dialect: str):  # type: ignore[no-untyped-def]
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+class Inbox:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: Vault,
+        clock: Clock,
+        *,
+        is_risky: RiskCheck,
+        emergency_reply: EmergencyReply,
+        on_new: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._vault = vault
+        self._clock = clock
+        self._is_risky = is_risky
+        self._emergency_reply = emergency_reply
+        self._on_new = on_new
+
+    async def receive(self, event: IncomingEvent) -> bool:
+        """Commit the event; True if it was new. Raises if it could not be stored, so the
+        adapter does not advance its cursor and the platform redelivers it."""
+        # Screened before anything else: if storing fails, the person still gets help.
+        risky = bool(event.text) and self._is_risky(event.text or "")
+        try:
+            inserted = await self._store(event)
+        except Exception:
+            log.error("inbox: could not store event", extra={"platform": event.platform})
+            if risky:
+                await self._emergency_reply(event)
+            raise
+        if inserted:
+            self._on_new()
+        return inserted
+
+    async def _store(self, event: IncomingEvent) -> bool:
+        uid = new_uid()
+        payload = {k: (v.value if isinstance(v, EventKind) else v) for k, v in asdict(event).items()}
+        now: datetime = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            insert = _insert_for(session.bind.dialect.name)
+            stmt = (
+                insert(InboxEvent)
+                .values(
+                    uid=uid,
+                    platform=event.platform,
+                    event_id=event.event_id,
+                    chat_hash=self._vault.keyed_hash(event.platform, event.address),
+                    payload_enc=self._vault.seal_json("inbox", "payload", uid, payload),
+                    status="pending",
+                    received_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+            )
+            result = await session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def event_from_payload(payload: dict[str, object]) -> IncomingEvent:
+    data = dict(payload)
+    data["kind"] = EventKind(str(data["kind"]))
+    return IncomingEvent(**data)  # type: ignore[arg-type]
