@@ -1,0 +1,1 @@
+"""Test doubles and real-server helpers shared by test packages."""
