@@ -86,7 +86,6 @@ class Practitioner(Base):
     digest_weekday: Mapped[int] = mapped_column(Integer, default=0)  # Monday
     digest_time: Mapped[str] = mapped_column(String(5), default="08:00")
     pre_session_hours: Mapped[int] = mapped_column(Integer, default=24)
-    is_feedback_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
 
@@ -99,6 +98,7 @@ class Client(Base):
     alias: Mapped[str] = mapped_column(String(80))
     # invited → active (consented) ⇄ paused; stopped = consent withdrawn
     status: Mapped[str] = mapped_column(String(16), default="invited")
+    status_changed_at: Mapped[datetime | None]
     language: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))
     consent_version: Mapped[str | None] = mapped_column(String(32))
@@ -244,7 +244,7 @@ class Digest(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]
-    body_enc: Mapped[str | None] = mapped_column(Text)
+    # No body is stored: digests are rendered into the (encrypted, then wiped) outbox only.
 
 
 class InboxEvent(Base):

@@ -1,0 +1,101 @@
+"""A terminal chat, for trying the bot and for tests: the in-memory backend.
+
+Several people can share one console: each has an address ("client", "alice", …), and
+what the bot sends is kept per address and shown through ``output``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from feedback_bot.commands import parse_command
+from feedback_bot.ports import (
+    Capability,
+    EventKind,
+    IncomingEvent,
+    InboundSink,
+    OutgoingMessage,
+    RecipientUnavailable,
+    SendReceipt,
+)
+
+Output = Callable[[OutgoingMessage], None]
+
+
+class ConsoleAdapter:
+    platform = "console"
+    command_prefix = "!"
+    capabilities = frozenset({Capability.IMAGES, Capability.FILES})
+    max_text_length = 100_000
+    idempotent_sends = True  # delivery is a local append: resending is harmless to detect
+
+    def __init__(self, output: Output | None = None, attachments_dir: Path | None = None) -> None:
+        self._sink: InboundSink | None = None
+        self._output = output
+        self._attachments_dir = attachments_dir
+        self.sent: dict[str, list[OutgoingMessage]] = defaultdict(list)
+        self.blocked: set[str] = set()
+        self._delivered_ids: set[int] = set()
+
+    async def start(self, sink: InboundSink) -> None:
+        self._sink = sink
+
+    async def stop(self) -> None:
+        self._sink = None
+
+    def is_connected(self) -> bool:
+        return self._sink is not None
+
+    async def send(self, message: OutgoingMessage) -> SendReceipt:
+        if message.address in self.blocked:
+            raise RecipientUnavailable("blocked")
+        if message.outbox_id and message.outbox_id in self._delivered_ids:
+            return SendReceipt(str(message.outbox_id))  # a resend after a crash: no duplicate
+        self._delivered_ids.add(message.outbox_id)
+        self.sent[message.address].append(message)
+        if self._attachments_dir is not None:
+            self._attachments_dir.mkdir(parents=True, exist_ok=True)
+            for att in message.attachments:
+                (self._attachments_dir / att.filename).write_bytes(att.data)
+        if self._output is not None:
+            self._output(message)
+        return SendReceipt(str(message.outbox_id))
+
+    def event_for(self, address: str, text: str) -> IncomingEvent:
+        eid = uuid.uuid4().hex
+        parsed = parse_command(text, self.command_prefix)
+        if parsed is not None:
+            return IncomingEvent(self.platform, eid, address, EventKind.COMMAND, text=text,
+                                 command=parsed[0], args=parsed[1])
+        return IncomingEvent(self.platform, eid, address, EventKind.TEXT, text=text)
+
+    async def say(self, address: str, text: str) -> IncomingEvent:
+        """What a person typing at the console does."""
+        event = self.event_for(address, text)
+        await self.deliver(event)
+        return event
+
+    async def deliver(self, event: IncomingEvent) -> None:
+        if self._sink is None:
+            raise RuntimeError("console adapter not started")
+        await self._sink(event)
+
+    async def press(self, address: str, choice_id: str) -> None:
+        await self.deliver(IncomingEvent(self.platform, uuid.uuid4().hex, address,
+                                         EventKind.CHOICE, choice_id=choice_id))
+
+    async def interactive(self, address: str, prompt: str = "> ") -> None:
+        """Read lines from the terminal until EOF or "!quit"."""
+        while True:
+            try:
+                line = await asyncio.to_thread(input, prompt)
+            except EOFError:
+                return
+            if line.strip() in ("!quit", "!exit"):
+                return
+            if line.strip():
+                await self.say(address, line)

@@ -1,0 +1,215 @@
+"""Reading the database into a :class:`DigestView` for one reader (practitioner or the
+practice's feedback contact). All content is read through :mod:`feedback_bot.access`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback_bot.access import Reader, read_text
+from feedback_bot.db.models import (
+    AllianceScore,
+    Checkin,
+    Client,
+    FeedbackItem,
+    Practice,
+    Practitioner,
+    SafetyEvent,
+)
+from feedback_bot.digest.timing import practitioner_tz
+from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
+from feedback_bot.engine.context import EngineDeps
+
+TREND_WEEKS = 8
+RATE_WEEKS = 4
+ANSWERED = ("answered",)
+UNANSWERED = ("expired", "sent", "snoozed")
+
+
+@dataclass
+class BuiltDigest:
+    view: DigestView
+    item_ids: list[int]
+    safety_ids: list[int]
+    client_ids: list[int]
+
+
+def _order_key(item: FeedbackItem) -> tuple[int, float]:
+    # Items for the session and things that didn't feel right first, then "just so you know";
+    # newest first within each group.
+    top = item.routing == "session" or item.valence == "not_right"
+    stamp = (item.submitted_at or item.created_at).timestamp()
+    return (0 if top else 1, -stamp)
+
+
+class DigestBuilder:
+    def __init__(self, session: AsyncSession, deps: EngineDeps, now: datetime) -> None:
+        self.s = session
+        self.deps = deps
+        self.now = now
+
+    def _t(self, key: str, lang: str, **params: object) -> str:
+        return self.deps.catalog.t(key, lang, **params)
+
+    async def build(
+        self,
+        reader: Practitioner,
+        kind: str,
+        *,
+        lang: str,
+        since: datetime | None,
+        only_client_ids: list[int] | None = None,
+    ) -> BuiltDigest:
+        practice = await self.s.get(Practice, reader.practice_id)
+        assert practice is not None
+        as_contact = kind == "contact"
+        who = Reader("contact" if as_contact else "practitioner", reader.id)
+        clients = await self._clients(reader, practice, as_contact, only_client_ids)
+        sections: list[ClientSection] = []
+        flags: list[Flag] = []
+        item_ids: list[int] = []
+        safety_ids: list[int] = []
+        for client in clients:
+            items = await self._new_items(client, as_contact)
+            views = []
+            for item in sorted(items, key=_order_key):
+                views.append(ItemView(
+                    item_id=item.id, when=item.submitted_at or item.created_at,
+                    valence=item.valence or "other", routing=item.routing or "fyi",
+                    text=await read_text(self.s, self.deps.vault, who, item),
+                    edited=item.edit_count > 0, risk=item.risk,
+                ))
+                item_ids.append(item.id)
+            if not as_contact:
+                safety = await self._new_safety(client)
+                safety_ids += [e.id for e in safety]
+                flags += await self._flags(client, items, safety, since, lang)
+            sent, answered = await self._response(client)
+            scores = await self._scores(client) if not as_contact else ()
+            if views or not as_contact:
+                sections.append(ClientSection(
+                    client_id=client.id, alias=client.alias, items=tuple(views),
+                    checkins_sent=sent, checkins_answered=answered, scores=scores,
+                    status=client.status,
+                ))
+        if only_client_ids is None:
+            # Quiet clients with nothing new don't need a section in a weekly digest.
+            sections = [s for s in sections if s.items or any(f.client_alias == s.alias for f in flags)]
+        labels = {i.key: i.label for i in self.deps.config.alliance.items}
+        view = DigestView(
+            practitioner_name=reader.name, practice_name=practice.name, kind=kind,
+            generated_at=self.now, timezone=practitioner_tz(reader, practice), since=since,
+            language=lang, flags=tuple(flags), clients=tuple(sections),
+            reflective_prompt=None if as_contact else self.deps.config.digest.reflective_prompt,
+            score_item_labels=labels,
+        )
+        return BuiltDigest(view, item_ids, safety_ids, [s.client_id for s in sections])
+
+    async def _clients(
+        self, reader: Practitioner, practice: Practice, as_contact: bool, only: list[int] | None
+    ) -> list[Client]:
+        if as_contact:
+            if practice.feedback_contact_id != reader.id:
+                return []
+            stmt = select(Client).join(Practitioner, Practitioner.id == Client.practitioner_id).where(
+                Practitioner.practice_id == practice.id)
+        else:
+            stmt = select(Client).where(Client.practitioner_id == reader.id)
+        if only is not None:
+            stmt = stmt.where(Client.id.in_(only))
+        return list((await self.s.execute(stmt.order_by(Client.alias))).scalars())
+
+    async def _new_items(self, client: Client, as_contact: bool) -> list[FeedbackItem]:
+        route = FeedbackItem.routing == "contact" if as_contact else FeedbackItem.routing != "contact"
+        rows = await self.s.execute(
+            select(FeedbackItem).where(
+                FeedbackItem.client_id == client.id, FeedbackItem.status == "submitted",
+                FeedbackItem.digest_id.is_(None), route,
+            )
+        )
+        return list(rows.scalars())
+
+    async def _new_safety(self, client: Client) -> list[SafetyEvent]:
+        rows = await self.s.execute(
+            select(SafetyEvent).where(SafetyEvent.client_id == client.id,
+                                      SafetyEvent.digest_id.is_(None))
+        )
+        return list(rows.scalars())
+
+    async def _response(self, client: Client) -> tuple[int, int]:
+        since = self.now - timedelta(weeks=RATE_WEEKS)
+        rows = (await self.s.execute(
+            select(Checkin.status).where(Checkin.client_id == client.id, Checkin.sent_at >= since)
+        )).scalars().all()
+        return len(rows), sum(1 for s in rows if s in ANSWERED)
+
+    async def _scores(self, client: Client) -> tuple[ScorePoint, ...]:
+        since = self.now - timedelta(weeks=TREND_WEEKS)
+        rows = await self.s.execute(
+            select(AllianceScore).where(AllianceScore.client_id == client.id,
+                                        AllianceScore.at >= since).order_by(AllianceScore.at)
+        )
+        return tuple(ScorePoint(when=r.at, item_key=r.item_key, score=r.score) for r in rows.scalars())
+
+    async def _flags(
+        self, client: Client, items: list[FeedbackItem], safety: list[SafetyEvent],
+        since: datetime | None, lang: str,
+    ) -> list[Flag]:
+        alias = client.alias
+        flags: list[Flag] = []
+
+        def flag(rule: str, **params: object) -> None:
+            flags.append(Flag(alias, rule, self._t(f"digest.flag.{rule}", lang, alias=alias, **params)))
+
+        if safety:
+            flag("risk", count=len(safety))
+        n_not_right = sum(1 for i in items if i.valence == "not_right")
+        if n_not_right:
+            flag("not_right", count=n_not_right)
+        await self._score_flags(client, since, flag)
+        if await self._unanswered_after_difficult(client):
+            flag("unanswered", weeks=self.deps.config.digest.unanswered_weeks)
+        changed = client.status_changed_at
+        if client.status in ("paused", "stopped") and changed and (since is None or changed > since):
+            flag(client.status)
+        return flags
+
+    async def _score_flags(self, client: Client, since: datetime | None, flag: object) -> None:
+        cfg = self.deps.config.alliance
+        if not cfg.enabled:
+            return
+        rows = list((await self.s.execute(
+            select(AllianceScore).where(AllianceScore.client_id == client.id)
+            .order_by(AllianceScore.at)
+        )).scalars())
+        recent = [r for r in rows if since is None or r.at > since]
+        for r in recent:
+            earlier = [p.score for p in rows if p.item_key == r.item_key and p.at < r.at]
+            label = next((i.label for i in cfg.items if i.key == r.item_key), r.item_key)
+            if r.score <= cfg.low_cutoff:
+                flag("low_score", item=label, score=r.score, cutoff=cfg.low_cutoff)  # type: ignore[operator]
+            elif earlier and sum(earlier) / len(earlier) - r.score >= cfg.drop:
+                avg = round(sum(earlier) / len(earlier), 1)
+                flag("score_drop", item=label, score=r.score, average=avg)  # type: ignore[operator]
+
+    async def _unanswered_after_difficult(self, client: Client) -> bool:
+        weeks = self.deps.config.digest.unanswered_weeks
+        difficult = await self.s.scalar(
+            select(FeedbackItem.submitted_at).where(
+                FeedbackItem.client_id == client.id, FeedbackItem.valence == "not_right",
+                FeedbackItem.status != "draft",
+            ).order_by(FeedbackItem.submitted_at.desc()).limit(1)
+        )
+        if difficult is None or self.now - difficult < timedelta(weeks=weeks):
+            return False
+        after = (await self.s.execute(
+            select(Checkin.status).where(Checkin.client_id == client.id, Checkin.sent_at > difficult)
+        )).scalars().all()
+        newer_feedback = await self.s.scalar(
+            select(FeedbackItem.id).where(FeedbackItem.client_id == client.id,
+                                          FeedbackItem.submitted_at > difficult).limit(1)
+        )
+        return len(after) >= 2 and all(s in UNANSWERED for s in after) and newer_feedback is None

@@ -1,0 +1,1 @@
+"""The conversation engine: one incoming event in, state changes and outbox rows out."""

@@ -1,0 +1,145 @@
+"""Anytime feedback: what it was, in their own words, and where it should go."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from feedback_bot.access import read_own_text, seal_text
+from feedback_bot.calendar import zone
+from feedback_bot.db.models import FeedbackItem, Practice, Practitioner
+from feedback_bot.digest.timing import next_digest_for_client, next_weekly_digest, practitioner_tz
+from feedback_bot.engine.context import Turn
+
+VALENCE_OPTIONS = ["good", "not_right", "other", "skip"]
+ROUTING_OPTIONS = ["session", "fyi", "contact", "skip"]
+DEFAULT_VALENCE = "other"
+# Skipping "where should this go" must not put words in front of the practitioner that the
+# client did not choose to bring into the room, so the gentler route is the default.
+DEFAULT_ROUTING = "fyi"
+
+
+async def current_item(turn: Turn) -> FeedbackItem | None:
+    conv = await turn.conv()
+    if conv.item_id is None:
+        return None
+    item = await turn.session.get(FeedbackItem, conv.item_id)
+    return item if item is not None and item.status == "draft" else None
+
+
+async def start(
+    turn: Turn, text: str | None = None, *, source: str = "anytime", checkin_id: int | None = None,
+    valence: str | None = None, risk: bool = False,
+) -> None:
+    """Open a draft. Words sent before any question are kept, and the questions follow."""
+    assert turn.client is not None
+    item = FeedbackItem(
+        client_id=turn.client.id,
+        status="draft",
+        source=source,
+        checkin_id=checkin_id,
+        valence=valence,
+        risk=risk,
+        created_at=turn.now,
+    )
+    seal_text(turn.deps.vault, item, text)
+    turn.session.add(item)
+    await turn.session.flush()
+    conv = await turn.conv()
+    conv.item_id = item.id
+    if valence is None:
+        await turn.ask("valence", turn.t("feedback.ask_valence"), VALENCE_OPTIONS)
+    else:
+        await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+
+
+async def on_valence(turn: Turn, key: str | None) -> None:
+    item = await current_item(turn)
+    if item is None:
+        await turn.reset()
+        return
+    if key is None:
+        # Words instead of a choice: keep them, then ask again.
+        _add_words(turn, item, turn.event.text or "")
+        await turn.ask(
+            "valence", turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_valence"),
+            VALENCE_OPTIONS,
+        )
+        return
+    item.valence = DEFAULT_VALENCE if key == "skip" else key
+    if item.text_enc is None:
+        await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+    else:
+        await turn.ask("routing", turn.t("feedback.ask_routing"), ROUTING_OPTIONS)
+
+
+async def on_words(turn: Turn, key: str | None) -> None:
+    item = await current_item(turn)
+    if item is None:
+        await turn.reset()
+        return
+    if key is None:
+        _add_words(turn, item, turn.event.text or "")
+    await turn.ask("routing", turn.t("feedback.ask_routing"), ROUTING_OPTIONS)
+
+
+async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
+    """Submit the draft; returns it once submitted."""
+    item = await current_item(turn)
+    if item is None:
+        await turn.reset()
+        return None
+    if key is None:
+        _add_words(turn, item, turn.event.text or "")
+        await turn.ask(
+            "routing", turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_routing"),
+            ROUTING_OPTIONS,
+        )
+        return None
+    item.routing = DEFAULT_ROUTING if key == "skip" else key
+    item.valence = item.valence or DEFAULT_VALENCE
+    item.status = "submitted"
+    item.submitted_at = turn.now
+    await turn.reset()
+    turn.say(await acknowledgement(turn, item) + "\n\n" + turn.footer())
+    return item
+
+
+def _add_words(turn: Turn, item: FeedbackItem, words: str) -> None:
+    assert turn.client is not None
+    existing = read_own_text(turn.deps.vault, turn.client.id, item)
+    combined = words if not existing else existing + "\n\n" + words
+    seal_text(turn.deps.vault, item, combined)
+
+
+async def acknowledgement(turn: Turn, item: FeedbackItem) -> str:
+    assert turn.client is not None and turn.practitioner is not None and turn.practice is not None
+    if item.routing == "contact":
+        contact = await _feedback_contact(turn, turn.practice)
+        when = _when(turn, contact, turn.practice, None if contact is None else next_weekly_digest(
+            contact, turn.practice, turn.now))
+        return turn.t("feedback.ack_contact", when=when)
+    at = await next_digest_for_client(
+        turn.session, turn.practitioner, turn.practice, turn.client.id, turn.now
+    )
+    key = "feedback.ack_session" if item.routing == "session" else "feedback.ack_fyi"
+    return turn.t(key, when=_when(turn, turn.practitioner, turn.practice, at))
+
+
+def _when(turn: Turn, reader: Practitioner | None, practice: Practice, at: datetime | None) -> str:
+    if reader is None or at is None:
+        return turn.t("feedback.when_soon")
+    tz_name = (turn.client.timezone if turn.client else None) or practitioner_tz(reader, practice)
+    local = at.astimezone(zone(tz_name))
+    return turn.t("feedback.when_digest", date=local.strftime("%A %d %B, %H:%M"))
+
+
+async def _feedback_contact(turn: Turn, practice: Practice) -> Practitioner | None:
+    if practice.feedback_contact_id is None:
+        return None
+    return (
+        await turn.session.execute(
+            select(Practitioner).where(Practitioner.id == practice.feedback_contact_id)
+        )
+    ).scalar_one_or_none()

@@ -1,0 +1,86 @@
+"""Takes committed inbox rows one by one; each is handled in one transaction together
+with the state changes and outbox rows it causes."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from feedback_bot.clock import Clock
+from feedback_bot.db.models import InboxEvent
+from feedback_bot.engine.context import EngineDeps, Turn, load_people
+from feedback_bot.engine.router import Router
+from feedback_bot.inbox import event_from_payload
+from feedback_bot.metrics import MESSAGES_IN
+from feedback_bot.outbox import enqueue
+from feedback_bot.ports import IncomingEvent
+
+log = logging.getLogger(__name__)
+
+
+class Processor:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        deps: EngineDeps,
+        clock: Clock,
+        router: Router,
+    ) -> None:
+        self._sessions = sessions
+        self._deps = deps
+        self._clock = clock
+        self.router = router
+
+    async def process_pending(self, limit: int = 500) -> int:
+        done = 0
+        while done < limit:
+            if not await self._process_next():
+                break
+            done += 1
+        return done
+
+    async def _process_next(self) -> bool:
+        async with self._sessions() as session, session.begin():
+            stmt = (
+                select(InboxEvent)
+                .where(InboxEvent.status == "pending")
+                .order_by(InboxEvent.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            row = (await session.execute(stmt)).scalar_one_or_none()
+            if row is None:
+                return False
+            row_id, uid = row.id, row.uid
+            payload = self._deps.vault.open_json("inbox", "payload", uid, row.payload_enc or "")
+            event = event_from_payload(payload)
+            try:
+                async with session.begin_nested():
+                    await self._handle(session, event)
+                status = "done"
+            except Exception as exc:  # one bad event must not block the rest
+                log.error("engine: event failed (%s) on inbox row %s", type(exc).__name__, row_id)
+                status = "failed"
+                self._apologise(session, event)
+            row.status = status
+            row.processed_at = self._clock.now()
+            row.payload_enc = None  # the content has done its job; keep only the dedup key
+            MESSAGES_IN.labels(platform=event.platform, kind=event.kind.value).inc()
+        return True
+
+    async def _handle(self, session: AsyncSession, event: IncomingEvent) -> None:
+        turn = Turn(session=session, deps=self._deps, event=event, now=self._clock.now())
+        await load_people(turn)
+        risky = bool(event.text) and self._deps.detector.check(event.text or "") is not None
+        await self.router.handle(turn, risky=risky)
+
+    def _apologise(self, session: AsyncSession, event: IncomingEvent) -> None:
+        now: datetime = self._clock.now()
+        text = self._deps.catalog.t(
+            "common.something_wrong", self._deps.config.language
+        )
+        enqueue(session, self._deps.vault, platform=event.platform, address=event.address,
+                text=text, kind="ephemeral", now=now)

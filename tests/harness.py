@@ -1,0 +1,114 @@
+"""Driving the whole app like a conversation, through the console adapter (our in-memory
+test backend), with a fake clock and a real database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from adapters.console import ConsoleAdapter
+from feedback_bot.bootstrap import App, build_app
+from feedback_bot.clock import FakeClock
+from feedback_bot.crypto import generate_key
+from feedback_bot.ports import OutgoingMessage
+from feedback_bot.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "encryption_key": generate_key(),
+        "prompts_file": REPO / "config" / "prompts.yaml",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Harness:
+    app: App
+    console: ConsoleAdapter
+    clock: FakeClock
+    tmp: Path
+    seen: dict[str, int] = field(default_factory=dict)
+    practice_id: int = 0
+
+    async def close(self) -> None:
+        await self.app.close()
+
+    async def fake_sleep(self, seconds: float) -> None:
+        self.clock.advance(timedelta(seconds=seconds))
+
+    # -- conversation ------------------------------------------------------------
+    def new_messages(self, who: str) -> list[OutgoingMessage]:
+        sent = self.console.sent[who]
+        start = self.seen.get(who, 0)
+        self.seen[who] = len(sent)
+        return sent[start:]
+
+    async def says(self, who: str, text: str) -> list[str]:
+        await self.console.say(who, text)
+        await self.app.drain()
+        return [m.text for m in self.new_messages(who)]
+
+    async def presses(self, who: str, label: str) -> list[str]:
+        """Press the button with this label on the latest message that has buttons."""
+        msg = self.last_with_choices(who)
+        matches = [c for c in msg.choices if c.label == label]
+        assert matches, f"no button {label!r}; have {[c.label for c in msg.choices]}"
+        await self.console.press(who, matches[0].id)
+        await self.app.drain()
+        return [m.text for m in self.new_messages(who)]
+
+    def last_with_choices(self, who: str) -> OutgoingMessage:
+        for msg in reversed(self.console.sent[who]):
+            if msg.choices:
+                return msg
+        raise AssertionError(f"{who} has no message with choices")
+
+    def all_text(self, who: str) -> str:
+        return "\n".join(m.text for m in self.console.sent[who])
+
+    async def tick(self, **delta: float) -> None:
+        if delta:
+            self.clock.advance(timedelta(**delta))
+        await self.app.tick()
+        await self.app.drain()
+
+    # -- set-up shortcuts ----------------------------------------------------------
+    async def practitioner(self, who: str = "dr", name: str = "Sam", tz: str | None = None) -> int:
+        if not self.practice_id:
+            self.practice_id = await self.app.admin.create_practice("Riverside Practice",
+                                                                     "Europe/London")
+        pid, code = await self.app.admin.add_practitioner(self.practice_id, name, timezone=tz)
+        await self.says(who, f"!start {code}")
+        return pid
+
+    async def client(self, who: str, practitioner_id: int, alias: str | None = None,
+                     alerts: bool = False) -> int:
+        invite = await self.app.admin.invite_client(practitioner_id, alias or who.title())
+        await self.says(who, f"!start {invite.code}")
+        await self.presses(who, "I agree")
+        await self.presses(who, "Yes, let them know" if alerts else "No, thank you")
+        return invite.client_id
+
+
+async def make_harness(
+    database_url: str, tmp: Path, start: datetime, **settings: object
+) -> Harness:
+    clock = FakeClock(start)
+    console = ConsoleAdapter(attachments_dir=tmp / "attachments")
+    holder: list[Harness] = []
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    app = await build_app(test_settings(database_url, **settings), adapters=[console],
+                          clock=clock, sleep=sleep)
+    await console.start(app.receive)
+    harness = Harness(app=app, console=console, clock=clock, tmp=tmp)
+    holder.append(harness)
+    return harness
