@@ -108,6 +108,7 @@ class Fault:
     methods: frozenset[str] | None = None  # lower-case method names; None: any
     chat_id: int | None = None
     remaining: int | None = 1  # None: until removed
+    after: int = 0  # let this many matching calls through first
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         if self.remaining is not None and self.remaining <= 0:
@@ -241,6 +242,11 @@ class FakeTelegramApi:
         return self._callbacks.get(self._callback_by_update[update_id], False)
 
     @property
+    def pending_updates(self) -> list[Json]:
+        """Updates pushed and not yet confirmed, as the JSON Telegram would send."""
+        return list(self._pending)
+
+    @property
     def pending_update_ids(self) -> list[int]:
         return [u["update_id"] for u in self._pending]
 
@@ -264,6 +270,7 @@ class FakeTelegramApi:
         *,
         method: str | None = None,
         chat_id: int | None = None,
+        after: int = 0,
     ) -> Fault:
         return self.add_fault(
             Fault(
@@ -273,6 +280,7 @@ class FakeTelegramApi:
                 methods=frozenset({method.lower()}) if method else None,
                 chat_id=chat_id,
                 remaining=count,
+                after=after,
             )
         )
 
@@ -481,6 +489,9 @@ class FakeTelegramApi:
     def _take_fault(self, method: str, chat_id: int | None) -> Fault | None:
         for fault in self.faults:
             if fault.matches(method, chat_id):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 if fault.remaining is not None:
                     fault.remaining -= 1
                 return fault
