@@ -6,7 +6,6 @@ what the bot sends is kept per address and shown through ``output``.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -16,8 +15,8 @@ from feedback_bot.commands import parse_command
 from feedback_bot.ports import (
     Capability,
     EventKind,
-    IncomingEvent,
     InboundSink,
+    IncomingEvent,
     OutgoingMessage,
     RecipientUnavailable,
     SendReceipt,
@@ -69,8 +68,15 @@ class ConsoleAdapter:
         eid = uuid.uuid4().hex
         parsed = parse_command(text, self.command_prefix)
         if parsed is not None:
-            return IncomingEvent(self.platform, eid, address, EventKind.COMMAND, text=text,
-                                 command=parsed[0], args=parsed[1])
+            return IncomingEvent(
+                self.platform,
+                eid,
+                address,
+                EventKind.COMMAND,
+                text=text,
+                command=parsed[0],
+                args=parsed[1],
+            )
         return IncomingEvent(self.platform, eid, address, EventKind.TEXT, text=text)
 
     async def say(self, address: str, text: str) -> IncomingEvent:
@@ -85,17 +91,8 @@ class ConsoleAdapter:
         await self._sink(event)
 
     async def press(self, address: str, choice_id: str) -> None:
-        await self.deliver(IncomingEvent(self.platform, uuid.uuid4().hex, address,
-                                         EventKind.CHOICE, choice_id=choice_id))
-
-    async def interactive(self, address: str, prompt: str = "> ") -> None:
-        """Read lines from the terminal until EOF or "!quit"."""
-        while True:
-            try:
-                line = await asyncio.to_thread(input, prompt)
-            except EOFError:
-                return
-            if line.strip() in ("!quit", "!exit"):
-                return
-            if line.strip():
-                await self.say(address, line)
+        await self.deliver(
+            IncomingEvent(
+                self.platform, uuid.uuid4().hex, address, EventKind.CHOICE, choice_id=choice_id
+            )
+        )

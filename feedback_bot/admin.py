@@ -42,15 +42,19 @@ class Admin:
             raise AdminError(f"unknown time zone {timezone!r} (use a name like Europe/Berlin)")
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            practice = Practice(name=name, timezone=timezone, language=self._deps.config.language,
-                                created_at=now)
+            practice = Practice(
+                name=name, timezone=timezone, language=self._deps.config.language, created_at=now
+            )
             session.add(practice)
             await session.flush()
             await record(session, now, "admin", "practice.created", "practice", practice.id)
             return practice.id
 
     async def add_practitioner(
-        self, practice_id: int, name: str, timezone: str | None = None,
+        self,
+        practice_id: int,
+        name: str,
+        timezone: str | None = None,
         feedback_contact: bool = False,
     ) -> tuple[int, str]:
         """Returns the practitioner id and their one-time link code."""
@@ -63,19 +67,32 @@ class Admin:
             if practice is None:
                 raise AdminError(f"no practice with id {practice_id}")
             pr = Practitioner(
-                practice_id=practice_id, name=name, timezone=timezone,
-                digest_weekday=WEEKDAYS.index(d.weekly_day), digest_time=d.weekly_time,
-                pre_session_hours=d.pre_session_hours, active=True, created_at=now,
+                practice_id=practice_id,
+                name=name,
+                timezone=timezone,
+                digest_weekday=WEEKDAYS.index(d.weekly_day),
+                digest_time=d.weekly_time,
+                pre_session_hours=d.pre_session_hours,
+                active=True,
+                created_at=now,
             )
             session.add(pr)
             await session.flush()
             if feedback_contact or practice.feedback_contact_id is None:
                 # The first practitioner is the contact until an admin names another.
                 practice.feedback_contact_id = pr.id
-            code = issue(session, now=now, valid_days=self._deps.invite_valid_days,
-                         practitioner_id=pr.id)
-            await record(session, now, "admin", "practitioner.added", "practitioner", pr.id,
-                         practice=practice_id)
+            code = issue(
+                session, now=now, valid_days=self._deps.invite_valid_days, practitioner_id=pr.id
+            )
+            await record(
+                session,
+                now,
+                "admin",
+                "practitioner.added",
+                "practitioner",
+                pr.id,
+                practice=practice_id,
+            )
             return pr.id, code
 
     async def set_feedback_contact(self, practice_id: int, practitioner_id: int) -> None:
@@ -86,8 +103,15 @@ class Admin:
             if practice is None or pr is None or pr.practice_id != practice_id:
                 raise AdminError("that practitioner is not part of that practice")
             practice.feedback_contact_id = practitioner_id
-            await record(session, now, "admin", "practice.feedback_contact", "practice",
-                         practice_id, practitioner=practitioner_id)
+            await record(
+                session,
+                now,
+                "admin",
+                "practice.feedback_contact",
+                "practice",
+                practice_id,
+                practitioner=practitioner_id,
+            )
 
     async def invite_client(self, practitioner_id: int, alias: str | None = None) -> Invite:
         now = self._clock.now()
@@ -95,10 +119,12 @@ class Admin:
             pr = await session.get(Practitioner, practitioner_id)
             if pr is None:
                 raise AdminError(f"no practitioner with id {practitioner_id}")
-            client = await get_or_create_client(session, self._deps.config, practitioner_id,
-                                                alias, now)
-            code = issue(session, now=now, valid_days=self._deps.invite_valid_days,
-                         client_id=client.id)
+            client = await get_or_create_client(
+                session, self._deps.config, practitioner_id, alias, now
+            )
+            code = issue(
+                session, now=now, valid_days=self._deps.invite_valid_days, client_id=client.id
+            )
             await record(session, now, "admin", "client.invited", "client", client.id)
             links = {p: t.format(code=code) for p, t in self._deps.invite_links.items()}
             return Invite(client_id=client.id, alias=client.alias, code=code, links=links)

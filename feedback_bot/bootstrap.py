@@ -196,16 +196,24 @@ async def build_app(
         config=config,
         detector=detector,
         command_prefixes={p: getattr(a, "command_prefix", "!") for p, a in adapter_map.items()},
-        invite_links={p: link for p, a in adapter_map.items()
-                      if (link := getattr(a, "invite_link_template", None))},
+        invite_links={
+            p: link
+            for p, a in adapter_map.items()
+            if (link := getattr(a, "invite_link_template", None))
+        },
         max_text_chars=settings.max_text_chars,
         retention_days=settings.retention_days,
         invite_valid_days=settings.invite_valid_days,
     )
     dispatcher = Dispatcher(
-        sessions, vault, clock, adapter_map,
+        sessions,
+        vault,
+        clock,
+        adapter_map,
         {p: rate_limit_for(settings, p) for p in adapter_map},
-        settings.scheduling, sleep=sleep, worker_id=worker_id,
+        settings.scheduling,
+        sleep=sleep,
+        worker_id=worker_id,
     )
     digests = DigestService(sessions, deps, clock)
     router = Router((digests.on_command, digests.on_ack))
@@ -220,16 +228,29 @@ async def build_app(
         router.already_warned.add(event.event_id)
 
     inbox = Inbox(
-        sessions, vault, clock,
+        sessions,
+        vault,
+        clock,
         is_risky=lambda text: detector.check(text) is not None,
         emergency_reply=emergency_reply,
         on_new=lambda: app_holder[0].wake() if app_holder else None,
     )
     app = App(
-        settings=settings, clock=clock, engine=engine, sessions=sessions, vault=vault,
-        catalog=catalog, config=config, deps=deps, inbox=inbox, processor=processor,
-        dispatcher=dispatcher, checkins=CheckinScheduler(sessions, deps, clock, settings.scheduling),
-        digests=digests, admin=Admin(sessions, deps, clock), adapters=adapter_map,
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        vault=vault,
+        catalog=catalog,
+        config=config,
+        deps=deps,
+        inbox=inbox,
+        processor=processor,
+        dispatcher=dispatcher,
+        checkins=CheckinScheduler(sessions, deps, clock, settings.scheduling),
+        digests=digests,
+        admin=Admin(sessions, deps, clock),
+        adapters=adapter_map,
     )
     app_holder.append(app)
     if is_sqlite(settings.database_url):

@@ -12,12 +12,17 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.appointments import client_sessions
-from feedback_bot.calendar import after_quiet_hours, parse_hhmm, weekly_occurrence_on_or_before, zone
+from feedback_bot.calendar import (
+    after_quiet_hours,
+    parse_hhmm,
+    weekly_occurrence_on_or_before,
+    zone,
+)
 from feedback_bot.clock import Clock
+from feedback_bot.db.engine import upsert_insert
 from feedback_bot.db.models import Checkin, Client, Identity, Practice, Practitioner
 from feedback_bot.engine.checkin_answers import CHECKIN_OPTIONS, choice_prefix
 from feedback_bot.engine.context import EngineDeps
@@ -95,21 +100,35 @@ class CheckinScheduler:
         return out
 
     async def _insert_slot(
-        self, session: AsyncSession, client: Client, kind: str, slot: datetime, tz_name: str,
+        self,
+        session: AsyncSession,
+        client: Client,
+        kind: str,
+        slot: datetime,
+        tz_name: str,
         now: datetime,
     ) -> int:
         tz = zone(tz_name)
         quiet = parse_hhmm(client.quiet_start), parse_hhmm(client.quiet_end)
         due = after_quiet_hours(slot, *quiet, tz)
-        jittered = due + timedelta(seconds=jitter_seconds(client.id, slot, self._settings.jitter_seconds))
+        jittered = due + timedelta(
+            seconds=jitter_seconds(client.id, slot, self._settings.jitter_seconds)
+        )
         due = after_quiet_hours(jittered, *quiet, tz)
         grace = timedelta(minutes=self._settings.missed_slot_grace_minutes)
         status = "missed" if now - due > grace else "scheduled"
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        insert = upsert_insert(session)
         result = await session.execute(
             insert(Checkin)
-            .values(client_id=client.id, kind=kind, slot_at=slot, due_at=due, status=status,
-                    reminded=False, created_at=now)
+            .values(
+                client_id=client.id,
+                kind=kind,
+                slot_at=slot,
+                due_at=due,
+                status=status,
+                reminded=False,
+                created_at=now,
+            )
             .on_conflict_do_nothing(index_elements=["client_id", "kind", "slot_at"])
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -120,11 +139,16 @@ class CheckinScheduler:
         sent = 0
         async with self._sessions() as session, session.begin():
             due = (
-                await session.execute(
-                    select(Checkin.id).where(Checkin.status == "scheduled", Checkin.due_at <= now)
-                    .order_by(Checkin.due_at)
+                (
+                    await session.execute(
+                        select(Checkin.id)
+                        .where(Checkin.status == "scheduled", Checkin.due_at <= now)
+                        .order_by(Checkin.due_at)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             for checkin_id in due:
                 sent += await self._send_one(session, checkin_id, now, grace)
         return sent
@@ -153,8 +177,11 @@ class CheckinScheduler:
         # Only one open check-in at a time: an older unanswered one quietly lapses.
         await session.execute(
             update(Checkin)
-            .where(Checkin.client_id == client.id, Checkin.id != checkin_id,
-                   Checkin.status.in_(["sent", "snoozed"]))
+            .where(
+                Checkin.client_id == client.id,
+                Checkin.id != checkin_id,
+                Checkin.status.in_(["sent", "snoozed"]),
+            )
             .values(status="expired")
         )
         self._enqueue(session, client, target, checkin_id, "checkin.ask", CHECKIN_OPTIONS, now)
@@ -162,28 +189,49 @@ class CheckinScheduler:
         return 1
 
     def _enqueue(
-        self, session: AsyncSession, client: Client, target: Identity, checkin_id: int,
-        text_key: str, options: list[str], now: datetime,
+        self,
+        session: AsyncSession,
+        client: Client,
+        target: Identity,
+        checkin_id: int,
+        text_key: str,
+        options: list[str],
+        now: datetime,
     ) -> None:
         lang = client.language or self._deps.config.language
         p = self._deps.prefix(target.platform)
         choices = tuple(
-            Choice(id=f"{choice_prefix(checkin_id)}.{k}",
-                   label=self._deps.catalog.t(f"choices.{k}", lang))
+            Choice(
+                id=f"{choice_prefix(checkin_id)}.{k}",
+                label=self._deps.catalog.t(f"choices.{k}", lang),
+            )
             for k in options
         )
-        text = self._deps.catalog.t(text_key, lang) + "\n\n" + self._deps.catalog.t(
-            "common.pause_stop", lang, p=p)
-        enqueue(session, self._deps.vault, platform=target.platform, address=target.address,
-                identity_id=target.id, text=text, choices=choices,
-                kind="checkin" if text_key == "checkin.ask" else "reminder", now=now)
+        text = (
+            self._deps.catalog.t(text_key, lang)
+            + "\n\n"
+            + self._deps.catalog.t("common.pause_stop", lang, p=p)
+        )
+        enqueue(
+            session,
+            self._deps.vault,
+            platform=target.platform,
+            address=target.address,
+            identity_id=target.id,
+            text=text,
+            choices=choices,
+            kind="checkin" if text_key == "checkin.ask" else "reminder",
+            now=now,
+        )
 
     @staticmethod
     async def _reachable_identity(session: AsyncSession, client_id: int) -> Identity | None:
         return (
             await session.execute(
-                select(Identity).where(Identity.client_id == client_id,
-                                       Identity.reachable.is_(True)).order_by(Identity.id).limit(1)
+                select(Identity)
+                .where(Identity.client_id == client_id, Identity.reachable.is_(True))
+                .order_by(Identity.id)
+                .limit(1)
             )
         ).scalar_one_or_none()
 
@@ -191,11 +239,18 @@ class CheckinScheduler:
         sent = 0
         async with self._sessions() as session, session.begin():
             rows = (
-                await session.execute(
-                    select(Checkin).where(Checkin.status == "snoozed", Checkin.reminded.is_(False),
-                                          Checkin.remind_at <= now)
+                (
+                    await session.execute(
+                        select(Checkin).where(
+                            Checkin.status == "snoozed",
+                            Checkin.reminded.is_(False),
+                            Checkin.remind_at <= now,
+                        )
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             for checkin in rows:
                 client = await session.get(Client, checkin.client_id)
                 target = await self._reachable_identity(session, checkin.client_id)
@@ -208,12 +263,15 @@ class CheckinScheduler:
                     checkin.remind_at = later
                     continue
                 claimed = await session.execute(
-                    update(Checkin).where(Checkin.id == checkin.id, Checkin.reminded.is_(False))
+                    update(Checkin)
+                    .where(Checkin.id == checkin.id, Checkin.reminded.is_(False))
                     .values(reminded=True, status="sent")
                 )
                 if claimed.rowcount == 1:  # type: ignore[attr-defined]
                     options = [k for k in CHECKIN_OPTIONS if k != "later"]
-                    self._enqueue(session, client, target, checkin.id, "checkin.reminder", options, now)
+                    self._enqueue(
+                        session, client, target, checkin.id, "checkin.reminder", options, now
+                    )
                     sent += 1
         return sent
 

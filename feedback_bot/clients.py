@@ -13,12 +13,17 @@ from feedback_bot.practice_config import PracticeConfig
 
 
 async def get_or_create_client(
-    session: AsyncSession, config: PracticeConfig, practitioner_id: int, alias: str | None,
+    session: AsyncSession,
+    config: PracticeConfig,
+    practitioner_id: int,
+    alias: str | None,
     now: datetime,
 ) -> Client:
     if not alias:
         count = await session.scalar(
-            select(func.count()).select_from(Client).where(Client.practitioner_id == practitioner_id)
+            select(func.count())
+            .select_from(Client)
+            .where(Client.practitioner_id == practitioner_id)
         )
         alias = f"Client {int(count or 0) + 1}"
     client = (
@@ -30,10 +35,16 @@ async def get_or_create_client(
         return client
     c = config.checkins
     client = Client(
-        practitioner_id=practitioner_id, alias=alias, status="invited",
-        checkin_cadence=c.cadence, checkin_weekday=WEEKDAYS.index(c.weekly_day),
-        checkin_time=c.weekly_time, after_session_hours=c.after_session_hours,
-        quiet_start=c.quiet_start, quiet_end=c.quiet_end, created_at=now,
+        practitioner_id=practitioner_id,
+        alias=alias,
+        status="invited",
+        checkin_cadence=c.cadence,
+        checkin_weekday=WEEKDAYS.index(c.weekly_day),
+        checkin_time=c.weekly_time,
+        after_session_hours=c.after_session_hours,
+        quiet_start=c.quiet_start,
+        quiet_end=c.quiet_end,
+        created_at=now,
     )
     session.add(client)
     await session.flush()

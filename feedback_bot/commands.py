@@ -11,7 +11,7 @@ def parse_command(text: str, prefix: str) -> tuple[str, str] | None:
     stripped = text.strip()
     if not stripped.startswith(prefix):
         return None
-    m = _COMMAND.match(stripped[len(prefix):])
+    m = _COMMAND.match(stripped[len(prefix) :])
     if m is None:
         return None
     return m["cmd"].lower(), (m["args"] or "").strip()

@@ -53,7 +53,11 @@ async def export_client(session: AsyncSession, vault: Vault, client_id: int) -> 
             "created_at": _iso(client.created_at),
         },
         "consent": [
-            {"version": c.version, "given_at": _iso(c.given_at), "withdrawn_at": _iso(c.withdrawn_at)}
+            {
+                "version": c.version,
+                "given_at": _iso(c.given_at),
+                "withdrawn_at": _iso(c.withdrawn_at),
+            }
             for c in await rows(ConsentRecord, ConsentRecord.client_id == client_id)
         ],
         "chats": [
@@ -75,8 +79,14 @@ async def export_client(session: AsyncSession, vault: Vault, client_id: int) -> 
             for i in items
         ],
         "checkins": [
-            {"slot": _iso(c.slot_at), "kind": c.kind, "status": c.status, "answer": c.response,
-             "sent_at": _iso(c.sent_at), "answered_at": _iso(c.answered_at)}
+            {
+                "slot": _iso(c.slot_at),
+                "kind": c.kind,
+                "status": c.status,
+                "answer": c.response,
+                "sent_at": _iso(c.sent_at),
+                "answered_at": _iso(c.answered_at),
+            }
             for c in await rows(Checkin, Checkin.client_id == client_id)
         ],
         "alliance_scores": [
@@ -109,14 +119,16 @@ async def erase_client(session: AsyncSession, vault: Vault, client_id: int) -> d
 
     async def wipe(name: str, stmt: Any) -> None:
         result = await session.execute(stmt)
-        counts[name] = int(result.rowcount or 0)
+        counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     ident_ids = [i.id for i in identities]
     if chat_hashes:
         await wipe("inbox", delete(InboxEvent).where(InboxEvent.chat_hash.in_(chat_hashes)))
     if ident_ids:
         await wipe("outbox", delete(OutboxMessage).where(OutboxMessage.identity_id.in_(ident_ids)))
-        await wipe("conversation", delete(Conversation).where(Conversation.identity_id.in_(ident_ids)))
+        await wipe(
+            "conversation", delete(Conversation).where(Conversation.identity_id.in_(ident_ids))
+        )
     for name, model in (
         ("alliance_score", AllianceScore),
         ("feedback_item", FeedbackItem),

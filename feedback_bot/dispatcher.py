@@ -85,26 +85,32 @@ class Dispatcher:
         await self._update_gauges()
         return delivered
 
-    async def drain(self, max_rounds: int = 100) -> int:
+    async def drain(self, max_rounds: int = 1000, max_pacing_wait: float = 5.0) -> int:
         """Dispatch until nothing is due now (used by the demo and tests)."""
         total = 0
         for _ in range(max_rounds):
             sent = await self.dispatch_once()
             total += sent
-            if sent == 0 and not await self._due_now():
+            if sent:
+                continue
+            soonest = await self._next_due()
+            if soonest is None:
                 break
+            wait = (soonest - self._clock.now()).total_seconds()
+            if wait > max_pacing_wait:
+                break  # a real backoff: leave it to the next dispatch job
+            if wait > 0:
+                await self._sleep(wait)  # only pacing: wait it out
         return total
 
-    async def _due_now(self) -> bool:
+    async def _next_due(self) -> datetime | None:
         async with self._sessions() as session:
-            n = await session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(
+            return await session.scalar(
+                select(func.min(OutboxMessage.next_attempt_at)).where(
                     OutboxMessage.status.in_(WAITING),
-                    OutboxMessage.next_attempt_at <= self._clock.now(),
                     OutboxMessage.platform.in_(list(self._adapters)),
                 )
             )
-        return bool(n)
 
     async def _claim(self) -> list[int]:
         now = self._clock.now()
@@ -199,10 +205,14 @@ class Dispatcher:
     def _backoff(self, attempts: int) -> float:
         s = self._settings
         base = min(s.backoff_max_seconds, s.backoff_base_seconds * 2 ** max(0, attempts - 1))
-        return base * (0.5 + self._rng.random() / 2)  # "equal jitter"
+        return float(base * (0.5 + self._rng.random() / 2))  # "equal jitter"
 
     async def _transient(
-        self, session: AsyncSession, row: OutboxMessage, exc: TransientSendError, pacer: Pacer | None
+        self,
+        session: AsyncSession,
+        row: OutboxMessage,
+        exc: TransientSendError,
+        pacer: Pacer | None,
     ) -> None:
         SEND_FAILURES.labels(platform=row.platform, reason=exc.reason).inc()
         now = self._clock.now()
@@ -210,7 +220,9 @@ class Dispatcher:
         row.claimed_by = None
         if exc.retry_after is None and row.attempts >= self._settings.max_send_attempts:
             row.status = "dead"
-            log.warning("dispatch: outbox %s is a dead letter after %s attempts", row.id, row.attempts)
+            log.warning(
+                "dispatch: outbox %s is a dead letter after %s attempts", row.id, row.attempts
+            )
             await session.commit()
             return
         delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
@@ -222,8 +234,12 @@ class Dispatcher:
         # Later messages to the same chat wait too, so they can't overtake this one.
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.address == row.address, OutboxMessage.id > row.id,
-                   OutboxMessage.status == "pending", OutboxMessage.next_attempt_at < until)
+            .where(
+                OutboxMessage.address == row.address,
+                OutboxMessage.id > row.id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at < until,
+            )
             .values(next_attempt_at=until)
         )
         await session.commit()
@@ -239,8 +255,9 @@ class Dispatcher:
                 ident.reachable = False  # check-ins pause until an unblock event
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.identity_id == row.identity_id,
-                       OutboxMessage.status.in_(WAITING))
+                .where(
+                    OutboxMessage.identity_id == row.identity_id, OutboxMessage.status.in_(WAITING)
+                )
                 .values(status="unavailable", last_error="recipient_unavailable")
             )
         log.info("dispatch: recipient unavailable (%s) for outbox %s", reason, row.id)
@@ -257,8 +274,10 @@ class Dispatcher:
                 ident.address = new_address
         waiting = (
             await session.execute(
-                select(OutboxMessage).where(OutboxMessage.address == old_hash,
-                                            OutboxMessage.status.in_([*WAITING, "sending"]))
+                select(OutboxMessage).where(
+                    OutboxMessage.address == old_hash,
+                    OutboxMessage.status.in_([*WAITING, "sending"]),
+                )
             )
         ).scalars()
         for other in waiting:

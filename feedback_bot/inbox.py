@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.clock import Clock
+from feedback_bot.db.engine import upsert_insert
 from feedback_bot.db.models import InboxEvent, new_uid
 from feedback_bot.ports import EventKind, IncomingEvent
 from feedback_bot.vault import Vault
@@ -21,10 +21,6 @@ log = logging.getLogger(__name__)
 # Called when the database can't take an urgent event; sends crisis resources directly.
 EmergencyReply = Callable[[IncomingEvent], Awaitable[None]]
 RiskCheck = Callable[[str], bool]
-
-
-def _insert_for(dialect: str):  # type: ignore[no-untyped-def]
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 class Inbox:
@@ -63,10 +59,12 @@ class Inbox:
 
     async def _store(self, event: IncomingEvent) -> bool:
         uid = new_uid()
-        payload = {k: (v.value if isinstance(v, EventKind) else v) for k, v in asdict(event).items()}
+        payload = {
+            k: (v.value if isinstance(v, EventKind) else v) for k, v in asdict(event).items()
+        }
         now: datetime = self._clock.now()
         async with self._sessions() as session, session.begin():
-            insert = _insert_for(session.bind.dialect.name)
+            insert = upsert_insert(session)
             stmt = (
                 insert(InboxEvent)
                 .values(

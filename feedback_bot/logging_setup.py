@@ -10,8 +10,16 @@ from __future__ import annotations
 import logging
 
 PLATFORM_LOGGERS = (
-    "telegram", "httpx", "httpcore", "nio", "aiohttp", "apscheduler", "peewee", "asyncio",
-    "sqlalchemy.engine", "alembic",
+    "telegram",
+    "httpx",
+    "httpcore",
+    "nio",
+    "aiohttp",
+    "apscheduler",
+    "peewee",
+    "asyncio",
+    "sqlalchemy.engine",
+    "alembic",
 )
 
 
@@ -39,9 +47,7 @@ def quiet_platform_loggers() -> None:
 
 
 def configure(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, NoPayloadFilter) for f in handler.filters):
             handler.addFilter(NoPayloadFilter())

@@ -13,7 +13,9 @@ from feedback_bot.db.models import OutboxMessage, new_uid
 from feedback_bot.ports import Attachment, Choice, OutgoingMessage
 from feedback_bot.vault import Vault
 
-EPHEMERAL_KINDS = frozenset({"ephemeral"})  # deleted once sent: replies to unlinked chats, erasure notices
+EPHEMERAL_KINDS = frozenset(
+    {"ephemeral"}
+)  # deleted once sent: replies to unlinked chats, erasure notices
 
 
 def enqueue(

@@ -124,7 +124,7 @@ class Adapter(Protocol):
     max_text_length: int
 
     async def start(self, sink: InboundSink) -> None:
-        """Begin receiving. Each event is passed to ``sink``; advance cursors only after it returns."""
+        """Begin receiving. Pass each event to ``sink``; advance cursors only after it returns."""
 
     async def stop(self) -> None: ...
 

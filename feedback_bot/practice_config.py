@@ -111,5 +111,7 @@ def load_practice_config(path: Path) -> PracticeConfig:
     try:
         return PracticeConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{path}: " + ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"{path}: " + ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in exc.errors()
+        ]
         raise ConfigError("\n".join(lines)) from None

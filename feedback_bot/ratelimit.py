@@ -24,7 +24,8 @@ class Pacer:
 
     def sent(self, chat: str, at: datetime) -> None:
         self._next_chat[chat] = max(
-            self._next_chat.get(chat, at), at + timedelta(seconds=1 / self.limit.per_chat_per_second)
+            self._next_chat.get(chat, at),
+            at + timedelta(seconds=1 / self.limit.per_chat_per_second),
         )
         self._next_any = at + timedelta(seconds=1 / self.limit.overall_per_second)
         if len(self._next_chat) > 50_000:

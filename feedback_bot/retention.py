@@ -37,15 +37,30 @@ async def purge_expired(
             ("checkin", delete(Checkin).where(Checkin.slot_at < cutoff)),
             ("safety_event", delete(SafetyEvent).where(SafetyEvent.at < cutoff)),
             ("digest", delete(Digest).where(Digest.created_at < cutoff)),
-            ("outbox", delete(OutboxMessage).where(
-                OutboxMessage.created_at < cutoff,
-                OutboxMessage.status.notin_(["pending", "failed", "sending"]))),
-            ("inbox", delete(InboxEvent).where(
-                InboxEvent.received_at < now - timedelta(days=PROCESSED_INBOX_DAYS),
-                InboxEvent.status != "pending")),
+            (
+                "outbox",
+                delete(OutboxMessage).where(
+                    OutboxMessage.created_at < cutoff,
+                    OutboxMessage.status.notin_(["pending", "failed", "sending"]),
+                ),
+            ),
+            (
+                "inbox",
+                delete(InboxEvent).where(
+                    InboxEvent.received_at < now - timedelta(days=PROCESSED_INBOX_DAYS),
+                    InboxEvent.status != "pending",
+                ),
+            ),
         ):
             result = await session.execute(stmt)
             counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        await record(session, now, "system", "retention.purge", None, None,
-                     **{f"rows_{k}": v for k, v in counts.items()})
+        await record(
+            session,
+            now,
+            "system",
+            "retention.purge",
+            None,
+            None,
+            **{f"rows_{k}": v for k, v in counts.items()},
+        )
     return counts

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from feedback_bot.engine.context import EngineDeps
 from feedback_bot.ports import Adapter, IncomingEvent, OutgoingMessage, SendError
 from feedback_bot.practice_config import PracticeConfig
-from feedback_bot.safety import RiskDetector
+from feedback_bot.safety import DEFAULT_CONFIG_PATH, RiskDetector, load_config, merge_configs
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PHRASES = Path(__file__).resolve().parent.parent / "config" / "safety.yaml"
 
-
-def load_detector(config: PracticeConfig, phrases_file: Path = DEFAULT_PHRASES) -> RiskDetector:
-    data: dict[str, Any] = yaml.safe_load(phrases_file.read_text(encoding="utf-8")) or {}
-    # Practice extensions are added to, never replace, the shipped lists.
-    for lang, lists in config.safety_phrases.items():
-        section = data.setdefault("languages", {}).setdefault(lang, {})
-        for kind, phrases in lists.items():
-            section.setdefault(kind, [])
-            section[kind] = list(section[kind]) + list(phrases)
+def load_detector(config: PracticeConfig, phrases_file: Path = DEFAULT_CONFIG_PATH) -> RiskDetector:
+    data = load_config(phrases_file)
+    if config.safety_phrases:
+        # Practice extensions add to the shipped lists; they never remove from them.
+        data = merge_configs(data, {"version": 1, "languages": config.safety_phrases})
     return RiskDetector.from_config(data)
 
 
@@ -36,10 +28,14 @@ def crisis_text(deps: EngineDeps, lang: str) -> str:
     return "\n".join(lines)
 
 
-async def send_direct_safety_reply(adapter: Adapter, deps: EngineDeps, event: IncomingEvent) -> None:
+async def send_direct_safety_reply(
+    adapter: Adapter, deps: EngineDeps, event: IncomingEvent
+) -> None:
     """Straight to the adapter, bypassing the outbox: the database just failed us."""
     message = OutgoingMessage(
-        outbox_id=0, platform=event.platform, address=event.address,
+        outbox_id=0,
+        platform=event.platform,
+        address=event.address,
         text=crisis_text(deps, deps.config.language),
     )
     try:

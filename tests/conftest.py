@@ -19,7 +19,8 @@ PG_URL = os.environ.get("FEEDBACK_BOT_TEST_POSTGRES_URL")
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") and not PG_URL:
         raise pytest.UsageError(
-            "CI is set but FEEDBACK_BOT_TEST_POSTGRES_URL is not: the PostgreSQL suite must run in CI"
+            "CI is set but FEEDBACK_BOT_TEST_POSTGRES_URL is not: "
+            "the PostgreSQL suite must run in CI"
         )
 
 
@@ -48,7 +49,10 @@ async def _fresh_pg_database() -> tuple[str, str]:
     url = make_url(PG_URL)
     name = f"fbtest_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
         database=url.database,
     )
     try:
@@ -65,7 +69,10 @@ async def _drop_pg_database(name: str) -> None:
     assert PG_URL is not None
     url = make_url(PG_URL)
     conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
         database=url.database,
     )
     try:

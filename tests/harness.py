@@ -81,14 +81,16 @@ class Harness:
     # -- set-up shortcuts ----------------------------------------------------------
     async def practitioner(self, who: str = "dr", name: str = "Sam", tz: str | None = None) -> int:
         if not self.practice_id:
-            self.practice_id = await self.app.admin.create_practice("Riverside Practice",
-                                                                     "Europe/London")
+            self.practice_id = await self.app.admin.create_practice(
+                "Riverside Practice", "Europe/London"
+            )
         pid, code = await self.app.admin.add_practitioner(self.practice_id, name, timezone=tz)
         await self.says(who, f"!start {code}")
         return pid
 
-    async def client(self, who: str, practitioner_id: int, alias: str | None = None,
-                     alerts: bool = False) -> int:
+    async def client(
+        self, who: str, practitioner_id: int, alias: str | None = None, alerts: bool = False
+    ) -> int:
         invite = await self.app.admin.invite_client(practitioner_id, alias or who.title())
         await self.says(who, f"!start {invite.code}")
         await self.presses(who, "I agree")
@@ -106,8 +108,9 @@ async def make_harness(
     async def sleep(seconds: float) -> None:
         clock.advance(timedelta(seconds=seconds))
 
-    app = await build_app(test_settings(database_url, **settings), adapters=[console],
-                          clock=clock, sleep=sleep)
+    app = await build_app(
+        test_settings(database_url, **settings), adapters=[console], clock=clock, sleep=sleep
+    )
     await console.start(app.receive)
     harness = Harness(app=app, console=console, clock=clock, tmp=tmp)
     holder.append(harness)

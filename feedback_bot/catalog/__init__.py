@@ -29,11 +29,17 @@ class Catalog:
         self._texts = texts
 
     @classmethod
-    def load(cls, directory: Path = CATALOG_DIR, overrides: Mapping[str, Any] | None = None) -> Catalog:
+    def load(
+        cls, directory: Path = CATALOG_DIR, overrides: Mapping[str, Any] | None = None
+    ) -> Catalog:
         texts: dict[str, dict[str, str]] = {}
         for path in sorted(directory.glob("*.yaml")):
             lang = path.name.split(".", 1)[0]
-            _flatten("", yaml.safe_load(path.read_text(encoding="utf-8")) or {}, texts.setdefault(lang, {}))
+            _flatten(
+                "",
+                yaml.safe_load(path.read_text(encoding="utf-8")) or {},
+                texts.setdefault(lang, {}),
+            )
         for lang, node in (overrides or {}).items():
             _flatten("", node, texts.setdefault(str(lang), {}))
         return cls(texts)

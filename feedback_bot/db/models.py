@@ -132,7 +132,9 @@ class Identity(Base):
 class InviteCode(Base):
     __tablename__ = "invite_code"
     id: Mapped[int] = mapped_column(primary_key=True)
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256; the code is never stored
+    code_hash: Mapped[str] = mapped_column(
+        String(64), unique=True
+    )  # sha256; the code is never stored
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
     expires_at: Mapped[datetime]

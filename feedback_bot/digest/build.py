@@ -76,12 +76,17 @@ class DigestBuilder:
             items = await self._new_items(client, as_contact)
             views = []
             for item in sorted(items, key=_order_key):
-                views.append(ItemView(
-                    item_id=item.id, when=item.submitted_at or item.created_at,
-                    valence=item.valence or "other", routing=item.routing or "fyi",
-                    text=await read_text(self.s, self.deps.vault, who, item),
-                    edited=item.edit_count > 0, risk=item.risk,
-                ))
+                views.append(
+                    ItemView(
+                        item_id=item.id,
+                        when=item.submitted_at or item.created_at,
+                        valence=item.valence or "other",
+                        routing=item.routing or "fyi",
+                        text=await read_text(self.s, self.deps.vault, who, item),
+                        edited=item.edit_count > 0,
+                        risk=item.risk,
+                    )
+                )
                 item_ids.append(item.id)
             if not as_contact:
                 safety = await self._new_safety(client)
@@ -90,19 +95,33 @@ class DigestBuilder:
             sent, answered = await self._response(client)
             scores = await self._scores(client) if not as_contact else ()
             if views or not as_contact:
-                sections.append(ClientSection(
-                    client_id=client.id, alias=client.alias, items=tuple(views),
-                    checkins_sent=sent, checkins_answered=answered, scores=scores,
-                    status=client.status,
-                ))
+                sections.append(
+                    ClientSection(
+                        client_id=client.id,
+                        alias=client.alias,
+                        items=tuple(views),
+                        checkins_sent=sent,
+                        checkins_answered=answered,
+                        scores=scores,
+                        status=client.status,
+                    )
+                )
         if only_client_ids is None:
             # Quiet clients with nothing new don't need a section in a weekly digest.
-            sections = [s for s in sections if s.items or any(f.client_alias == s.alias for f in flags)]
+            sections = [
+                s for s in sections if s.items or any(f.client_alias == s.alias for f in flags)
+            ]
         labels = {i.key: i.label for i in self.deps.config.alliance.items}
         view = DigestView(
-            practitioner_name=reader.name, practice_name=practice.name, kind=kind,
-            generated_at=self.now, timezone=practitioner_tz(reader, practice), since=since,
-            language=lang, flags=tuple(flags), clients=tuple(sections),
+            practitioner_name=reader.name,
+            practice_name=practice.name,
+            kind=kind,
+            generated_at=self.now,
+            timezone=practitioner_tz(reader, practice),
+            since=since,
+            language=lang,
+            flags=tuple(flags),
+            clients=tuple(sections),
             reflective_prompt=None if as_contact else self.deps.config.digest.reflective_prompt,
             score_item_labels=labels,
         )
@@ -114,8 +133,11 @@ class DigestBuilder:
         if as_contact:
             if practice.feedback_contact_id != reader.id:
                 return []
-            stmt = select(Client).join(Practitioner, Practitioner.id == Client.practitioner_id).where(
-                Practitioner.practice_id == practice.id)
+            stmt = (
+                select(Client)
+                .join(Practitioner, Practitioner.id == Client.practitioner_id)
+                .where(Practitioner.practice_id == practice.id)
+            )
         else:
             stmt = select(Client).where(Client.practitioner_id == reader.id)
         if only is not None:
@@ -123,46 +145,68 @@ class DigestBuilder:
         return list((await self.s.execute(stmt.order_by(Client.alias))).scalars())
 
     async def _new_items(self, client: Client, as_contact: bool) -> list[FeedbackItem]:
-        route = FeedbackItem.routing == "contact" if as_contact else FeedbackItem.routing != "contact"
+        route = (
+            FeedbackItem.routing == "contact" if as_contact else FeedbackItem.routing != "contact"
+        )
         rows = await self.s.execute(
             select(FeedbackItem).where(
-                FeedbackItem.client_id == client.id, FeedbackItem.status == "submitted",
-                FeedbackItem.digest_id.is_(None), route,
+                FeedbackItem.client_id == client.id,
+                FeedbackItem.status == "submitted",
+                FeedbackItem.digest_id.is_(None),
+                route,
             )
         )
         return list(rows.scalars())
 
     async def _new_safety(self, client: Client) -> list[SafetyEvent]:
         rows = await self.s.execute(
-            select(SafetyEvent).where(SafetyEvent.client_id == client.id,
-                                      SafetyEvent.digest_id.is_(None))
+            select(SafetyEvent).where(
+                SafetyEvent.client_id == client.id, SafetyEvent.digest_id.is_(None)
+            )
         )
         return list(rows.scalars())
 
     async def _response(self, client: Client) -> tuple[int, int]:
         since = self.now - timedelta(weeks=RATE_WEEKS)
-        rows = (await self.s.execute(
-            select(Checkin.status).where(Checkin.client_id == client.id, Checkin.sent_at >= since)
-        )).scalars().all()
+        rows = (
+            (
+                await self.s.execute(
+                    select(Checkin.status).where(
+                        Checkin.client_id == client.id, Checkin.sent_at >= since
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         return len(rows), sum(1 for s in rows if s in ANSWERED)
 
     async def _scores(self, client: Client) -> tuple[ScorePoint, ...]:
         since = self.now - timedelta(weeks=TREND_WEEKS)
         rows = await self.s.execute(
-            select(AllianceScore).where(AllianceScore.client_id == client.id,
-                                        AllianceScore.at >= since).order_by(AllianceScore.at)
+            select(AllianceScore)
+            .where(AllianceScore.client_id == client.id, AllianceScore.at >= since)
+            .order_by(AllianceScore.at)
         )
-        return tuple(ScorePoint(when=r.at, item_key=r.item_key, score=r.score) for r in rows.scalars())
+        return tuple(
+            ScorePoint(when=r.at, item_key=r.item_key, score=r.score) for r in rows.scalars()
+        )
 
     async def _flags(
-        self, client: Client, items: list[FeedbackItem], safety: list[SafetyEvent],
-        since: datetime | None, lang: str,
+        self,
+        client: Client,
+        items: list[FeedbackItem],
+        safety: list[SafetyEvent],
+        since: datetime | None,
+        lang: str,
     ) -> list[Flag]:
         alias = client.alias
         flags: list[Flag] = []
 
         def flag(rule: str, **params: object) -> None:
-            flags.append(Flag(alias, rule, self._t(f"digest.flag.{rule}", lang, alias=alias, **params)))
+            flags.append(
+                Flag(alias, rule, self._t(f"digest.flag.{rule}", lang, alias=alias, **params))
+            )
 
         if safety:
             flag("risk", count=len(safety))
@@ -173,7 +217,11 @@ class DigestBuilder:
         if await self._unanswered_after_difficult(client):
             flag("unanswered", weeks=self.deps.config.digest.unanswered_weeks)
         changed = client.status_changed_at
-        if client.status in ("paused", "stopped") and changed and (since is None or changed > since):
+        if (
+            client.status in ("paused", "stopped")
+            and changed
+            and (since is None or changed > since)
+        ):
             flag(client.status)
         return flags
 
@@ -181,10 +229,15 @@ class DigestBuilder:
         cfg = self.deps.config.alliance
         if not cfg.enabled:
             return
-        rows = list((await self.s.execute(
-            select(AllianceScore).where(AllianceScore.client_id == client.id)
-            .order_by(AllianceScore.at)
-        )).scalars())
+        rows = list(
+            (
+                await self.s.execute(
+                    select(AllianceScore)
+                    .where(AllianceScore.client_id == client.id)
+                    .order_by(AllianceScore.at)
+                )
+            ).scalars()
+        )
         recent = [r for r in rows if since is None or r.at > since]
         for r in recent:
             earlier = [p.score for p in rows if p.item_key == r.item_key and p.at < r.at]
@@ -198,18 +251,31 @@ class DigestBuilder:
     async def _unanswered_after_difficult(self, client: Client) -> bool:
         weeks = self.deps.config.digest.unanswered_weeks
         difficult = await self.s.scalar(
-            select(FeedbackItem.submitted_at).where(
-                FeedbackItem.client_id == client.id, FeedbackItem.valence == "not_right",
+            select(FeedbackItem.submitted_at)
+            .where(
+                FeedbackItem.client_id == client.id,
+                FeedbackItem.valence == "not_right",
                 FeedbackItem.status != "draft",
-            ).order_by(FeedbackItem.submitted_at.desc()).limit(1)
+            )
+            .order_by(FeedbackItem.submitted_at.desc())
+            .limit(1)
         )
         if difficult is None or self.now - difficult < timedelta(weeks=weeks):
             return False
-        after = (await self.s.execute(
-            select(Checkin.status).where(Checkin.client_id == client.id, Checkin.sent_at > difficult)
-        )).scalars().all()
+        after = (
+            (
+                await self.s.execute(
+                    select(Checkin.status).where(
+                        Checkin.client_id == client.id, Checkin.sent_at > difficult
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         newer_feedback = await self.s.scalar(
-            select(FeedbackItem.id).where(FeedbackItem.client_id == client.id,
-                                          FeedbackItem.submitted_at > difficult).limit(1)
+            select(FeedbackItem.id)
+            .where(FeedbackItem.client_id == client.id, FeedbackItem.submitted_at > difficult)
+            .limit(1)
         )
         return len(after) >= 2 and all(s in UNANSWERED for s in after) and newer_feedback is None

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.appointments import client_sessions
@@ -15,6 +14,7 @@ from feedback_bot.attachments import html_file, png_image
 from feedback_bot.audit import record
 from feedback_bot.calendar import parse_hhmm, weekly_occurrence_on_or_before, zone
 from feedback_bot.clock import Clock
+from feedback_bot.db.engine import upsert_insert
 from feedback_bot.db.models import (
     Client,
     Digest,
@@ -51,8 +51,11 @@ class DigestService:
     async def tick(self, now: datetime) -> int:
         sent = 0
         async with self._sessions() as session:
-            practitioners = list((await session.execute(
-                select(Practitioner).where(Practitioner.active.is_(True)))).scalars())
+            practitioners = list(
+                (
+                    await session.execute(select(Practitioner).where(Practitioner.active.is_(True)))
+                ).scalars()
+            )
         for pr in practitioners:
             sent += await self._weekly(pr.id, now)
             sent += await self._pre_session(pr.id, now)
@@ -63,15 +66,21 @@ class DigestService:
         async with self._sessions() as session, session.begin():
             pr, practice = await self._load(session, practitioner_id)
             tz = zone(practitioner_tz(pr, practice))
-            slot = weekly_occurrence_on_or_before(pr.digest_weekday, parse_hhmm(pr.digest_time), tz, now)
+            slot = weekly_occurrence_on_or_before(
+                pr.digest_weekday, parse_hhmm(pr.digest_time), tz, now
+            )
             if now - slot > WEEKLY_GRACE:
                 return 0
             kinds = ["weekly"] + (["contact"] if practice.feedback_contact_id == pr.id else [])
             for kind in kinds:
                 digest = await self._claim_slot(session, pr.id, kind, slot.isoformat(), now)
                 if digest is not None:
-                    sent += await self._compose(session, pr, digest, since=await self._last_sent(
-                        session, pr.id, kind, digest.id))
+                    sent += await self._compose(
+                        session,
+                        pr,
+                        digest,
+                        since=await self._last_sent(session, pr.id, kind, digest.id),
+                    )
         return sent
 
     async def _pre_session(self, practitioner_id: int, now: datetime) -> int:
@@ -80,54 +89,95 @@ class DigestService:
             pr, practice = await self._load(session, practitioner_id)
             tz_name = practitioner_tz(pr, practice)
             lead = timedelta(hours=pr.pre_session_hours)
-            clients = (await session.execute(select(Client).where(
-                Client.practitioner_id == pr.id, Client.status.in_(["active", "paused"])))).scalars().all()
+            clients = (
+                (
+                    await session.execute(
+                        select(Client).where(
+                            Client.practitioner_id == pr.id, Client.status.in_(["active", "paused"])
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for client in clients:
                 for start, _ in await client_sessions(session, client.id, tz_name, now, now + lead):
                     key = f"{client.id}:{start.isoformat()}"
                     digest = await self._claim_slot(session, pr.id, "pre_session", key, now)
                     if digest is not None:
-                        sent += await self._compose(session, pr, digest, since=None,
-                                                    only=[client.id])
+                        sent += await self._compose(
+                            session, pr, digest, since=None, only=[client.id]
+                        )
         return sent
 
     async def _claim_slot(
         self, session: AsyncSession, practitioner_id: int, kind: str, slot_key: str, now: datetime
     ) -> Digest | None:
         """The digest row for this slot if this call created it; None if it already existed."""
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        insert = upsert_insert(session)
         result = await session.execute(
-            insert(Digest).values(uid=new_uid(), practitioner_id=practitioner_id, kind=kind,
-                                  slot_key=slot_key, created_at=now)
+            insert(Digest)
+            .values(
+                uid=new_uid(),
+                practitioner_id=practitioner_id,
+                kind=kind,
+                slot_key=slot_key,
+                created_at=now,
+            )
             .on_conflict_do_nothing(index_elements=["practitioner_id", "kind", "slot_key"])
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
-        return (await session.execute(select(Digest).where(
-            Digest.practitioner_id == practitioner_id, Digest.kind == kind,
-            Digest.slot_key == slot_key))).scalar_one()
+        return (
+            await session.execute(
+                select(Digest).where(
+                    Digest.practitioner_id == practitioner_id,
+                    Digest.kind == kind,
+                    Digest.slot_key == slot_key,
+                )
+            )
+        ).scalar_one()
 
     async def _last_sent(
         self, session: AsyncSession, practitioner_id: int, kind: str, exclude: int
     ) -> datetime | None:
         return await session.scalar(
-            select(Digest.sent_at).where(Digest.practitioner_id == practitioner_id,
-                                         Digest.kind == kind, Digest.id != exclude,
-                                         Digest.sent_at.is_not(None))
-            .order_by(Digest.sent_at.desc()).limit(1)
+            select(Digest.sent_at)
+            .where(
+                Digest.practitioner_id == practitioner_id,
+                Digest.kind == kind,
+                Digest.id != exclude,
+                Digest.sent_at.is_not(None),
+            )
+            .order_by(Digest.sent_at.desc())
+            .limit(1)
         )
 
     # -- composing and sending -----------------------------------------------------
     async def _compose(
-        self, session: AsyncSession, pr: Practitioner, digest: Digest, *, since: datetime | None,
-        only: list[int] | None = None, on_demand: bool = False,
+        self,
+        session: AsyncSession,
+        pr: Practitioner,
+        digest: Digest,
+        *,
+        since: datetime | None,
+        only: list[int] | None = None,
+        on_demand: bool = False,
     ) -> int:
         now = self._clock.now()
-        targets = list((await session.execute(select(Identity).where(
-            Identity.practitioner_id == pr.id, Identity.reachable.is_(True)))).scalars())
+        targets = list(
+            (
+                await session.execute(
+                    select(Identity).where(
+                        Identity.practitioner_id == pr.id, Identity.reachable.is_(True)
+                    )
+                )
+            ).scalars()
+        )
         lang = next((i.language for i in targets if i.language), None) or self._deps.config.language
         built = await DigestBuilder(session, self._deps, now).build(
-            pr, digest.kind, lang=lang, since=since, only_client_ids=only)
+            pr, digest.kind, lang=lang, since=since, only_client_ids=only
+        )
         if built.view.is_empty and not on_demand:
             return 0  # the row stays as the slot's marker, unsent
         if not targets:
@@ -135,38 +185,78 @@ class DigestService:
             return 0
         for ident in targets:
             self._enqueue_digest(session, ident, digest, built, lang, now)
-        await session.execute(update(FeedbackItem).where(FeedbackItem.id.in_(built.item_ids))
-                              .values(digest_id=digest.id))
-        await session.execute(update(SafetyEvent).where(SafetyEvent.id.in_(built.safety_ids))
-                              .values(digest_id=digest.id))
+        await session.execute(
+            update(FeedbackItem)
+            .where(FeedbackItem.id.in_(built.item_ids))
+            .values(digest_id=digest.id)
+        )
+        await session.execute(
+            update(SafetyEvent)
+            .where(SafetyEvent.id.in_(built.safety_ids))
+            .values(digest_id=digest.id)
+        )
         digest.sent_at = now
-        await record(session, now, "system", "digest.sent", "digest", digest.id,
-                     practitioner=pr.id, items=len(built.item_ids), kind=digest.kind)
+        await record(
+            session,
+            now,
+            "system",
+            "digest.sent",
+            "digest",
+            digest.id,
+            practitioner=pr.id,
+            items=len(built.item_ids),
+            kind=digest.kind,
+        )
         return 1
 
     def _enqueue_digest(
-        self, session: AsyncSession, ident: Identity, digest: Digest, built: BuiltDigest,
-        lang: str, now: datetime,
+        self,
+        session: AsyncSession,
+        ident: Identity,
+        digest: Digest,
+        built: BuiltDigest,
+        lang: str,
+        now: datetime,
     ) -> None:
         cat, view = self._deps.catalog, built.view
         p = self._deps.prefix(ident.platform)
         stamp = now.astimezone(zone(view.timezone)).strftime("%Y-%m-%d")
         if view.is_empty:
-            since = view.since.astimezone(zone(view.timezone)).strftime("%d %B") if view.since else "—"
-            enqueue(session, self._deps.vault, platform=ident.platform, address=ident.address,
-                    identity_id=ident.id, text=cat.t("digest.nothing_new", lang, date=since),
-                    kind="digest", now=now)
+            since = (
+                view.since.astimezone(zone(view.timezone)).strftime("%d %B") if view.since else "—"
+            )
+            enqueue(
+                session,
+                self._deps.vault,
+                platform=ident.platform,
+                address=ident.address,
+                identity_id=ident.id,
+                text=cat.t("digest.nothing_new", lang, date=since),
+                kind="digest",
+                now=now,
+            )
             return
         chart = render_trend_chart(view)
-        attachments = [html_file(cat.t("digest.file_html", lang, date=stamp),
-                                 render_html(view, cat, chart))]
+        attachments = [
+            html_file(cat.t("digest.file_html", lang, date=stamp), render_html(view, cat, chart))
+        ]
         if chart is not None:
             attachments.insert(0, png_image(cat.t("digest.file_chart", lang, date=stamp), chart))
         text = "\n\n".join([render_chat_text(view, cat), cat.t("digest.ack_hint", lang, p=p)])
-        enqueue(session, self._deps.vault, platform=ident.platform, address=ident.address,
-                identity_id=ident.id, text=text, attachments=tuple(attachments), protect=True,
-                choices=(Choice(id=f"d{digest.id}.ack", label=cat.t("choices.ack", lang)),),
-                kind="digest", digest_id=digest.id, now=now)
+        enqueue(
+            session,
+            self._deps.vault,
+            platform=ident.platform,
+            address=ident.address,
+            identity_id=ident.id,
+            text=text,
+            attachments=tuple(attachments),
+            protect=True,
+            choices=(Choice(id=f"d{digest.id}.ack", label=cat.t("choices.ack", lang)),),
+            kind="digest",
+            digest_id=digest.id,
+            now=now,
+        )
 
     # -- on demand -----------------------------------------------------------------
     async def on_command(self, turn: Turn) -> None:
@@ -179,12 +269,14 @@ class DigestService:
                 turn.say(turn.t("practitioner.no_such_client", alias=alias[:80]))
                 return
             only = [client.id]
-        digest = await self._claim_slot(turn.session, turn.practitioner.id, "on_demand",
-                                        f"od:{new_uid()}", turn.now)
+        digest = await self._claim_slot(
+            turn.session, turn.practitioner.id, "on_demand", f"od:{new_uid()}", turn.now
+        )
         assert digest is not None
         since = await self._last_sent(turn.session, turn.practitioner.id, "weekly", digest.id)
-        await self._compose(turn.session, turn.practitioner, digest, since=since, only=only,
-                            on_demand=True)
+        await self._compose(
+            turn.session, turn.practitioner, digest, since=since, only=only, on_demand=True
+        )
 
     async def send_now(self, practitioner_id: int) -> int:
         """``feedback-bot digest send``: like the command, for admins and cron."""
@@ -201,7 +293,8 @@ class DigestService:
         async with self._sessions() as session:
             pr, _ = await self._load(session, practitioner_id)
             built = await DigestBuilder(session, self._deps, self._clock.now()).build(
-                pr, "on_demand", lang=self._deps.config.language, since=None)
+                pr, "on_demand", lang=self._deps.config.language, since=None
+            )
             await session.rollback()
         out_dir.mkdir(parents=True, exist_ok=True)
         chart = render_trend_chart(built.view)
@@ -223,10 +316,18 @@ class DigestService:
         if choice.startswith("d") and choice.endswith(".ack") and choice[1:-4].isdigit():
             digest = await turn.session.get(Digest, int(choice[1:-4]))
         else:
-            digest = (await turn.session.execute(
-                select(Digest).where(Digest.practitioner_id == turn.practitioner.id,
-                                     Digest.sent_at.is_not(None), Digest.acked_at.is_(None))
-                .order_by(Digest.sent_at.desc()).limit(1))).scalar_one_or_none()
+            digest = (
+                await turn.session.execute(
+                    select(Digest)
+                    .where(
+                        Digest.practitioner_id == turn.practitioner.id,
+                        Digest.sent_at.is_not(None),
+                        Digest.acked_at.is_(None),
+                    )
+                    .order_by(Digest.sent_at.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
         if digest is None or digest.practitioner_id != turn.practitioner.id:
             turn.say(turn.t("practitioner.nothing_to_ack"))
             return
@@ -239,37 +340,70 @@ class DigestService:
     async def acknowledge(self, session: AsyncSession, digest: Digest, now: datetime) -> int | None:
         """Mark read and tell each client once. None if it was already acknowledged."""
         claimed = await session.execute(
-            update(Digest).where(Digest.id == digest.id, Digest.acked_at.is_(None))
+            update(Digest)
+            .where(Digest.id == digest.id, Digest.acked_at.is_(None))
             .values(acked_at=now)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
         pr = await session.get(Practitioner, digest.practitioner_id)
         assert pr is not None
-        items = list((await session.execute(select(FeedbackItem).where(
-            FeedbackItem.digest_id == digest.id, FeedbackItem.status == "submitted"))).scalars())
+        items = list(
+            (
+                await session.execute(
+                    select(FeedbackItem).where(
+                        FeedbackItem.digest_id == digest.id, FeedbackItem.status == "submitted"
+                    )
+                )
+            ).scalars()
+        )
         by_client: dict[int, list[FeedbackItem]] = {}
         for item in items:
             by_client.setdefault(item.client_id, []).append(item)
         told = 0
         for client_id, client_items in by_client.items():
             client = await session.get(Client, client_id)
-            if client is None or not client.loop_notices or client.status not in ("active", "paused"):
+            if (
+                client is None
+                or not client.loop_notices
+                or client.status not in ("active", "paused")
+            ):
                 continue
-            key = "loop.read_session" if any(i.routing == "session" for i in client_items) \
+            key = (
+                "loop.read_session"
+                if any(i.routing == "session" for i in client_items)
                 else "loop.read"
-            ident = (await session.execute(select(Identity).where(
-                Identity.client_id == client_id, Identity.reachable.is_(True)).limit(1))
+            )
+            ident = (
+                await session.execute(
+                    select(Identity)
+                    .where(Identity.client_id == client_id, Identity.reachable.is_(True))
+                    .limit(1)
+                )
             ).scalar_one_or_none()
             if ident is None:
                 continue
             lang = client.language or self._deps.config.language
-            enqueue(session, self._deps.vault, platform=ident.platform, address=ident.address,
-                    identity_id=ident.id, kind="notice", now=now,
-                    text=self._deps.catalog.t(key, lang, practitioner=pr.name))
+            enqueue(
+                session,
+                self._deps.vault,
+                platform=ident.platform,
+                address=ident.address,
+                identity_id=ident.id,
+                kind="notice",
+                now=now,
+                text=self._deps.catalog.t(key, lang, practitioner=pr.name),
+            )
             told += 1
-        await record(session, now, f"practitioner:{pr.id}", "digest.acknowledged", "digest",
-                     digest.id, clients_told=told)
+        await record(
+            session,
+            now,
+            f"practitioner:{pr.id}",
+            "digest.acknowledged",
+            "digest",
+            digest.id,
+            clients_told=told,
+        )
         return told
 
     @staticmethod

@@ -97,8 +97,15 @@ async def on_alliance(turn: Turn, key: str | None) -> None:
         await _ask_item(turn, checkin_id, index)  # not a number: ask the same item again
         return
     if key != "skip" and index < len(items):
-        turn.session.add(AllianceScore(checkin_id=checkin_id, client_id=turn.client.id,
-                                       item_key=items[index].key, score=int(key), at=turn.now))
+        turn.session.add(
+            AllianceScore(
+                checkin_id=checkin_id,
+                client_id=turn.client.id,
+                item_key=items[index].key,
+                score=int(key),
+                at=turn.now,
+            )
+        )
     if index + 1 < len(items):
         await _ask_item(turn, checkin_id, index + 1)
         return

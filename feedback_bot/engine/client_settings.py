@@ -68,12 +68,26 @@ async def on_delete(turn: Turn, key: str) -> None:
     done_text = turn.t("delete.done")
     platform, address = turn.event.platform, turn.event.address
     counts = await erase_client(turn.session, turn.deps.vault, client_id)
-    await record(turn.session, turn.now, "client", "client.erased", "client", client_id,
-                 **{f"rows_{k}": v for k, v in counts.items()})
+    await record(
+        turn.session,
+        turn.now,
+        "client",
+        "client.erased",
+        "client",
+        client_id,
+        **{f"rows_{k}": v for k, v in counts.items()},
+    )
     turn.identity = turn.client = turn.conversation = None
     # Not tied to any row of theirs, and deleted once sent.
-    enqueue(turn.session, turn.deps.vault, platform=platform, address=address,
-            text=done_text, kind="ephemeral", now=turn.now)
+    enqueue(
+        turn.session,
+        turn.deps.vault,
+        platform=platform,
+        address=address,
+        text=done_text,
+        kind="ephemeral",
+        now=turn.now,
+    )
 
 
 async def language(turn: Turn) -> None:
@@ -89,8 +103,12 @@ async def language(turn: Turn) -> None:
 async def set_language(turn: Turn, code: str) -> None:
     langs = turn.deps.config.languages
     if code not in langs or code not in turn.deps.catalog.languages:
-        turn.say(turn.t("language.unknown", languages=", ".join(
-            lang for lang in langs if lang in turn.deps.catalog.languages)))
+        turn.say(
+            turn.t(
+                "language.unknown",
+                languages=", ".join(lang for lang in langs if lang in turn.deps.catalog.languages),
+            )
+        )
         return
     if turn.client is not None:
         turn.client.language = code
@@ -138,5 +156,7 @@ async def quiet(turn: Turn) -> None:
 async def notices(turn: Turn) -> None:
     assert turn.client is not None
     arg = turn.event.args.strip().lower()
-    turn.client.loop_notices = (not turn.client.loop_notices) if arg not in ("on", "off") else arg == "on"
+    turn.client.loop_notices = (
+        (not turn.client.loop_notices) if arg not in ("on", "off") else arg == "on"
+    )
     turn.say(turn.t("settings.notices_on" if turn.client.loop_notices else "settings.notices_off"))

@@ -29,8 +29,13 @@ async def current_item(turn: Turn) -> FeedbackItem | None:
 
 
 async def start(
-    turn: Turn, text: str | None = None, *, source: str = "anytime", checkin_id: int | None = None,
-    valence: str | None = None, risk: bool = False,
+    turn: Turn,
+    text: str | None = None,
+    *,
+    source: str = "anytime",
+    checkin_id: int | None = None,
+    valence: str | None = None,
+    risk: bool = False,
 ) -> None:
     """Open a draft. Words sent before any question are kept, and the questions follow."""
     assert turn.client is not None
@@ -63,7 +68,8 @@ async def on_valence(turn: Turn, key: str | None) -> None:
         # Words instead of a choice: keep them, then ask again.
         _add_words(turn, item, turn.event.text or "")
         await turn.ask(
-            "valence", turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_valence"),
+            "valence",
+            turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_valence"),
             VALENCE_OPTIONS,
         )
         return
@@ -93,7 +99,8 @@ async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
     if key is None:
         _add_words(turn, item, turn.event.text or "")
         await turn.ask(
-            "routing", turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_routing"),
+            "routing",
+            turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_routing"),
             ROUTING_OPTIONS,
         )
         return None
@@ -117,8 +124,12 @@ async def acknowledgement(turn: Turn, item: FeedbackItem) -> str:
     assert turn.client is not None and turn.practitioner is not None and turn.practice is not None
     if item.routing == "contact":
         contact = await _feedback_contact(turn, turn.practice)
-        when = _when(turn, contact, turn.practice, None if contact is None else next_weekly_digest(
-            contact, turn.practice, turn.now))
+        when = _when(
+            turn,
+            contact,
+            turn.practice,
+            None if contact is None else next_weekly_digest(contact, turn.practice, turn.now),
+        )
         return turn.t("feedback.ack_contact", when=when)
     at = await next_digest_for_client(
         turn.session, turn.practitioner, turn.practice, turn.client.id, turn.now

@@ -18,15 +18,23 @@ async def practitioner_identities(turn: Turn, practitioner_id: int) -> list[Iden
     return list(rows.scalars())
 
 
-async def notify_practitioner(turn: Turn, key: str, *, kind: str = "notice", **params: object) -> int:
+async def notify_practitioner(
+    turn: Turn, key: str, *, kind: str = "notice", **params: object
+) -> int:
     assert turn.practitioner is not None
     sent = 0
     for ident in await practitioner_identities(turn, turn.practitioner.id):
         lang = ident.language or turn.deps.config.language
         text = turn.deps.catalog.t(key, lang, p=turn.deps.prefix(ident.platform), **params)
         enqueue(
-            turn.session, turn.deps.vault, platform=ident.platform, address=ident.address,
-            identity_id=ident.id, text=text, kind=kind, now=turn.now,
+            turn.session,
+            turn.deps.vault,
+            platform=ident.platform,
+            address=ident.address,
+            identity_id=ident.id,
+            text=text,
+            kind=kind,
+            now=turn.now,
         )
         sent += 1
     return sent

@@ -53,7 +53,12 @@ async def handle_start(turn: Turn, throttle: FailedCodeThrottle) -> None:
         assert turn.practitioner is not None
         turn.practice = await turn.session.get(Practice, turn.practitioner.practice_id)
         await record(
-            turn.session, turn.now, "chat", "practitioner.linked", "practitioner", turn.practitioner.id
+            turn.session,
+            turn.now,
+            "chat",
+            "practitioner.linked",
+            "practitioner",
+            turn.practitioner.id,
         )
         assert turn.practice is not None
         turn.say(

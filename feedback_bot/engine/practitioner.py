@@ -26,10 +26,17 @@ async def create_invite(turn: Turn, alias: str | None) -> tuple[Client, str] | N
     client = await get_or_create_client(
         turn.session, turn.deps.config, turn.practitioner.id, alias, turn.now
     )
-    code = issue(turn.session, now=turn.now, valid_days=turn.deps.invite_valid_days,
-                 client_id=client.id)
-    await record(turn.session, turn.now, f"practitioner:{turn.practitioner.id}", "client.invited",
-                 "client", client.id)
+    code = issue(
+        turn.session, now=turn.now, valid_days=turn.deps.invite_valid_days, client_id=client.id
+    )
+    await record(
+        turn.session,
+        turn.now,
+        f"practitioner:{turn.practitioner.id}",
+        "client.invited",
+        "client",
+        client.id,
+    )
     return client, code
 
 
@@ -45,17 +52,28 @@ async def invite(turn: Turn) -> None:
         link_line = turn.t("practitioner.invite_link_line", link=template.format(code=code))
     assert turn.practitioner is not None and turn.practice is not None
     expires = (turn.now + timedelta(days=turn.deps.invite_valid_days)).astimezone(
-        zone(practitioner_tz(turn.practitioner, turn.practice)))
-    turn.say(turn.t("practitioner.invite", alias=client.alias, code=code,
-                    expires=expires.strftime("%d %b %Y"), link_line=link_line), protect=True)
+        zone(practitioner_tz(turn.practitioner, turn.practice))
+    )
+    turn.say(
+        turn.t(
+            "practitioner.invite",
+            alias=client.alias,
+            code=code,
+            expires=expires.strftime("%d %b %Y"),
+            link_line=link_line,
+        ),
+        protect=True,
+    )
 
 
 async def clients(turn: Turn) -> None:
     assert turn.practitioner is not None
     rows = await turn.session.execute(
         select(Client, func.max(FeedbackItem.submitted_at))
-        .outerjoin(FeedbackItem, (FeedbackItem.client_id == Client.id)
-                   & (FeedbackItem.status == "submitted"))
+        .outerjoin(
+            FeedbackItem,
+            (FeedbackItem.client_id == Client.id) & (FeedbackItem.status == "submitted"),
+        )
         .where(Client.practitioner_id == turn.practitioner.id)
         .group_by(Client.id)
         .order_by(Client.alias)
@@ -63,8 +81,14 @@ async def clients(turn: Turn) -> None:
     lines = []
     for client, last in rows.all():
         last_text = last.strftime("%d %b") if last else turn.t("practitioner.never")
-        lines.append(turn.t("practitioner.clients_line", alias=client.alias,
-                            status=turn.t(f"labels.status.{client.status}"), last=last_text))
+        lines.append(
+            turn.t(
+                "practitioner.clients_line",
+                alias=client.alias,
+                status=turn.t(f"labels.status.{client.status}"),
+                last=last_text,
+            )
+        )
     turn.say("\n".join(lines) if lines else turn.t("practitioner.clients_empty"))
 
 
@@ -72,8 +96,10 @@ async def find_client(turn: Turn, alias: str) -> Client | None:
     assert turn.practitioner is not None
     return (
         await turn.session.execute(
-            select(Client).where(Client.practitioner_id == turn.practitioner.id,
-                                 func.lower(Client.alias) == alias.lower())
+            select(Client).where(
+                Client.practitioner_id == turn.practitioner.id,
+                func.lower(Client.alias) == alias.lower(),
+            )
         )
     ).scalar_one_or_none()
 
@@ -119,9 +145,21 @@ async def set_session(turn: Turn) -> None:
     if client is None:
         turn.say(turn.t("practitioner.no_such_client", alias=alias[:80]))
         return
-    turn.session.add(Appointment(client_id=client.id, starts_at=when, weekly=weekly,
-                                 duration_minutes=50, created_at=turn.now))
+    turn.session.add(
+        Appointment(
+            client_id=client.id,
+            starts_at=when,
+            weekly=weekly,
+            duration_minutes=50,
+            created_at=turn.now,
+        )
+    )
     local = when.astimezone(zone(tz_name))
-    turn.say(turn.t("practitioner.session_set", alias=client.alias,
-                    when=local.strftime("%A %d %B %Y, %H:%M"),
-                    weekly=turn.t("practitioner.session_weekly") if weekly else ""))
+    turn.say(
+        turn.t(
+            "practitioner.session_set",
+            alias=client.alias,
+            when=local.strftime("%A %d %B %Y, %H:%M"),
+            weekly=turn.t("practitioner.session_weekly") if weekly else "",
+        )
+    )

@@ -79,8 +79,13 @@ class Processor:
 
     def _apologise(self, session: AsyncSession, event: IncomingEvent) -> None:
         now: datetime = self._clock.now()
-        text = self._deps.catalog.t(
-            "common.something_wrong", self._deps.config.language
+        text = self._deps.catalog.t("common.something_wrong", self._deps.config.language)
+        enqueue(
+            session,
+            self._deps.vault,
+            platform=event.platform,
+            address=event.address,
+            text=text,
+            kind="ephemeral",
+            now=now,
         )
-        enqueue(session, self._deps.vault, platform=event.platform, address=event.address,
-                text=text, kind="ephemeral", now=now)

@@ -77,8 +77,11 @@ class Router:
             return
         alerted = False
         if turn.client.risk_alerts:
-            alerted = bool(await notify_practitioner(
-                turn, "practitioner.risk_alert", kind="safety", alias=turn.client.alias))
+            alerted = bool(
+                await notify_practitioner(
+                    turn, "practitioner.risk_alert", kind="safety", alias=turn.client.alias
+                )
+            )
         turn.session.add(SafetyEvent(client_id=turn.client.id, at=turn.now, alerted=alerted))
         if alerted:
             turn.say(turn.t("safety.alerted"), kind="safety")
@@ -97,8 +100,11 @@ class Router:
         elif event.kind is EventKind.COMMAND and event.command in commands:
             await commands[event.command](turn)
         elif event.kind is EventKind.COMMAND and event.command != "help":
-            turn.say(turn.t("unknown_command", command=(event.command or "")[:32]) + "\n"
-                     + turn.t("help.practitioner"))
+            turn.say(
+                turn.t("unknown_command", command=(event.command or "")[:32])
+                + "\n"
+                + turn.t("help.practitioner")
+            )
         else:
             turn.say(turn.t("help.practitioner"))
 
@@ -114,7 +120,9 @@ class Router:
             elif name == "help":
                 turn.say(turn.t("help.client") + "\n\n" + turn.footer())
             else:
-                turn.say(turn.t("unknown_command", command=name[:32]) + "\n" + turn.t("help.client"))
+                turn.say(
+                    turn.t("unknown_command", command=name[:32]) + "\n" + turn.t("help.client")
+                )
             return
         if event.kind is EventKind.CHOICE and (event.choice_id or "").startswith("c"):
             await checkin_answers.on_checkin_choice(turn)
