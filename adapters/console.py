@@ -59,7 +59,8 @@ class ConsoleAdapter:
         if self._attachments_dir is not None:
             self._attachments_dir.mkdir(parents=True, exist_ok=True)
             for att in message.attachments:
-                (self._attachments_dir / att.filename).write_bytes(att.data)
+                # One folder for everyone: the recipient in the name keeps files apart.
+                (self._attachments_dir / f"{message.address}-{att.filename}").write_bytes(att.data)
         if self._output is not None:
             self._output(message)
         return SendReceipt(str(message.outbox_id))

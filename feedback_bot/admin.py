@@ -78,8 +78,7 @@ class Admin:
             )
             session.add(pr)
             await session.flush()
-            if feedback_contact or practice.feedback_contact_id is None:
-                # The first practitioner is the contact until an admin names another.
+            if feedback_contact:
                 practice.feedback_contact_id = pr.id
             code = issue(
                 session, now=now, valid_days=self._deps.invite_valid_days, practitioner_id=pr.id

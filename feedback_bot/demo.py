@@ -30,9 +30,7 @@ class Story:
         self.app, self.console, self.clock, self.term = app, console, clock, term
 
     def show_bot(self, message: OutgoingMessage) -> None:
-        body = message.text
-        if message.choices:
-            body += "\n" + "  ".join(f"[{c.label}]" for c in message.choices)
+        body = message.text  # choices already appear as a numbered list (no buttons here)
         for att in message.attachments:
             body += f"\n📎 {att.filename} ({len(att.data):,} bytes)"
         self.term.print(
@@ -109,8 +107,11 @@ async def _play(s: Story, app: App) -> None:
     s.narrate("An admin sets up the practice")
     practice = await app.admin.create_practice("Riverside Counselling", "Europe/London")
     sam, sam_code = await app.admin.add_practitioner(practice, "Sam")
-    s.term.print(f"practice {practice}, practitioner Sam (id {sam}) with a one-time link code")
+    jo, jo_code = await app.admin.add_practitioner(practice, "Jo", feedback_contact=True)
+    s.term.print(f"practice {practice}: practitioner Sam (id {sam}), and Jo (id {jo}), the")
+    s.term.print("practice's feedback contact for anything a client would rather not tell Sam")
     await s.says("sam", f"!start {sam_code}")
+    await s.says("jo", f"!start {jo_code}")
 
     s.narrate("Sam invites three clients")
     invites = {}
@@ -166,3 +167,7 @@ async def _play(s: Story, app: App) -> None:
     await s.says("sam", "!digest")
     await s.presses("sam", "I've read this")
     await s.says("sam", "!clients")
+
+    s.narrate("Jo, the practice's feedback contact, reads what Bea sent to them")
+    await s.says("jo", "!digest")
+    await s.presses("jo", "I've read this")

@@ -269,24 +269,37 @@ class DigestService:
                 turn.say(turn.t("practitioner.no_such_client", alias=alias[:80]))
                 return
             only = [client.id]
-        digest = await self._claim_slot(
-            turn.session, turn.practitioner.id, "on_demand", f"od:{new_uid()}", turn.now
+        await self._on_demand(turn.session, turn.practitioner, only, turn.now)
+
+    async def _on_demand(
+        self, session: AsyncSession, pr: Practitioner, only: list[int] | None, now: datetime
+    ) -> int:
+        practice = await session.get(Practice, pr.practice_id)
+        is_contact = practice is not None and practice.feedback_contact_id == pr.id
+        has_clients = await session.scalar(
+            select(Client.id).where(Client.practitioner_id == pr.id).limit(1)
         )
-        assert digest is not None
-        since = await self._last_sent(turn.session, turn.practitioner.id, "weekly", digest.id)
-        await self._compose(
-            turn.session, turn.practitioner, digest, since=since, only=only, on_demand=True
-        )
+        sent = 0
+        if has_clients is not None or not is_contact:
+            digest = await self._claim_slot(session, pr.id, "on_demand", f"od:{new_uid()}", now)
+            assert digest is not None
+            since = await self._last_sent(session, pr.id, "weekly", digest.id)
+            sent += await self._compose(session, pr, digest, since=since, only=only, on_demand=True)
+        if is_contact and only is None:
+            # The feedback contact also gets what clients sent to them instead.
+            digest = await self._claim_slot(session, pr.id, "contact", f"od:{new_uid()}", now)
+            assert digest is not None
+            since = await self._last_sent(session, pr.id, "contact", digest.id)
+            sent += await self._compose(
+                session, pr, digest, since=since, on_demand=has_clients is None
+            )
+        return sent
 
     async def send_now(self, practitioner_id: int) -> int:
         """``feedback-bot digest send``: like the command, for admins and cron."""
         async with self._sessions() as session, session.begin():
             pr, _ = await self._load(session, practitioner_id)
-            now = self._clock.now()
-            digest = await self._claim_slot(session, pr.id, "on_demand", f"od:{new_uid()}", now)
-            assert digest is not None
-            since = await self._last_sent(session, pr.id, "weekly", digest.id)
-            return await self._compose(session, pr, digest, since=since, on_demand=True)
+            return await self._on_demand(session, pr, None, self._clock.now())
 
     async def render_files(self, practitioner_id: int, out_dir: Path) -> list[Path]:
         """Write the digest as it would be sent now, without marking anything as seen."""
@@ -335,7 +348,8 @@ class DigestService:
         if told is None:
             turn.say(turn.t("practitioner.nothing_to_ack"))
         else:
-            turn.say(turn.t("practitioner.acked", count=told))
+            key = "practitioner.acked_one" if told == 1 else "practitioner.acked"
+            turn.say(turn.t(key, count=told))
 
     async def acknowledge(self, session: AsyncSession, digest: Digest, now: datetime) -> int | None:
         """Mark read and tell each client once. None if it was already acknowledged."""

@@ -8,16 +8,25 @@ from sqlalchemy import select
 
 from feedback_bot.access import read_own_text, seal_text
 from feedback_bot.calendar import zone
-from feedback_bot.db.models import FeedbackItem, Practice, Practitioner
+from feedback_bot.db.models import FeedbackItem, Practice, Practitioner, new_uid
 from feedback_bot.digest.timing import next_digest_for_client, next_weekly_digest, practitioner_tz
 from feedback_bot.engine.context import Turn
 
 VALENCE_OPTIONS = ["good", "not_right", "other", "skip"]
-ROUTING_OPTIONS = ["session", "fyi", "contact", "skip"]
 DEFAULT_VALENCE = "other"
 # Skipping "where should this go" must not put words in front of the practitioner that the
 # client did not choose to bring into the room, so the gentler route is the default.
 DEFAULT_ROUTING = "fyi"
+
+
+def routing_options(turn: Turn) -> list[str]:
+    """ "To the feedback contact instead" only where that is someone other than their own
+    practitioner: otherwise the choice would promise something it can't keep."""
+    contact = turn.practice.feedback_contact_id if turn.practice is not None else None
+    own = turn.practitioner.id if turn.practitioner is not None else None
+    if contact is None or contact == own:
+        return ["session", "fyi", "skip"]
+    return ["session", "fyi", "contact", "skip"]
 
 
 async def current_item(turn: Turn) -> FeedbackItem | None:
@@ -40,6 +49,7 @@ async def start(
     """Open a draft. Words sent before any question are kept, and the questions follow."""
     assert turn.client is not None
     item = FeedbackItem(
+        uid=new_uid(),  # before sealing: the ciphertext is bound to it
         client_id=turn.client.id,
         status="draft",
         source=source,
@@ -77,7 +87,7 @@ async def on_valence(turn: Turn, key: str | None) -> None:
     if item.text_enc is None:
         await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
     else:
-        await turn.ask("routing", turn.t("feedback.ask_routing"), ROUTING_OPTIONS)
+        await turn.ask("routing", turn.t("feedback.ask_routing"), routing_options(turn))
 
 
 async def on_words(turn: Turn, key: str | None) -> None:
@@ -87,7 +97,7 @@ async def on_words(turn: Turn, key: str | None) -> None:
         return
     if key is None:
         _add_words(turn, item, turn.event.text or "")
-    await turn.ask("routing", turn.t("feedback.ask_routing"), ROUTING_OPTIONS)
+    await turn.ask("routing", turn.t("feedback.ask_routing"), routing_options(turn))
 
 
 async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
@@ -101,7 +111,7 @@ async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
         await turn.ask(
             "routing",
             turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_routing"),
-            ROUTING_OPTIONS,
+            routing_options(turn),
         )
         return None
     item.routing = DEFAULT_ROUTING if key == "skip" else key

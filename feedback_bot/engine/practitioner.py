@@ -72,7 +72,10 @@ async def clients(turn: Turn) -> None:
         select(Client, func.max(FeedbackItem.submitted_at))
         .outerjoin(
             FeedbackItem,
-            (FeedbackItem.client_id == Client.id) & (FeedbackItem.status == "submitted"),
+            (FeedbackItem.client_id == Client.id)
+            & (FeedbackItem.status == "submitted")
+            # Items sent to the feedback contact instead must leave no trace here.
+            & (FeedbackItem.routing != "contact"),
         )
         .where(Client.practitioner_id == turn.practitioner.id)
         .group_by(Client.id)
