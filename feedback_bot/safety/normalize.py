@@ -33,7 +33,7 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ["matching_key", "normalize"]
+__all__ = ["breaks_clause", "matching_key", "normalize"]
 
 # Apostrophe look-alikes, unified to "'" *before* NFKD (NFKD would turn the acute accent
 # U+00B4, which German and Spanish keyboards produce for "don´t", into a space).
@@ -87,7 +87,8 @@ _ANY_RUN: Final = re.compile(r"(\w)\1+")
 
 # Leetspeak digits, applied only inside tokens that mix letters and digits.
 _LEET_TABLE: Final = str.maketrans("013457", "oieast")
-_MIXED_DIGIT_TOKEN: Final = re.compile(r"\w*(?:[^\W\d]\d|\d[^\W\d])\w*")
+_DIGIT: Final = re.compile(r"\d")
+_TOKEN: Final = re.compile(r"\w+")
 
 # Cyrillic/Greek letters that look like Latin ones, applied only inside tokens that mix
 # Latin letters with Cyrillic/Greek ones.
@@ -100,9 +101,8 @@ _CONFUSABLES: Final = str.maketrans(
         "\u03c4": "t", "\u03c5": "u", "\u03b5": "e",
     }
 )
-_MIXED_SCRIPT_TOKEN: Final = re.compile(
-    r"\w*(?:[a-z][\u0370-\u03ff\u0400-\u052f]|[\u0370-\u03ff\u0400-\u052f][a-z])\w*"
-)
+_CYRILLIC_GREEK: Final = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
+_LATIN: Final = re.compile(r"[a-z]")
 
 
 def _fold(text: str) -> str:
@@ -113,6 +113,11 @@ def _fold(text: str) -> str:
     return text.translate(_FOLD_TABLE)
 
 
+def breaks_clause(text: str) -> bool:
+    """Does ``text`` contain anything that ends a clause (punctuation, line break, emoji)?"""
+    return "\n" in _fold(text)
+
+
 def normalize(text: str) -> str:
     """Canonical, single-line form of ``text`` (see the module docstring)."""
     folded = _fold(text).replace("\n", " ")
@@ -120,9 +125,27 @@ def normalize(text: str) -> str:
     return " ".join(folded.split())
 
 
+def _unleet(match: re.Match[str]) -> str:
+    token = match.group()
+    if token.isdigit() or token.isalpha():
+        return token
+    return token.translate(_LEET_TABLE)
+
+
+def _unconfuse(match: re.Match[str]) -> str:
+    token = match.group()
+    if _LATIN.search(token) and _CYRILLIC_GREEK.search(token):
+        return token.translate(_CONFUSABLES)
+    return token
+
+
 def _deobfuscate(clause: str) -> str:
-    clause = _MIXED_DIGIT_TOKEN.sub(lambda m: m.group().translate(_LEET_TABLE), clause)
-    return _MIXED_SCRIPT_TOKEN.sub(lambda m: m.group().translate(_CONFUSABLES), clause)
+    # Token callbacks only run on the rare clauses that can need them (linear time).
+    if _DIGIT.search(clause):
+        clause = _TOKEN.sub(_unleet, clause)
+    if _CYRILLIC_GREEK.search(clause):
+        clause = _TOKEN.sub(_unconfuse, clause)
+    return clause
 
 
 def matching_key(text: str) -> str:
