@@ -130,8 +130,9 @@ def parse_command(body: str) -> tuple[str, str] | None:
     text = body.strip()
     if not text.startswith(COMMAND_PREFIX):
         return None
-    parts = text[len(COMMAND_PREFIX) :].split(maxsplit=1)
-    if not parts or not parts[0].replace("_", "").isalnum():
+    rest = text[len(COMMAND_PREFIX) :]
+    parts = rest.split(maxsplit=1)
+    if not parts or rest[0].isspace() or not parts[0].replace("_", "").isalnum():
         return None
     return parts[0].lower(), parts[1].strip() if len(parts) > 1 else ""
 

@@ -100,3 +100,25 @@ async def test_long_text_is_split_on_paragraphs(
 
 def _reaction(event_id: str, key: str) -> dict[str, object]:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+
+
+async def test_message_the_bot_cannot_decrypt_is_reported_not_dropped(
+    client: ClientUser,
+    bot_settings: MatrixSettings,
+    cursors: MemoryCursorStore,
+    adapters: AdapterRunner,
+) -> None:
+    sink = RecordingSink()
+    bot = await adapters.start(bot_settings, cursors, sink, undecryptable_grace=1.0)
+    bot_id = str(bot.user_id)
+    room_id = await client.create_dm(bot_id)
+    await client.wait_for_join(room_id, bot_id)
+    for device in client.nio.device_store.active_user_devices(bot_id):
+        client.nio.blacklist_device(device)  # the room key never reaches the bot
+
+    unreadable = await client.say(room_id, "you will never read this")
+
+    events = await sink.wait_for(lambda evs: bool(evs))
+    assert [(e.event_id, e.kind, e.text) for e in events] == [
+        (unreadable, EventKind.NON_TEXT, None)
+    ]
