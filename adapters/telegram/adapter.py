@@ -68,6 +68,7 @@ class TelegramAdapter:
         *,
         request_timeout: float = 10.0,
         backoff: Backoff | None = None,
+        stop_grace: float = 10.0,
     ) -> None:
         if settings.token is None or not settings.token.get_secret_value():
             raise TelegramConfigError("FEEDBACK_BOT_TELEGRAM__TOKEN is not set")
@@ -77,6 +78,7 @@ class TelegramAdapter:
         self._settings = settings
         self._cursors = cursors
         self._backoff = backoff or Backoff()
+        self._stop_grace = stop_grace
         self._bot = Bot(
             settings.token.get_secret_value(),
             base_url=settings.base_url,
@@ -120,16 +122,27 @@ class TelegramAdapter:
     async def stop(self) -> None:
         if self._poller is not None and self._poll_task is not None:
             self._poller.stop()
-            try:
-                await self._poll_task
-            except Exception as exc:  # already reported; stopping must not fail on it
-                log.error("Telegram polling ended with %s", type(exc).__name__)
+            await self._finish_polling(self._poll_task)
             self._poll_task = None
         if self._webhook is not None:
             await self._webhook.stop()
             self._webhook = None
         await self._bot.shutdown()
         self._connected = False
+
+    async def _finish_polling(self, task: asyncio.Task[None]) -> None:
+        # A batch being committed gets a grace period; cutting it short is safe (its offset
+        # was not saved, so it is fetched again) but costs a redelivery.
+        done, _ = await asyncio.wait({task}, timeout=self._stop_grace)
+        if not done:
+            log.warning("Telegram: stopped during a commit; those updates will come again")
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # stopping must not fail on what polling already reported
+            log.error("Telegram polling ended with %s", type(exc).__name__)
 
     def is_connected(self) -> bool:
         if self._poll_task is not None and self._poll_task.done():

@@ -61,6 +61,7 @@ async def make_adapter(
             store or cursors,
             request_timeout=request_timeout,
             backoff=Backoff(initial=0.02, maximum=0.1),
+            stop_grace=1.0,
         )
         built.append(adapter)
         return adapter

@@ -51,7 +51,7 @@ async def test_offset_is_confirmed_and_saved_only_after_the_commit(
     sink.before_commit = slow_commit
     await adapter.start(sink)
     update_id = telegram_api.push_text(CLIENT, "hello")
-    await eventually(lambda: bool(seen_while_committing))
+    await eventually(lambda: bool(seen_while_committing))  # the commit is now held open
     # While the commit is in progress, nothing confirms the update to Telegram.
     assert all(o is None or o <= update_id for o in offsets_sent(telegram_api))
     assert cursors.values.get(CURSOR) is None
@@ -292,3 +292,25 @@ async def test_blocked_and_unblocked_arrive_as_events(
     telegram_api.push_my_chat_member(CLIENT, "member", old_status="kicked")
     await telegram_api.wait_until(lambda: len(sink.events) == 2)
     assert [e.kind for e in sink.events] == [EventKind.BLOCKED, EventKind.UNBLOCKED]
+
+
+async def test_stop_during_a_stuck_commit_leaves_the_update_with_telegram(
+    adapter: TelegramAdapter,
+    telegram_api: FakeTelegramApi,
+    sink: RecordingSink,
+    cursors: MemoryCursors,
+) -> None:
+    committing = asyncio.Event()
+
+    async def hang(event: IncomingEvent) -> None:
+        committing.set()
+        await asyncio.Event().wait()  # a database that never answers
+
+    sink.before_commit = hang
+    await adapter.start(sink)
+    update_id = telegram_api.push_text(CLIENT, "mid-commit")
+    async with asyncio.timeout(3):
+        await committing.wait()
+        await adapter.stop()  # grace is 1 s in these tests
+    assert telegram_api.pending_update_ids == [update_id]
+    assert CURSOR not in cursors.values
