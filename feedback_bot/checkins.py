@@ -58,26 +58,28 @@ class CheckinScheduler:
         self._settings = settings
 
     async def tick(self, now: datetime) -> None:
-        await self.plan(now)
-        await self.send_due(now)
-        await self.remind_due(now)
-        await self.expire(now)
+        # One transaction per beat: each step's claims are conditional updates, so
+        # overlapping ticks (or workers) still can't send a slot twice.
+        async with self._sessions() as session, session.begin():
+            await self.plan(session, now)
+            await self.send_due(session, now)
+            await self.remind_due(session, now)
+            await self.expire(session, now)
 
     # -- planning ------------------------------------------------------------------
-    async def plan(self, now: datetime) -> int:
+    async def plan(self, session: AsyncSession, now: datetime) -> int:
         """Insert the slots that have come due; returns how many were new."""
         created = 0
-        async with self._sessions() as session, session.begin():
-            rows = await session.execute(
-                select(Client, Practitioner, Practice)
-                .join(Practitioner, Practitioner.id == Client.practitioner_id)
-                .join(Practice, Practice.id == Practitioner.practice_id)
-                .where(Client.status == "active", Client.checkin_cadence != "off")
-            )
-            for client, practitioner, practice in rows.all():
-                tz_name = client.timezone or practitioner.timezone or practice.timezone
-                for kind, slot in await self._slots(session, client, tz_name, now):
-                    created += await self._insert_slot(session, client, kind, slot, tz_name, now)
+        rows = await session.execute(
+            select(Client, Practitioner, Practice)
+            .join(Practitioner, Practitioner.id == Client.practitioner_id)
+            .join(Practice, Practice.id == Practitioner.practice_id)
+            .where(Client.status == "active", Client.checkin_cadence != "off")
+        )
+        for client, practitioner, practice in rows.all():
+            tz_name = client.timezone or practitioner.timezone or practice.timezone
+            for kind, slot in await self._slots(session, client, tz_name, now):
+                created += await self._insert_slot(session, client, kind, slot, tz_name, now)
         return created
 
     async def _slots(
@@ -134,23 +136,22 @@ class CheckinScheduler:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     # -- sending -------------------------------------------------------------------
-    async def send_due(self, now: datetime) -> int:
+    async def send_due(self, session: AsyncSession, now: datetime) -> int:
         grace = timedelta(minutes=self._settings.missed_slot_grace_minutes)
         sent = 0
-        async with self._sessions() as session, session.begin():
-            due = (
-                (
-                    await session.execute(
-                        select(Checkin.id)
-                        .where(Checkin.status == "scheduled", Checkin.due_at <= now)
-                        .order_by(Checkin.due_at)
-                    )
+        due = (
+            (
+                await session.execute(
+                    select(Checkin.id)
+                    .where(Checkin.status == "scheduled", Checkin.due_at <= now)
+                    .order_by(Checkin.due_at)
                 )
-                .scalars()
-                .all()
             )
-            for checkin_id in due:
-                sent += await self._send_one(session, checkin_id, now, grace)
+            .scalars()
+            .all()
+        )
+        for checkin_id in due:
+            sent += await self._send_one(session, checkin_id, now, grace)
         return sent
 
     async def _send_one(
@@ -235,44 +236,41 @@ class CheckinScheduler:
             )
         ).scalar_one_or_none()
 
-    async def remind_due(self, now: datetime) -> int:
+    async def remind_due(self, session: AsyncSession, now: datetime) -> int:
         sent = 0
-        async with self._sessions() as session, session.begin():
-            rows = (
-                (
-                    await session.execute(
-                        select(Checkin).where(
-                            Checkin.status == "snoozed",
-                            Checkin.reminded.is_(False),
-                            Checkin.remind_at <= now,
-                        )
+        rows = (
+            (
+                await session.execute(
+                    select(Checkin).where(
+                        Checkin.status == "snoozed",
+                        Checkin.reminded.is_(False),
+                        Checkin.remind_at <= now,
                     )
                 )
-                .scalars()
-                .all()
             )
-            for checkin in rows:
-                client = await session.get(Client, checkin.client_id)
-                target = await self._reachable_identity(session, checkin.client_id)
-                if client is None or client.status != "active" or target is None:
-                    continue
-                tz = zone(client.timezone or await self._tz_of(session, client))
-                quiet = parse_hhmm(client.quiet_start), parse_hhmm(client.quiet_end)
-                later = after_quiet_hours(now, *quiet, tz)
-                if later > now:
-                    checkin.remind_at = later
-                    continue
-                claimed = await session.execute(
-                    update(Checkin)
-                    .where(Checkin.id == checkin.id, Checkin.reminded.is_(False))
-                    .values(reminded=True, status="sent")
-                )
-                if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                    options = [k for k in CHECKIN_OPTIONS if k != "later"]
-                    self._enqueue(
-                        session, client, target, checkin.id, "checkin.reminder", options, now
-                    )
-                    sent += 1
+            .scalars()
+            .all()
+        )
+        for checkin in rows:
+            client = await session.get(Client, checkin.client_id)
+            target = await self._reachable_identity(session, checkin.client_id)
+            if client is None or client.status != "active" or target is None:
+                continue
+            tz = zone(client.timezone or await self._tz_of(session, client))
+            quiet = parse_hhmm(client.quiet_start), parse_hhmm(client.quiet_end)
+            later = after_quiet_hours(now, *quiet, tz)
+            if later > now:
+                checkin.remind_at = later
+                continue
+            claimed = await session.execute(
+                update(Checkin)
+                .where(Checkin.id == checkin.id, Checkin.reminded.is_(False))
+                .values(reminded=True, status="sent")
+            )
+            if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                options = [k for k in CHECKIN_OPTIONS if k != "later"]
+                self._enqueue(session, client, target, checkin.id, "checkin.reminder", options, now)
+                sent += 1
         return sent
 
     @staticmethod
@@ -283,12 +281,11 @@ class CheckinScheduler:
         assert practice is not None
         return pr.timezone or practice.timezone
 
-    async def expire(self, now: datetime) -> int:
+    async def expire(self, session: AsyncSession, now: datetime) -> int:
         cutoff = now - timedelta(hours=self._deps.config.checkins.expire_hours)
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                update(Checkin)
-                .where(Checkin.status.in_(["sent", "snoozed"]), Checkin.sent_at <= cutoff)
-                .values(status="expired")
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        result = await session.execute(
+            update(Checkin)
+            .where(Checkin.status.in_(["sent", "snoozed"]), Checkin.sent_at <= cutoff)
+            .values(status="expired")
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

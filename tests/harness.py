@@ -34,6 +34,8 @@ class Harness:
     clock: FakeClock
     tmp: Path
     seen: dict[str, int] = field(default_factory=dict)
+    # (fake clock at delivery, text) per address: what a person saw, and when.
+    deliveries: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     practice_id: int = 0
 
     async def close(self) -> None:
@@ -102,8 +104,12 @@ async def make_harness(
     database_url: str, tmp: Path, start: datetime, **settings: object
 ) -> Harness:
     clock = FakeClock(start)
-    console = ConsoleAdapter(attachments_dir=tmp / "attachments")
-    holder: list[Harness] = []
+    deliveries: dict[str, list[tuple[datetime, str]]] = {}
+
+    def record(message: OutgoingMessage) -> None:
+        deliveries.setdefault(message.address, []).append((clock.now(), message.text))
+
+    console = ConsoleAdapter(output=record, attachments_dir=tmp / "attachments")
 
     async def sleep(seconds: float) -> None:
         clock.advance(timedelta(seconds=seconds))
@@ -112,6 +118,4 @@ async def make_harness(
         test_settings(database_url, **settings), adapters=[console], clock=clock, sleep=sleep
     )
     await console.start(app.receive)
-    harness = Harness(app=app, console=console, clock=clock, tmp=tmp)
-    holder.append(harness)
-    return harness
+    return Harness(app=app, console=console, clock=clock, tmp=tmp, deliveries=deliveries)

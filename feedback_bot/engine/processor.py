@@ -4,7 +4,9 @@ with the state changes and outbox rows it causes."""
 from __future__ import annotations
 
 import logging
+import traceback
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,7 +64,13 @@ class Processor:
                     await self._handle(session, event)
                 status = "done"
             except Exception as exc:  # one bad event must not block the rest
-                log.error("engine: event failed (%s) on inbox row %s", type(exc).__name__, row_id)
+                # Where it failed, but not the exception's message: that may quote content.
+                where = " < ".join(
+                    f"{Path(f.filename).name}:{f.lineno}"
+                    for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
+                )
+                log.error("engine: event failed (%s at %s) on inbox row %s",
+                          type(exc).__name__, where, row_id)
                 status = "failed"
                 self._apologise(session, event)
             row.status = status
