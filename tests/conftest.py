@@ -94,6 +94,18 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, for what only PostgreSQL can show (several workers)."""
+    if not PG_URL:
+        pytest.skip("set FEEDBACK_BOT_TEST_POSTGRES_URL to run the PostgreSQL-only tests")
+    url, name = await _fresh_pg_database()
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(name)
+
+
+@pytest.fixture
 def start_time() -> datetime:
     # A Monday morning in November, away from any DST change.
     return datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
