@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -215,7 +216,9 @@ async def build_app(
         sleep=sleep,
         worker_id=worker_id,
     )
-    digests = DigestService(sessions, deps, clock)
+    digests = DigestService(
+        sessions, deps, clock, timedelta(minutes=settings.scheduling.missed_slot_grace_minutes)
+    )
     router = Router((digests.on_command, digests.on_ack))
     processor = Processor(sessions, deps, clock, router)
     app_holder: list[App] = []

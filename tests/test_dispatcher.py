@@ -81,13 +81,21 @@ class Rig:
     async def queue(self, address: str, n: int = 1, kind: str = "reply") -> None:
         async with self.sessions() as s, s.begin():
             for i in range(n):
-                enqueue(s, self.vault, platform="fake", address=address, text=f"m{i}",
-                        kind=kind, now=self.clock.now())
+                enqueue(
+                    s,
+                    self.vault,
+                    platform="fake",
+                    address=address,
+                    text=f"m{i}",
+                    kind=kind,
+                    now=self.clock.now(),
+                )
 
     async def statuses(self) -> list[str]:
         async with self.sessions() as s:
-            return list((await s.execute(
-                select(OutboxMessage.status).order_by(OutboxMessage.id))).scalars())
+            return list(
+                (await s.execute(select(OutboxMessage.status).order_by(OutboxMessage.id))).scalars()
+            )
 
 
 def make_vault() -> Vault:
@@ -99,9 +107,16 @@ def new_dispatcher(sessions, vault, clock, adapter, **kw) -> Dispatcher:  # type
     async def sleep(seconds: float) -> None:
         clock.advance(timedelta(seconds=seconds))
 
-    return Dispatcher(sessions, vault, clock, {"fake": adapter}, {"fake": RateLimit(1.0, 30.0)},
-                      SchedulingSettings(max_send_attempts=3, **kw), sleep=sleep,
-                      rng=random.Random(1))
+    return Dispatcher(
+        sessions,
+        vault,
+        clock,
+        {"fake": adapter},
+        {"fake": RateLimit(1.0, 30.0)},
+        SchedulingSettings(max_send_attempts=3, **kw),
+        sleep=sleep,
+        rng=random.Random(1),
+    )
 
 
 @pytest.fixture
@@ -175,8 +190,11 @@ async def test_rows_left_sending_by_a_crash_follow_the_platform_rule(rig: Rig) -
     await rig.queue("a", kind="reply")
     await rig.queue("a", kind="checkin")
     async with rig.sessions() as s, s.begin():
-        await s.execute(update(OutboxMessage).values(status="sending", claimed_by="dead-worker",
-                                                     claimed_at=START))
+        await s.execute(
+            update(OutboxMessage).values(
+                status="sending", claimed_by="dead-worker", claimed_at=START
+            )
+        )
     rig.clock.advance(timedelta(minutes=10))
     assert await rig.dispatcher.recover_stale() == 2
     # No idempotency key on this platform: the reply is resent, the check-in is not.

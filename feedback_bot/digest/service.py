@@ -36,16 +36,22 @@ from feedback_bot.ports import Choice
 
 log = logging.getLogger(__name__)
 
-WEEKLY_GRACE = timedelta(hours=12)  # a weekly digest missed by longer waits for next week
 
 
 class DigestService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], deps: EngineDeps, clock: Clock
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        deps: EngineDeps,
+        clock: Clock,
+        missed_grace: timedelta = timedelta(hours=2),
     ) -> None:
         self._sessions = sessions
         self._deps = deps
         self._clock = clock
+        # A weekly digest missed by longer (the bot was down) waits for next week rather
+        # than arriving at an odd hour.
+        self._grace = missed_grace
 
     # -- scheduled -----------------------------------------------------------------
     async def tick(self, now: datetime) -> int:
@@ -69,7 +75,7 @@ class DigestService:
             slot = weekly_occurrence_on_or_before(
                 pr.digest_weekday, parse_hhmm(pr.digest_time), tz, now
             )
-            if now - slot > WEEKLY_GRACE:
+            if now - slot > self._grace or slot < pr.created_at:
                 return 0
             kinds = ["weekly"] + (["contact"] if practice.feedback_contact_id == pr.id else [])
             for kind in kinds:
