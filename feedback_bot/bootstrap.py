@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -237,6 +237,7 @@ async def build_app(
         is_risky=lambda text: detector.check(text) is not None,
         emergency_reply=emergency_reply,
         on_new=lambda: app_holder[0].wake() if app_holder else None,
+        per_minute=settings.inbound_per_minute,
     )
     app = App(
         settings=settings,

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +35,7 @@ class Inbox:
         is_risky: RiskCheck,
         emergency_reply: EmergencyReply,
         on_new: Callable[[], None] = lambda: None,
+        per_minute: int = 20,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
@@ -40,12 +43,30 @@ class Inbox:
         self._is_risky = is_risky
         self._emergency_reply = emergency_reply
         self._on_new = on_new
+        self._throttle = InboundThrottle(per_minute)
 
     async def receive(self, event: IncomingEvent) -> bool:
         """Commit the event; True if it was new. Raises if it could not be stored, so the
         adapter does not advance its cursor and the platform redelivers it."""
         # Screened before anything else: if storing fails, the person still gets help.
         risky = bool(event.text) and self._is_risky(event.text or "")
+        if not risky:
+            verdict = self._throttle.admit(
+                self._vault.keyed_hash(event.platform, event.address),
+                self._clock.now().timestamp(),
+            )
+            if verdict == "drop":
+                return False
+            if verdict == "notify":
+                # One kind notice per flood; the flooding text itself is not kept.
+                event = replace(
+                    event,
+                    kind=EventKind.THROTTLED,
+                    text=None,
+                    command=None,
+                    args="",
+                    choice_id=None,
+                )
         try:
             inserted = await self._store(event)
         except Exception:
@@ -80,6 +101,29 @@ class Inbox:
             )
             result = await session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class InboundThrottle:
+    """A flood from one chat can neither slow the others down nor fill the disk: beyond
+    ``per_minute`` events in a minute, one notice is stored and the rest are dropped.
+    In memory on purpose: it guards the database, so it must not depend on it."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._limit = per_minute
+        self._seen: dict[str, deque[float]] = {}
+        self._notified: dict[str, float] = {}
+
+    def admit(self, chat: str, now: float) -> Literal["ok", "notify", "drop"]:
+        window = self._seen.setdefault(chat, deque())
+        while window and now - window[0] >= 60:
+            window.popleft()
+        if len(window) < self._limit:
+            window.append(now)
+            return "ok"
+        if now - self._notified.get(chat, float("-inf")) >= 60:
+            self._notified[chat] = now
+            return "notify"
+        return "drop"
 
 
 def event_from_payload(payload: dict[str, object]) -> IncomingEvent:

@@ -26,6 +26,7 @@ class EventKind(enum.StrEnum):
     BLOCKED = "blocked"  # the person blocked the bot / left the room
     UNBLOCKED = "unblocked"
     GROUP = "group"  # something arrived from a group chat; feedback is one-to-one
+    THROTTLED = "throttled"  # set by the core's inbox for a flooding chat, never by adapters
 
 
 class Capability(enum.StrEnum):

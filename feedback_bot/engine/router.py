@@ -47,15 +47,18 @@ class Router:
         if event.kind is EventKind.GROUP:
             turn.say(turn.t("group_refused"))
             return
+        if event.kind is EventKind.THROTTLED:
+            turn.say(turn.t("common.slow_down"))
+            return
         if event.kind in (EventKind.BLOCKED, EventKind.UNBLOCKED):
             if turn.identity is not None:
                 turn.identity.reachable = event.kind is EventKind.UNBLOCKED
             return
+        if risky:  # before anything that could turn the message away, even its length
+            await self._safety(turn)
         if event.text is not None and len(event.text) > turn.deps.max_text_chars:
             turn.say(turn.t("too_long", limit=f"{turn.deps.max_text_chars:,}"))
             return
-        if risky:
-            await self._safety(turn)
         if event.kind is EventKind.COMMAND and event.command == "start":
             await handle_start(turn, self._throttle)
         elif turn.identity is None:
