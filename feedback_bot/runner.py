@@ -7,7 +7,7 @@ import logging
 import signal
 from typing import Any
 
-from feedback_bot.bootstrap import AdapterFactory, StartupError, build_app
+from feedback_bot.bootstrap import AdapterFactory, StartupError, build_app, make_vault
 from feedback_bot.http import start_http
 from feedback_bot.ports import CursorStore
 from feedback_bot.settings import Settings
@@ -38,6 +38,7 @@ def adapter_factories(settings: Settings) -> list[AdapterFactory]:
 
 
 async def run_forever(settings: Settings) -> None:
+    make_vault(settings)  # no key, no start: checked before anything connects
     app = await build_app(settings, adapters=adapter_factories(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,0 +1,179 @@
+"""The ``feedback-bot`` command as an admin or a script uses it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from feedback_bot.cli import app
+from feedback_bot.crypto import generate_key
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    values = {
+        "FEEDBACK_BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
+        "FEEDBACK_BOT_ENCRYPTION_KEY": generate_key(),
+        "FEEDBACK_BOT_PROMPTS_FILE": str(REPO / "config" / "prompts.yaml"),
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def invoke_json(*args: str) -> dict[str, object]:
+    code, out = invoke(*args, "--json")
+    assert code == 0, out
+    parsed: dict[str, object] = json.loads(out)
+    return parsed
+
+
+def test_admin_commands_print_json_for_scripts(env: dict[str, str]) -> None:
+    practice = invoke_json("practice", "add", "--name", "Oak House", "--timezone", "Europe/Berlin")
+    pr = invoke_json(
+        "practitioner", "add", "--practice", str(practice["practice_id"]), "--name", "Dana"
+    )
+    invite = invoke_json(
+        "client", "invite", "--practitioner", str(pr["practitioner_id"]), "--alias", "Kim"
+    )
+    assert invite["alias"] == "Kim"
+    code = str(invite["invite_code"])
+    assert 16 <= len(code) <= 64 and all(c.isalnum() or c in "-_" for c in code)
+    assert pr["link_code"] != code
+    code_, out = invoke("audit", "--json")
+    actions = [row["action"] for row in json.loads(out)]
+    assert {"practice.created", "practitioner.added", "client.invited"} <= set(actions)
+    # The audit trail is ids only: no alias, no name.
+    assert "Kim" not in out and "Dana" not in out
+
+
+def test_mistakes_get_one_clear_line(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out = invoke("practice", "add", "--name", "X", "--timezone", "Mars/Olympus")
+    assert code == 2 and "unknown time zone" in out and "Traceback" not in out
+    monkeypatch.setenv("FEEDBACK_BOT_LOG_LEVEL", "LOUD")
+    code, out = invoke("db", "upgrade")
+    assert code == 2 and "FEEDBACK_BOT_LOG_LEVEL" in out and "Traceback" not in out
+
+
+def test_run_refuses_to_start_without_a_key(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEEDBACK_BOT_ENCRYPTION_KEY")
+    code, out = invoke("run")
+    assert code == 2
+    assert "FEEDBACK_BOT_ENCRYPTION_KEY" in out and "keys generate" in out
+
+
+def test_run_without_a_platform_says_how_to_configure_one(env: dict[str, str]) -> None:
+    code, out = invoke("run")
+    assert code == 2 and "FEEDBACK_BOT_TELEGRAM__TOKEN" in out and "demo" in out
+
+
+def test_prompts_validate_refuses_a_practice_without_crisis_resources(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert invoke("prompts", "validate")[0] == 0
+    broken = tmp_path / "prompts.yaml"
+    broken.write_text("crisis_resources:\n  emergency: []\n  crisis_lines: []\n")
+    code, out = invoke("prompts", "validate", str(broken))
+    assert code == 2 and "emergency" in out
+
+
+def test_keys_generate_gives_a_256_bit_key(env: dict[str, str]) -> None:
+    from feedback_bot.crypto import _decode_key
+
+    code, out = invoke("keys", "generate")
+    assert code == 0 and len(_decode_key(out.strip())) == 32
+
+
+def test_outbox_shows_dead_letters_and_retry_requeues(env: dict[str, str]) -> None:
+    import asyncio
+
+    from sqlalchemy import update
+
+    from feedback_bot.db.models import OutboxMessage
+    from tests.harness import make_harness
+
+    async def seed() -> None:
+        from datetime import UTC, datetime
+
+        h = await make_harness(
+            env["FEEDBACK_BOT_DATABASE_URL"],
+            Path("."),
+            datetime(2026, 11, 16, 9, tzinfo=UTC),
+            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+        )
+        await h.practitioner()
+        async with h.app.sessions() as s, s.begin():
+            await s.execute(
+                update(OutboxMessage).values(status="dead", attempts=8, last_error="network")
+            )
+        await h.close()
+
+    asyncio.run(seed())
+    code, out = invoke("outbox")
+    assert code == 0 and "Dead letters" in out and "network" in out
+    code, out = invoke("outbox", "retry", "1")
+    assert code == 0 and "queued again" in out
+    code, out = invoke("outbox", "retry", "1")
+    assert code == 2
+
+
+def test_digest_render_writes_files_without_marking_anything_seen(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from feedback_bot.db.models import FeedbackItem
+    from tests.harness import make_harness
+
+    async def seed() -> int:
+        h = await make_harness(
+            env["FEEDBACK_BOT_DATABASE_URL"],
+            tmp_path,
+            datetime(2026, 11, 16, 9, tzinfo=UTC),
+            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+        )
+        pid = await h.practitioner()
+        await h.client("a", pid, alias="Ada")
+        await h.says("a", "The pacing felt right today")
+        await h.presses("a", "Something felt good")
+        await h.presses("a", "Just so you know")
+        await h.close()
+        return pid
+
+    pid = asyncio.run(seed())
+    out_dir = tmp_path / "out"
+    code, out = invoke("digest", "render", "--practitioner", str(pid), "--out", str(out_dir))
+    assert code == 0, out
+    html = (out_dir / "digest.html").read_text()
+    assert "The pacing felt right today" in html
+    assert (out_dir / "digest.md").stat().st_mode & 0o077 == 0, "owner-only file"
+
+    async def seen() -> list[int | None]:
+        h = await make_harness(
+            env["FEEDBACK_BOT_DATABASE_URL"],
+            tmp_path,
+            datetime(2026, 11, 16, 9, tzinfo=UTC),
+            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+        )
+        async with h.app.sessions() as s:
+            ids = list((await s.execute(select(FeedbackItem.digest_id))).scalars())
+        await h.close()
+        return ids
+
+    assert asyncio.run(seen()) == [None]
