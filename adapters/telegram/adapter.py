@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 _START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PROGRESS_KEPT = 1024  # partly delivered messages remembered for their retry
+_ProgressKey = tuple[int, str, int]
 
 
 class TelegramConfigError(ValueError):
@@ -60,6 +61,7 @@ class TelegramAdapter:
         {Capability.BUTTONS, Capability.IMAGES, Capability.FILES, Capability.PROTECT_CONTENT}
     )
     max_text_length = MAX_TEXT
+    command_prefix = "/"  # the core writes command hints with it ("send /help")
 
     def __init__(
         self,
@@ -102,8 +104,8 @@ class TelegramAdapter:
         self._poll_task: asyncio.Task[None] | None = None
         self._webhook: WebhookServer | None = None
         self._connected = False
-        # (outbox_id, address) → (parts already delivered, id of the message with buttons)
-        self._progress: OrderedDict[tuple[int, str], tuple[int, str | None]] = OrderedDict()
+        # (outbox_id, address, content hash) → (parts delivered, id of the message with buttons)
+        self._progress: OrderedDict[_ProgressKey, tuple[int, str | None]] = OrderedDict()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -163,9 +165,13 @@ class TelegramAdapter:
             raise RuntimeError("bot username unknown: start the adapter or set BOT_USERNAME")
         return f"https://t.me/{self._username}?start={code}"
 
+    @property
+    def invite_link_template(self) -> str | None:
+        """``deep_link`` as a ``str.format`` template; None until the username is known."""
+        return f"https://t.me/{self._username}?start={{code}}" if self._username else None
+
     def info(self) -> AdapterInfo:
-        template = f"https://t.me/{self._username}?start={{code}}" if self._username else None
-        return AdapterInfo(platform=PLATFORM, invite_link_template=template)
+        return AdapterInfo(platform=PLATFORM, invite_link_template=self.invite_link_template)
 
     async def register_practitioner(self, address: str) -> None:
         """Show the practitioner menu (with the client one) in this chat only."""
@@ -182,7 +188,8 @@ class TelegramAdapter:
         except ValueError:
             raise RecipientUnavailable("not a Telegram chat id") from None
         parts = plan(message)
-        key = (message.outbox_id, message.address)
+        # The content is part of the key: SQLite can hand a deleted row's id to a new row.
+        key = (message.outbox_id, message.address, hash((message.text, message.attachments)))
         # A retry after a partial failure (say a 429 on the second half of a long text)
         # continues where delivery stopped instead of repeating what the person has.
         delivered, receipt_id = self._progress.pop(key, (0, None))
@@ -201,7 +208,7 @@ class TelegramAdapter:
                 receipt_id = str(sent.message_id)
         return SendReceipt(platform_message_id=receipt_id)
 
-    def _remember(self, key: tuple[int, str], delivered: int, receipt_id: str | None) -> None:
+    def _remember(self, key: _ProgressKey, delivered: int, receipt_id: str | None) -> None:
         self._progress[key] = (delivered, receipt_id)
         while len(self._progress) > _PROGRESS_KEPT:
             self._progress.popitem(last=False)

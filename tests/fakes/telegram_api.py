@@ -93,6 +93,7 @@ class ApiCall:
     files: dict[str, UploadedFile]
     at: float  # the fake's clock when the request arrived
     status: int | None = None  # HTTP status answered; None while pending or if abandoned
+    error: Json | None = None  # the error body answered, if any
 
     @property
     def chat_id(self) -> int | None:
@@ -519,7 +520,7 @@ class FakeTelegramApi:
             body: Json = {"ok": False, "error_code": exc.code, "description": exc.description}
             if exc.parameters:
                 body["parameters"] = exc.parameters
-            call.status = exc.code
+            call.status, call.error = exc.code, body
             self._notify()
             return web.json_response(body, status=exc.code)
         call.status = 200

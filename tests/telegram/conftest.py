@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from adapters.telegram import Backoff, TelegramAdapter
+from feedback_bot.bootstrap import App
+from feedback_bot.clock import FakeClock
 from feedback_bot.settings import TelegramSettings
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegramApi
+from tests.telegram.app_harness import app_settings, build
 from tests.telegram.harness import CLIENT, AdapterFactory, MemoryCursors, RecordingSink
 
 
@@ -75,3 +79,33 @@ async def make_adapter(
 async def adapter(make_adapter: AdapterFactory) -> TelegramAdapter:
     """A polling adapter, not started (tests start it with their sink)."""
     return make_adapter()
+
+
+# --- the whole app (end-to-end tests) ----------------------------------------------------
+
+
+@pytest.fixture
+def clock(start_time: datetime) -> FakeClock:
+    return FakeClock(start_time)
+
+
+@pytest.fixture
+async def tg(clock: FakeClock) -> AsyncIterator[FakeTelegramApi]:
+    api = FakeTelegramApi(clock=lambda: clock.now().timestamp())
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+@pytest.fixture
+async def app(database_url: str, tg: FakeTelegramApi, clock: FakeClock) -> AsyncIterator[App]:
+    app = await build(app_settings(database_url, tg), clock)
+    # Receiving runs for real; processing and delivery are driven step by step (drain), as
+    # the app's loop would, so that pacing waits can use the fake clock.
+    await app.adapters["telegram"].start(app.receive)
+    try:
+        yield app
+    finally:
+        await app.close()
