@@ -59,6 +59,12 @@ class Processor:
             row_id, uid = row.id, row.uid
             payload = self._deps.vault.open_json("inbox", "payload", uid, row.payload_enc or "")
             event = event_from_payload(payload)
+            # pysqlite opens a transaction only at the first write. Without one, the
+            # SAVEPOINT below would open it, and releasing the savepoint would COMMIT the
+            # handler's work before this row is marked done: a crash in between replays
+            # the event on top of its own effects. Writing first keeps it one transaction.
+            row.processed_at = self._clock.now()
+            await session.flush()
             try:
                 async with session.begin_nested():
                     await self._handle(session, event)
