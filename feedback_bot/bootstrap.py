@@ -183,7 +183,7 @@ async def build_app(
     vault = make_vault(settings)
     config = config or load_practice_config(settings.prompts_file)
     catalog = Catalog.load(overrides=config.texts)
-    detector = load_detector(config)
+    detector = load_detector(config, settings.prompts_file.parent / "safety.yaml")
     engine = create_engine(settings.database_url)
     if migrate:
         await upgrade(engine)

@@ -13,7 +13,10 @@ from feedback_bot.safety import DEFAULT_CONFIG_PATH, RiskDetector, load_config, 
 log = logging.getLogger(__name__)
 
 
-def load_detector(config: PracticeConfig, phrases_file: Path = DEFAULT_CONFIG_PATH) -> RiskDetector:
+def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> RiskDetector:
+    """Phrase lists beside the practice's prompts file, else the ones shipped in the repo."""
+    if phrases_file is None or not phrases_file.exists():
+        phrases_file = DEFAULT_CONFIG_PATH
     data = load_config(phrases_file)
     if config.safety_phrases:
         # Practice extensions add to the shipped lists; they never remove from them.
