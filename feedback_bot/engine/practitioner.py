@@ -43,7 +43,7 @@ async def create_invite(turn: Turn, alias: str | None) -> tuple[Client, str] | N
 async def invite(turn: Turn) -> None:
     made = await create_invite(turn, turn.event.args)
     if made is None:
-        turn.say(turn.t("practitioner.session_bad"))
+        turn.say(turn.t("practitioner.invite_bad"))
         return
     client, code = made
     link_line = ""
