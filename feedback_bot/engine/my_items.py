@@ -88,7 +88,7 @@ async def on_edit(turn: Turn, key: str | None) -> None:
     item = await turn.session.get(FeedbackItem, int(item_id)) if item_id else None
     await turn.reset()
     if key is not None or item is None:
-        turn.say(turn.t("delete.kept"))
+        turn.say(turn.t("mine.edit_kept"))
         return
     if item.digest_id is not None:  # it went into a digest while we were waiting
         turn.say(turn.t("mine.edit_locked"))
