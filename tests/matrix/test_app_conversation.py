@@ -1,0 +1,132 @@
+"""The whole app over encrypted Matrix: link, consent by number, feedback, restart, digest."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from nio import MemoryDownloadResponse, RoomEncryptedFile
+from nio.crypto import decrypt_attachment
+
+from adapters.matrix import MatrixAdapter
+from feedback_bot.bootstrap import App, build_app
+from feedback_bot.ports import Adapter, CursorStore
+from feedback_bot.settings import MatrixSettings, Settings
+from tests import harness
+from tests.matrix.support import ClientUser
+
+
+class Chat:
+    """One person's DM with the bot, read the way they would read it."""
+
+    def __init__(self, person: ClientUser, room_id: str, bot_id: str) -> None:
+        self.person, self.room_id, self.bot_id = person, room_id, bot_id
+        self.seen = 0
+
+    def bodies(self) -> list[str]:
+        return [m.body for m in self.person.messages_from(self.room_id, self.bot_id)]
+
+    async def says(self, text: str, until: str) -> list[str]:
+        """Send ``text``; return the bot's new messages once one of them contains ``until``."""
+        await self.person.say(self.room_id, text)
+        return await self.replies(until)
+
+    async def replies(self, until: str) -> list[str]:
+        await self.person.wait_until(lambda: any(until in b for b in self.bodies()[self.seen :]))
+        new = self.bodies()[self.seen :]
+        self.seen += len(new)
+        return new
+
+    async def react_to_last(self, key: str, until: str) -> list[str]:
+        last = self.person.messages_from(self.room_id, self.bot_id)[-1]
+        relation = {"rel_type": "m.annotation", "event_id": last.event_id, "key": key}
+        await self.person.send(self.room_id, {"m.relates_to": relation}, "m.reaction")
+        return await self.replies(until)
+
+
+@pytest.fixture
+def app_settings(database_url: str, bot_settings: MatrixSettings) -> Settings:
+    return harness.test_settings(database_url, matrix=bot_settings)
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[list[App]]:
+    """Started apps, closed at the end even when the test fails halfway."""
+    apps: list[App] = []
+    yield apps
+    for app in apps:
+        await app.close()
+
+
+async def start_app(settings: Settings, running: list[App]) -> App:
+    """Real clock and scheduler: per-room rate limits and the dispatch job pace replies."""
+
+    def matrix(cursors: CursorStore) -> Adapter:
+        return MatrixAdapter(settings.matrix, cursors, sync_timeout_ms=2_000)
+
+    app = await build_app(settings, adapters=[matrix])
+    running.append(app)
+    await app.start()
+    return app
+
+
+async def open_chat(person: ClientUser, bot_id: str) -> Chat:
+    room_id = await person.create_dm(bot_id)
+    await person.wait_for_join(room_id, bot_id)
+    return Chat(person, room_id, bot_id)
+
+
+async def test_client_links_consents_gives_feedback_and_practitioner_gets_digest(
+    app_settings: Settings,
+    running: list[App],
+    client: ClientUser,
+    practitioner: ClientUser,
+) -> None:
+    bot_id = str(app_settings.matrix.user_id)
+    app = await start_app(app_settings, running)
+
+    def t(key: str) -> str:
+        return app.catalog.t(key, "en", p="!", practitioner="Sam")
+
+    practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
+    practitioner_id, code = await app.admin.add_practitioner(practice, "Sam")
+    sam = await open_chat(practitioner, bot_id)
+    await sam.says(f"!start {code}", until="!digest")
+    invite = await app.admin.invite_client(practitioner_id, "Alex")
+    alex = await open_chat(client, bot_id)
+
+    consent = await alex.says(f"!start {invite.code}", until="2. Not now")
+    assert "Riverside Practice" in "\n".join(consent) and "1. I agree" in consent[-1]
+    await alex.says("1", until="2. No, thank you")
+    [done] = await alex.react_to_last("2\ufe0f\u20e3", until=t("onboarding.done")[:40])
+    assert done.startswith(t("onboarding.done"))
+
+    await alex.says("the last session felt rushed", until="4. Skip")
+    await alex.says("2", until=t("feedback.ask_routing"))
+    [ack] = await alex.says("1", until="Thank you for telling me")
+    assert "Sam will see this" in ack
+
+    # The bot goes down and comes back on the same database and key store.
+    await app.close()
+    running.remove(app)
+    await alex.person.say(alex.room_id, "!feedback")
+    app = await start_app(app_settings, running)
+    await alex.replies(until=t("feedback.ask_valence"))
+    await alex.says("Something felt good", until=t("feedback.ask_words")[:30])
+    await alex.says("the breathing exercise helped", until=t("feedback.ask_routing"))
+    await alex.says("Just so you know", until="Thank you for telling me")
+    assert sum("Sam will see this" in b for b in alex.bodies()) == 2  # nothing re-sent
+
+    digest = await sam.says("!digest", until=".html")
+    assert any("Alex" in body for body in digest)
+    html = await _download(practitioner, sam.room_id, bot_id)
+    assert "the last session felt rushed" in html
+    assert "the breathing exercise helped" in html
+
+
+async def _download(person: ClientUser, room_id: str, bot_id: str) -> str:
+    [file] = [m for m in person.messages_from(room_id, bot_id) if isinstance(m, RoomEncryptedFile)]
+    response = await person.nio.download(file.url)
+    assert isinstance(response, MemoryDownloadResponse), response
+    data = decrypt_attachment(response.body, file.key["k"], file.hashes["sha256"], file.iv)
+    return bytes(data).decode("utf-8")
