@@ -34,6 +34,8 @@ CLIENT_COMMANDS: dict[str, Handler] = {
 }
 # Before consent only these make sense: nothing else may store anything.
 BEFORE_CONSENT = {"delete", "language", "help", "start", "export"}
+# After "stop" (consent withdrawn) nothing new is taken in until they resume.
+STORE_NEW_WORDS = {"feedback", "edit"}
 
 
 class Router:
@@ -118,6 +120,8 @@ class Router:
             name = event.command or ""
             if client.status == "invited" and name not in BEFORE_CONSENT:
                 turn.say(turn.t("onboarding.need_consent"))
+            elif client.status == "stopped" and name in STORE_NEW_WORDS:
+                turn.say(turn.t("pause.stopped_already"))
             elif name in CLIENT_COMMANDS:
                 await CLIENT_COMMANDS[name](turn)
             elif name == "help":
@@ -128,7 +132,10 @@ class Router:
                 )
             return
         if event.kind is EventKind.CHOICE and (event.choice_id or "").startswith("c"):
-            await checkin_answers.on_checkin_choice(turn)
+            if client.status == "stopped":
+                turn.say(turn.t("pause.stopped_already"))
+            else:
+                await checkin_answers.on_checkin_choice(turn)
             return
         conv = await turn.conv()
         if risky and (draft := await feedback.current_item(turn)) is not None:
