@@ -57,6 +57,12 @@ def make_vault(settings: Settings) -> Vault:
         raise StartupError(f"FEEDBACK_BOT_ENCRYPTION_KEY: {exc}") from None
 
 
+def invite_links(adapters: dict[str, Adapter]) -> dict[str, str]:
+    return {
+        p: link for p, a in adapters.items() if (link := getattr(a, "invite_link_template", None))
+    }
+
+
 def rate_limit_for(settings: Settings, platform: str) -> RateLimit:
     if platform == "telegram":
         t = settings.telegram
@@ -127,6 +133,8 @@ class App:
         await self.dispatcher.recover_stale()
         for adapter in self.adapters.values():
             await adapter.start(self.receive)
+        # Deep links need what the platform told us at start (e.g. the bot's username).
+        self.deps.invite_links.update(invite_links(self.adapters))
         self._tasks.append(asyncio.create_task(self._process_loop(), name="inbox"))
         self._scheduler = self._start_clock()
 
@@ -197,11 +205,7 @@ async def build_app(
         config=config,
         detector=detector,
         command_prefixes={p: getattr(a, "command_prefix", "!") for p, a in adapter_map.items()},
-        invite_links={
-            p: link
-            for p, a in adapter_map.items()
-            if (link := getattr(a, "invite_link_template", None))
-        },
+        invite_links=invite_links(adapter_map),
         max_text_chars=settings.max_text_chars,
         retention_days=settings.retention_days,
         invite_valid_days=settings.invite_valid_days,
