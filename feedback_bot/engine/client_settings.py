@@ -94,7 +94,8 @@ async def language(turn: Turn) -> None:
     langs = turn.deps.config.languages
     wanted = turn.event.args.strip().lower()
     if not wanted:
-        options = [f"lang_{code}" for code in langs]
+        # Only languages there are texts for: a button must not lead to "I don't have that".
+        options = [f"lang_{code}" for code in langs if code in turn.deps.catalog.languages]
         await turn.ask("language", turn.t("language.ask"), options)
         return
     await set_language(turn, wanted)
