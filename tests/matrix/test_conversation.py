@@ -122,3 +122,21 @@ async def test_message_the_bot_cannot_decrypt_is_reported_not_dropped(
     assert [(e.event_id, e.kind, e.text) for e in events] == [
         (unreadable, EventKind.NON_TEXT, None)
     ]
+
+
+async def test_code_typed_before_the_bot_joined_is_not_missed(
+    client: ClientUser,
+    bot_settings: MatrixSettings,
+    cursors: MemoryCursorStore,
+    adapters: AdapterRunner,
+) -> None:
+    sink = RecordingSink()
+    bot = await adapters.start(bot_settings, cursors, sink)
+    bot_id = str(bot.user_id)
+
+    room_id = await client.create_dm(bot_id)
+    await client.wait_until(lambda: bool(client.nio.device_store[bot_id]))
+    await client.say(room_id, "!start EARLY")  # the bot is still only invited
+
+    events = await sink.wait_for(lambda evs: bool(evs))
+    assert [(e.command, e.args, e.address) for e in events] == [("start", "EARLY", room_id)]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from adapters.matrix import MatrixAdapter
 from feedback_bot.ports import OutgoingMessage, TransientSendError
 from feedback_bot.settings import MatrixSettings
 from tests.fakes.synapse import MatrixUser, SynapseServer
@@ -84,6 +85,32 @@ async def test_homeserver_outage_is_logged_once_and_loses_nothing(
     ]
     assert len(warnings) == 1 and "unreachable" in warnings[0].getMessage()
     await proxy.cut()
+
+
+async def test_bot_started_while_the_homeserver_is_down_catches_up(
+    synapse: SynapseServer,
+    client: ClientUser,
+    bot_settings: MatrixSettings,
+    cursors: MemoryCursorStore,
+) -> None:
+    proxy = CuttableProxy(synapse.port)  # not started: nothing listens there yet
+    settings = bot_settings.model_copy(update={"homeserver": proxy.url})
+    bot = MatrixAdapter(settings, cursors, sync_timeout_ms=2_000, backoff_max=0.5)
+    sink = RecordingSink()
+    try:
+        await bot.start(sink)  # must not fail or hang: the homeserver may come later
+        assert not bot.is_connected()
+        await proxy.start()
+        assert await bot.wait_until_synced(WAIT)
+        bot_id = str(settings.user_id)
+        room_id = await client.create_dm(bot_id)
+        await client.wait_for_join(room_id, bot_id)
+        await client.say(room_id, "hello late bot")
+        events = await sink.wait_for(lambda evs: bool(evs))
+        assert [e.text for e in events] == ["hello late bot"]
+    finally:
+        await bot.stop()
+        await proxy.cut()
 
 
 async def _wait_until(predicate: Callable[[], bool]) -> None:

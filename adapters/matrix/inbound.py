@@ -1,0 +1,377 @@
+"""The sync loop: homeserver events → sink, then (and only then) the saved cursor.
+
+We run our own loop instead of nio's ``sync_forever`` because the cursor is ours: the
+``next_batch`` token is saved only after the sink has committed every event it passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    EncryptionError,
+    ErrorResponse,
+    JoinResponse,
+    LocalProtocolError,
+    MegolmEvent,
+    RoomGetEventResponse,
+    RoomMessagesResponse,
+    SyncResponse,
+)
+
+from feedback_bot.ports import CursorStore, EventKind, InboundSink, IncomingEvent
+from feedback_bot.settings import MatrixSettings
+
+from .content import text_content
+from .errors import NETWORK_ERRORS, is_rate_limited, retry_after_seconds
+from .events import PLATFORM, bot_removed, other_party_left, reaction_target, translate
+from .logs import describe
+from .recent import Recent
+from .session import LoginFailed, open_session
+from .undecrypted import UndecryptedEvents
+
+log = logging.getLogger(__name__)
+
+CURSOR_NAME = "matrix:since"
+GROUP_NOTE = "Sorry, I only work in one-to-one chats. Please start a direct chat with me instead."
+_MAX_GAP_PAGES = 50
+
+
+@dataclass
+class SyncState:
+    """What the sending side needs to know about the sync loop."""
+
+    progress: asyncio.Condition = field(default_factory=asyncio.Condition)
+    synced: bool = False  # a sync has been processed: nio knows our rooms
+    connected: bool = False
+    pending_rooms: set[str] = field(default_factory=set)  # joined/created, not yet synced
+    bot_events: Recent[None] = field(default_factory=Recent)  # our own event ids
+
+    async def wait_for(self, predicate: Callable[[], bool], seconds: float) -> bool:
+        """Re-checked after every processed sync; False if still untrue after ``seconds``."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(seconds), self.progress:
+                await self.progress.wait_for(predicate)
+        return bool(predicate())
+
+    async def notify(self) -> None:
+        async with self.progress:
+            self.progress.notify_all()
+
+
+class SyncFailed(Exception):
+    def __init__(self, response: ErrorResponse) -> None:
+        super().__init__(response.status_code or "sync error")
+        self.response = response
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    sync_timeout_ms: int = 30_000
+    timeline_limit: int = 100
+    backoff_max: float = 60.0
+    undecryptable_grace: float = 300.0
+
+
+class SyncLoop:
+    def __init__(
+        self,
+        client: AsyncClient,
+        settings: MatrixSettings,
+        cursors: CursorStore,
+        sink: InboundSink,
+        state: SyncState,
+        options: SyncOptions,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._cursors = cursors
+        self._sink = sink
+        self._state = state
+        self._options = options
+        self._filter = {
+            "room": {
+                "timeline": {"limit": options.timeline_limit},
+                "state": {"lazy_load_members": False},  # e2e needs every member's devices
+            },
+            "presence": {"not_types": ["*"]},
+        }
+        self._undecrypted = UndecryptedEvents(options.undecryptable_grace)
+        self._not_bot_events: Recent[None] = Recent()
+        self._since: str | None = None  # where the next sync starts
+        self._saved: str | None = None  # what the cursor store holds
+        self._disconnect_logged = False
+
+    async def prepare(self) -> None:
+        """Load the cursor and try to log in; an unreachable homeserver is retried later."""
+        self._since = self._saved = await self._cursors.get(CURSOR_NAME)
+        try:
+            await open_session(self._client, self._settings)
+        except NETWORK_ERRORS as exc:
+            self._mark_disconnected(exc)
+
+    async def run(self) -> None:
+        client = self._client
+        failures = 0
+        while True:
+            try:
+                if not client.logged_in:
+                    await open_session(client, self._settings)
+                await self._maintain_keys()
+                await self._sync_once()
+            except asyncio.CancelledError:
+                raise
+            except NETWORK_ERRORS as exc:
+                self._mark_disconnected(exc)
+            except SyncFailed as exc:
+                if is_rate_limited(exc.response):
+                    await asyncio.sleep(retry_after_seconds(exc.response) or 5.0)
+                    continue
+                if exc.response.status_code == "M_UNKNOWN_TOKEN":
+                    client.access_token = ""  # log in again (same device) on the next turn
+                log.warning("Matrix sync refused: %s", exc.response.status_code)
+            except LoginFailed as exc:
+                log.error("Matrix login failed: %s", exc)
+            except Exception as exc:
+                log.error("Matrix sync loop error: %s", describe(exc))
+            else:
+                failures = 0
+                self._mark_connected()
+                continue
+            failures += 1
+            await asyncio.sleep(self._backoff(failures))
+
+    def _backoff(self, failures: int) -> float:
+        delay = min(self._options.backoff_max, 0.5 * 2.0 ** min(failures, 16))
+        return delay * random.uniform(0.8, 1.2)
+
+    def _mark_connected(self) -> None:
+        if not self._state.connected and self._disconnect_logged:
+            log.info("Matrix homeserver reachable again")
+        self._state.connected = True
+        self._disconnect_logged = False
+
+    def _mark_disconnected(self, exc: BaseException) -> None:
+        self._state.connected = False
+        if not self._disconnect_logged:
+            log.warning("Matrix homeserver unreachable (%s); retrying", type(exc).__name__)
+            self._disconnect_logged = True
+
+    async def _maintain_keys(self) -> None:
+        client = self._client
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
+
+    async def _sync_once(self) -> None:
+        since = self._since
+        first = not self._state.synced
+        # nio skips a response whose next_batch it has seen; after a failed turn we ask for
+        # the same range again and need it decrypted again.
+        self._client.next_batch = ""
+        response = await self._client.sync(
+            timeout=0 if first else self._options.sync_timeout_ms,
+            sync_filter=self._filter,
+            since=since,
+            # nio keeps rooms in memory only; after a restart it needs the full state.
+            full_state=True if first and since else None,
+        )
+        if not isinstance(response, SyncResponse):
+            raise SyncFailed(response)
+        await self._process(response, since)
+        self._since = response.next_batch
+        self._state.synced = True
+        await self._state.notify()
+
+    async def _process(self, response: SyncResponse, since: str | None) -> None:
+        client, own = self._client, self._client.user_id
+        # Events held back for a missing room key come first: they are older.
+        deliveries = self._resolve_undecrypted()
+        to_leave: dict[str, str | None] = {}  # room → note to send first
+
+        for room_id in response.rooms.invite:
+            await self._join(room_id)
+
+        for room_id, info in response.rooms.join.items():
+            self._state.pending_rooms.discard(room_id)
+            room = client.rooms.get(room_id)
+            if room is None:
+                continue
+            if room.member_count > 2:
+                to_leave[room_id] = GROUP_NOTE
+                deliveries.append(
+                    IncomingEvent(PLATFORM, f"group:{room_id}", room_id, EventKind.BLOCKED)
+                )
+                continue
+            if since is None:
+                continue  # first ever sync: history from before we ran is not new
+            events = list(info.timeline.events)
+            if info.timeline.limited and info.timeline.prev_batch:
+                events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
+            await self._learn_reaction_targets(room_id, events)
+            for event in events:
+                if isinstance(event, MegolmEvent):
+                    self._undecrypted.hold(room_id, event, since)
+                    continue
+                source = getattr(event, "source", None)
+                if not isinstance(source, dict):
+                    continue
+                incoming = translate(room_id, source, own, self._state.bot_events)
+                if incoming is None:
+                    incoming = other_party_left(room_id, source, own)
+                    if incoming is not None:
+                        to_leave[room_id] = None
+                if incoming is not None:
+                    deliveries.append(incoming)
+
+        for room_id, info in response.rooms.leave.items():
+            other = self._other_party(room_id)
+            for event in info.timeline.events:
+                source = getattr(event, "source", None)
+                if isinstance(source, dict) and (
+                    removed := bot_removed(room_id, source, own, other)
+                ):
+                    deliveries.append(removed)
+            self._forget(room_id)
+
+        for incoming in deliveries:
+            await self._deliver(incoming)
+        for room_id, note in to_leave.items():
+            await self._leave(room_id, note)
+        await self._save_cursor(response.next_batch)
+
+    def _resolve_undecrypted(self) -> list[IncomingEvent]:
+        own = self._client.user_id
+        decrypted, expired = self._undecrypted.resolve(self._try_decrypt)
+        events = [
+            incoming
+            for room_id, event in decrypted
+            if (incoming := translate(room_id, event.source, own, self._state.bot_events))
+        ]
+        for held in expired:
+            log.warning("gave up waiting for the key of an encrypted event in %s", held.room_id)
+            events.append(
+                IncomingEvent(
+                    PLATFORM,
+                    held.event.event_id,
+                    held.room_id,
+                    EventKind.NON_TEXT,  # the core tells the client we could not read it
+                    sender=held.event.sender,
+                )
+            )
+        return events
+
+    async def _deliver(self, event: IncomingEvent) -> None:
+        """Retry until the sink commits: skipping would lose the event, stopping the loop
+        would stall every other chat. A restart re-syncs from the saved cursor anyway."""
+        failures = 0
+        while True:
+            try:
+                await self._sink(event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.error(
+                    "inbox refused Matrix event %s (attempt %d): %s",
+                    event.event_id,
+                    failures,
+                    describe(exc),
+                )
+                await asyncio.sleep(self._backoff(failures))
+
+    async def _save_cursor(self, next_batch: str) -> None:
+        holding, floor = self._undecrypted.cursor_floor()
+        token = floor if holding else next_batch
+        if token and token != self._saved:
+            await self._cursors.set(CURSOR_NAME, token)
+            self._saved = token
+
+    async def _join(self, room_id: str) -> None:
+        response = await self._client.join(room_id)
+        if isinstance(response, JoinResponse):
+            self._state.pending_rooms.add(room_id)
+            return
+        if response.status_code in ("M_FORBIDDEN", "M_NOT_FOUND"):
+            log.info("could not join %s (%s); invite withdrawn?", room_id, response.status_code)
+            return
+        # Anything else: fail this turn so the invite is seen again with the same cursor.
+        raise SyncFailed(response)
+
+    async def _leave(self, room_id: str, note: str | None) -> None:
+        client = self._client
+        if note is not None and room_id in client.rooms:
+            with suppress(*NETWORK_ERRORS, LocalProtocolError, EncryptionError):
+                await client.room_send(
+                    room_id,
+                    "m.room.message",
+                    text_content(note),
+                    tx_id=f"group-note:{room_id}",
+                    ignore_unverified_devices=True,
+                )
+        with suppress(*NETWORK_ERRORS):
+            await client.room_leave(room_id)
+        self._forget(room_id)
+
+    def _forget(self, room_id: str) -> None:
+        # nio ignores the "leave" section of a sync and would keep the room forever.
+        self._client.rooms.pop(room_id, None)
+        self._state.pending_rooms.discard(room_id)
+
+    def _other_party(self, room_id: str) -> str | None:
+        room = self._client.rooms.get(room_id)
+        others = [u for u in (room.users if room else ()) if u != self._client.user_id]
+        return others[0] if len(others) == 1 else None
+
+    async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
+        """Events the limited timeline left out, oldest first (we were offline a while)."""
+        newest_first: list[Any] = []
+        start = prev_batch
+        for _ in range(_MAX_GAP_PAGES):
+            page = await self._client.room_messages(room_id, start=start, end=since, limit=100)
+            if not isinstance(page, RoomMessagesResponse):
+                raise SyncFailed(page)
+            for event in page.chunk:
+                if isinstance(event, MegolmEvent):
+                    # nio does not decrypt /messages results: it lacks the room id there.
+                    event.room_id = room_id
+                    event = self._try_decrypt(event) or event
+                newest_first.append(event)
+            if not page.chunk or not page.end or page.end == start:
+                break
+            start = page.end
+        else:
+            log.warning("Matrix gap in %s longer than %d pages", room_id, _MAX_GAP_PAGES)
+        return newest_first[::-1]
+
+    def _try_decrypt(self, event: Any) -> Any | None:
+        try:
+            return self._client.decrypt_event(event)
+        except (EncryptionError, LocalProtocolError):
+            return None
+
+    async def _learn_reaction_targets(self, room_id: str, events: list[Any]) -> None:
+        """A keycap reaction counts only on the bot's own prompt; look up unknown targets."""
+        known, not_ours = self._state.bot_events, self._not_bot_events
+        for event in events:
+            source = getattr(event, "source", None)
+            target = reaction_target(source) if isinstance(source, dict) else None
+            if target is None or target in known or target in not_ours:
+                continue
+            response = await self._client.room_get_event(room_id, target)
+            is_ours = isinstance(response, RoomGetEventResponse) and (
+                response.event.sender == self._client.user_id
+            )
+            (known if is_ours else not_ours).put(target, None)
