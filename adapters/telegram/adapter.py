@@ -98,7 +98,7 @@ class TelegramAdapter:
                 connect_timeout=request_timeout,
             ),
         )
-        self._username = settings.bot_username
+        self._username = settings.bot_username.lstrip("@") if settings.bot_username else None
         self._sink: InboundSink | None = None
         self._poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
@@ -112,7 +112,17 @@ class TelegramAdapter:
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
         await self._bot.initialize()  # getMe: fails fast on a wrong token or base URL
-        self._username = self._username or self._bot.username
+        actual = self._bot.username
+        if self._username and self._username.lower() != actual.lower():
+            # Deep links with the wrong name open someone else's bot: trust Telegram.
+            log.warning(
+                "FEEDBACK_BOT_TELEGRAM__BOT_USERNAME says @%s but the token belongs to @%s; "
+                "using @%s",
+                self._username,
+                actual,
+                actual,
+            )
+        self._username = actual
         await self._register_client_commands()
         if self._settings.mode == "webhook":
             await self._start_webhook()

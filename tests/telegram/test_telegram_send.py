@@ -216,3 +216,13 @@ async def test_deep_link_uses_the_username_telegram_reports(started: TelegramAda
     assert started.info().invite_link_template == "https://t.me/feedback_test_bot?start={code}"
     with pytest.raises(ValueError):
         started.deep_link("has space")
+
+
+async def test_configured_username_that_is_wrong_gives_way_to_telegrams(
+    make_adapter: AdapterFactory, sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = make_adapter(bot_username="@old_name_bot")
+    assert adapter.deep_link("abc") == "https://t.me/old_name_bot?start=abc"  # before start
+    await adapter.start(sink)
+    assert adapter.deep_link("abc") == "https://t.me/feedback_test_bot?start=abc"
+    assert "old_name_bot" in caplog.text
