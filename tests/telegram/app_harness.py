@@ -30,7 +30,7 @@ def app_settings(database_url: str, api: FakeTelegramApi, **overrides: object) -
     telegram = TelegramSettings(
         token=SecretStr(DEFAULT_TOKEN),
         base_url=api.base_url,
-        # build_app reads the invite link template before adapters start (so before getMe).
+        # App.start() refreshes invite links from getMe; these tests start only the adapter.
         bot_username=api.username,
         poll_timeout=5,
     )
