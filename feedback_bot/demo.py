@@ -61,10 +61,10 @@ class Story:
         await self.app.drain()
 
     async def wait(self, delta: timedelta) -> None:
-        # Tick the way the clock job would: often enough for slots and quiet hours.
+        # Tick hourly: finer than the missed-slot grace, and every slot here is on the hour.
         end = self.clock.now() + delta
         while self.clock.now() < end:
-            self.clock.advance(min(timedelta(minutes=15), end - self.clock.now()))
+            self.clock.advance(min(timedelta(hours=1), end - self.clock.now()))
             await self.app.tick()
             await self.app.drain()
 
