@@ -23,10 +23,13 @@ def adapter_factories(settings: Settings) -> list[AdapterFactory]:
 
         factories.append(lambda cursors: TelegramAdapter(settings.telegram, cursors))
     if settings.matrix.homeserver:
-        from adapters.matrix import MatrixAdapter
+        from adapters.matrix import MatrixAdapter, MatrixConfigError
 
         def matrix(cursors: CursorStore) -> Any:
-            return MatrixAdapter(settings.matrix, cursors)
+            try:
+                return MatrixAdapter(settings.matrix, cursors)
+            except MatrixConfigError as exc:  # names the missing variables, never values
+                raise StartupError(str(exc)) from None
 
         factories.append(matrix)
     if not factories:

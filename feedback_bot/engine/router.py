@@ -43,11 +43,16 @@ class Router:
         self._throttle = FailedCodeThrottle()
         self._on_digest, self._on_ack = digest_hooks
         self.already_warned: set[str] = set()  # event ids answered by the emergency path
+        self._groups_told: set[str] = set()  # in memory: nothing about a group is stored
 
     async def handle(self, turn: Turn, *, risky: bool) -> None:
         event = turn.event
         if event.kind is EventKind.GROUP:
-            turn.say(turn.t("group_refused"))
+            # Once per group: a busy group must not get a reply to every message.
+            group = turn.deps.vault.keyed_hash(event.platform, event.address)
+            if group not in self._groups_told:
+                self._groups_told.add(group)
+                turn.say(turn.t("group_refused"))
             return
         if event.kind is EventKind.THROTTLED:
             turn.say(turn.t("common.slow_down"))
