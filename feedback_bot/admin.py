@@ -56,6 +56,7 @@ class Admin:
         name: str,
         timezone: str | None = None,
         feedback_contact: bool = False,
+        matrix_user: str | None = None,
     ) -> tuple[int, str]:
         """Returns the practitioner id and their one-time link code."""
         if timezone is not None and not is_valid_zone(timezone):
@@ -73,6 +74,7 @@ class Admin:
                 digest_weekday=WEEKDAYS.index(d.weekly_day),
                 digest_time=d.weekly_time,
                 pre_session_hours=d.pre_session_hours,
+                matrix_user_id=matrix_user,
                 active=True,
                 created_at=now,
             )

@@ -29,6 +29,7 @@ from feedback_bot.inbox import Inbox
 from feedback_bot.logging_setup import quiet_platform_loggers
 from feedback_bot.ports import Adapter, CursorStore, IncomingEvent, RateLimit
 from feedback_bot.practice_config import PracticeConfig, load_practice_config
+from feedback_bot.practitioner_dm import open_practitioner_dms
 from feedback_bot.retention import purge_expired
 from feedback_bot.safety_direct import load_detector, send_direct_safety_reply
 from feedback_bot.settings import Settings
@@ -135,6 +136,8 @@ class App:
             await adapter.start(self.receive)
         # Deep links need what the platform told us at start (e.g. the bot's username).
         self.deps.invite_links.update(invite_links(self.adapters))
+        for adapter in self.adapters.values():
+            await open_practitioner_dms(self.sessions, self.deps, adapter, self.clock.now())
         self._tasks.append(asyncio.create_task(self._process_loop(), name="inbox"))
         self._scheduler = self._start_clock()
 

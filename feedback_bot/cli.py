@@ -188,10 +188,11 @@ def practitioner_add(
     name: str = typer.Option(...),
     timezone: str = typer.Option(None),
     feedback_contact: bool = typer.Option(False, "--feedback-contact"),
+    matrix_user: str = typer.Option(None, help="@user:server: the bot opens the DM itself"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     pid, code = _admin_call(
-        lambda b: b.admin.add_practitioner(practice, name, timezone, feedback_contact)
+        lambda b: b.admin.add_practitioner(practice, name, timezone, feedback_contact, matrix_user)
     )
     emit(
         {

@@ -87,6 +87,7 @@ class Practitioner(Base):
     digest_time: Mapped[str] = mapped_column(String(5), default="08:00")
     pre_session_hours: Mapped[int] = mapped_column(Integer, default=24)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    matrix_user_id: Mapped[str | None] = mapped_column(String(255))  # the bot opens the DM
     created_at: Mapped[datetime]
 
 
@@ -126,6 +127,9 @@ class Identity(Base):
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))
+    # The person's own id on the platform (Matrix user id). A Matrix DM is a room, so a
+    # person who leaves and opens a new DM arrives from a new address: this finds them.
+    platform_user: Mapped[str | None] = mapped_column(String(255), index=True)
     created_at: Mapped[datetime]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_bot.catalog import Catalog
 from feedback_bot.db.models import Client, Conversation, Identity, Practice, Practitioner
 from feedback_bot.outbox import enqueue
-from feedback_bot.ports import Attachment, Choice, IncomingEvent
+from feedback_bot.ports import Attachment, Choice, EventKind, IncomingEvent
 from feedback_bot.practice_config import PracticeConfig
 from feedback_bot.safety import RiskDetector
 from feedback_bot.vault import Vault
@@ -139,6 +139,26 @@ class Turn:
         conv.item_id = None
 
 
+async def _moved_identity(turn: Turn) -> Identity | None:
+    """The same person writing from a new chat (a new Matrix DM after leaving the old one):
+    the link follows them, and a paused-by-leaving client is reachable again."""
+    ident = (
+        await turn.session.execute(
+            select(Identity)
+            .where(
+                Identity.platform == turn.event.platform,
+                Identity.platform_user == turn.event.sender,
+            )
+            .order_by(Identity.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if ident is not None:
+        ident.address = turn.event.address
+        ident.reachable = True
+    return ident
+
+
 async def load_people(turn: Turn) -> None:
     """Fill the identity and the people behind it for the event's chat."""
     ident = (
@@ -148,6 +168,8 @@ async def load_people(turn: Turn) -> None:
             )
         )
     ).scalar_one_or_none()
+    if ident is None and turn.event.sender and turn.event.kind is not EventKind.BLOCKED:
+        ident = await _moved_identity(turn)
     turn.identity = ident
     if ident is None:
         return

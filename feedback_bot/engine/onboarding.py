@@ -35,6 +35,7 @@ async def handle_start(turn: Turn, throttle: FailedCodeThrottle) -> None:
         client_id=row.client_id,
         practitioner_id=row.practitioner_id,
         reachable=True,
+        platform_user=turn.event.sender,
         created_at=turn.now,
     )
     turn.session.add(ident)

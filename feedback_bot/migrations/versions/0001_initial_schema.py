@@ -65,13 +65,6 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("feedback_contact_id", sa.Integer(), nullable=True),
         sa.Column("created_at", feedback_bot.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["feedback_contact_id"],
-            ["practitioner.id"],
-            name=op.f("fk_practice_feedback_contact_id_practitioner"),
-            ondelete="SET NULL",
-            use_alter=True,
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_practice")),
     )
     op.create_table(
@@ -90,6 +83,15 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_practitioner")),
     )
+    # practice ⇄ practitioner refer to each other: this side is added once both exist.
+    with op.batch_alter_table("practice") as batch_op:
+        batch_op.create_foreign_key(
+            op.f("fk_practice_feedback_contact_id_practitioner"),
+            "practitioner",
+            ["feedback_contact_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
     op.create_table(
         "client",
         sa.Column("id", sa.Integer(), nullable=False),
