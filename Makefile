@@ -14,12 +14,12 @@ demo: $(STAMP)
 	$(VENV)/bin/feedback-bot demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check feedback_bot adapters tests bench
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check feedback_bot adapters tests bench
+	$(VENV)/bin/ruff check .
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
