@@ -177,3 +177,29 @@ def test_digest_render_writes_files_without_marking_anything_seen(
         return ids
 
     assert asyncio.run(seen()) == [None]
+
+
+def test_chat_lets_you_try_the_bot_as_a_client_in_the_terminal(env: dict[str, str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # A real process with piped input: the terminal reader runs in a thread.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from feedback_bot.cli import main; main()",
+            "chat",
+            "--as",
+            "client",
+        ],
+        input="1\n!quit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Is that okay with you?" in done.stdout  # linked with a fresh invite
+    assert "One more thing" in done.stdout  # "1" chose "I agree"
