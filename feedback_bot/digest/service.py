@@ -228,16 +228,14 @@ class DigestService:
         p = self._deps.prefix(ident.platform)
         stamp = now.astimezone(zone(view.timezone)).strftime("%Y-%m-%d")
         if view.is_empty:
-            since = (
-                view.since.astimezone(zone(view.timezone)).strftime("%d %B") if view.since else "—"
-            )
+            # The renderer already words an empty digest ("Nothing new since …").
             enqueue(
                 session,
                 self._deps.vault,
                 platform=ident.platform,
                 address=ident.address,
                 identity_id=ident.id,
-                text=cat.t("digest.nothing_new", lang, date=since),
+                text=render_chat_text(view, cat),
                 kind="digest",
                 now=now,
             )

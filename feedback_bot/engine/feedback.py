@@ -75,13 +75,7 @@ async def on_valence(turn: Turn, key: str | None) -> None:
         await turn.reset()
         return
     if key is None:
-        # Words instead of a choice: keep them, then ask again.
-        _add_words(turn, item, turn.event.text or "")
-        await turn.ask(
-            "valence",
-            turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_valence"),
-            VALENCE_OPTIONS,
-        )
+        await _keep_words_and_ask_again(turn, item, "valence", VALENCE_OPTIONS)
         return
     item.valence = DEFAULT_VALENCE if key == "skip" else key
     if item.text_enc is None:
@@ -107,12 +101,7 @@ async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
         await turn.reset()
         return None
     if key is None:
-        _add_words(turn, item, turn.event.text or "")
-        await turn.ask(
-            "routing",
-            turn.t("feedback.kept_words") + " " + turn.t("feedback.ask_routing"),
-            routing_options(turn),
-        )
+        await _keep_words_and_ask_again(turn, item, "routing", routing_options(turn))
         return None
     item.routing = DEFAULT_ROUTING if key == "skip" else key
     item.valence = item.valence or DEFAULT_VALENCE
@@ -121,6 +110,15 @@ async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
     await turn.reset()
     turn.say(await acknowledgement(turn, item) + "\n\n" + turn.footer())
     return item
+
+
+async def _keep_words_and_ask_again(
+    turn: Turn, item: FeedbackItem, state: str, options: list[str]
+) -> None:
+    """Words typed instead of a choice are kept, and the same question is asked again."""
+    _add_words(turn, item, turn.event.text or "")
+    question = turn.t("feedback.kept_words") + " " + turn.t(f"feedback.ask_{state}")
+    await turn.ask(state, question, options)
 
 
 def _add_words(turn: Turn, item: FeedbackItem, words: str) -> None:
