@@ -30,6 +30,7 @@ from feedback_bot.ports import (
     OutgoingMessage,
     RateLimit,
     RecipientUnavailable,
+    SendError,
     TransientSendError,
 )
 from feedback_bot.ratelimit import Pacer
@@ -164,6 +165,12 @@ class Dispatcher:
             except AddressMigrated as exc:
                 await self._migrated(session, row, message, exc.new_address)
                 return 0
+            except SendError as exc:  # the platform refused this message: retrying won't help
+                log.warning("dispatch: outbox %s rejected (%s)", row.id, type(exc).__name__)
+                row.status, row.last_error, row.claimed_by = "dead", "rejected", None
+                SEND_FAILURES.labels(platform=row.platform, reason="rejected").inc()
+                await session.commit()
+                return 0
             except Exception as exc:  # an adapter bug must not kill the loop
                 log.error("dispatch: unexpected %s on outbox %s", type(exc).__name__, row.id)
                 held.add(row.address)
@@ -174,7 +181,20 @@ class Dispatcher:
                 pacer.sent(row.address, sent_at)
             await self._sent(session, row, receipt.platform_message_id, sent_at)
             MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
+            if row.kind == "practitioner_welcome":
+                await self._show_practitioner_menu(adapter, message.address)
             return 1
+
+    @staticmethod
+    async def _show_practitioner_menu(adapter: Adapter, address: str) -> None:
+        """Platforms with command menus (Telegram) show practitioners their own commands."""
+        register = getattr(adapter, "register_practitioner", None)
+        if register is None:
+            return
+        try:
+            await register(address)
+        except Exception as exc:  # a missing menu must not undo a delivered welcome
+            log.warning("dispatch: practitioner menu not set (%s)", type(exc).__name__)
 
     @staticmethod
     def _render(adapter: Adapter, message: OutgoingMessage) -> OutgoingMessage:

@@ -27,6 +27,7 @@ from feedback_bot.ports import (
     OutgoingMessage,
     RateLimit,
     RecipientUnavailable,
+    SendError,
     SendReceipt,
     TransientSendError,
 )
@@ -49,6 +50,11 @@ class RecordingAdapter:
     retry_after: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     blocked: set[str] = field(default_factory=set)
     always_fail: set[str] = field(default_factory=set)
+    rejects: set[str] = field(default_factory=set)
+    menus: list[str] = field(default_factory=list)
+
+    async def register_practitioner(self, address: str) -> None:
+        self.menus.append(address)
 
     async def start(self, sink: InboundSink) -> None: ...
 
@@ -63,6 +69,8 @@ class RecordingAdapter:
             raise RecipientUnavailable("blocked")
         if message.address in self.always_fail:
             raise TransientSendError("network")
+        if message.address in self.rejects:
+            raise SendError("Bad Request: message is malformed")
         pending = self.retry_after[message.address]
         if pending:
             raise TransientSendError("rate_limited", retry_after=pending.pop(0))
@@ -174,6 +182,21 @@ async def test_transient_errors_back_off_then_become_dead_letters(rig: Rig) -> N
     second_delay = seen[1][1] - seen[0][1]
     assert timedelta(seconds=1) <= first_delay <= timedelta(seconds=2)
     assert second_delay > first_delay, "exponential backoff"
+
+
+async def test_a_message_the_platform_rejects_is_a_dead_letter_at_once(rig: Rig) -> None:
+    rig.adapter.rejects.add("r")
+    await rig.queue("r")
+    await rig.queue("ok")
+    await rig.dispatcher.drain()
+    assert await rig.statuses() == ["dead", "sent"]
+
+
+async def test_practitioners_get_their_command_menu_after_the_welcome(rig: Rig) -> None:
+    await rig.queue("dr", kind="practitioner_welcome")
+    await rig.queue("client", kind="reply")
+    await rig.dispatcher.drain()
+    assert rig.adapter.menus == ["dr"]
 
 
 async def test_blocked_recipient_is_not_retried(rig: Rig) -> None:

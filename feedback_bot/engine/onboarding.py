@@ -65,7 +65,8 @@ async def handle_start(turn: Turn, throttle: FailedCodeThrottle) -> None:
         turn.say(
             turn.t("practitioner.welcome", name=turn.practitioner.name, practice=turn.practice.name)
             + "\n\n"
-            + turn.t("help.practitioner")
+            + turn.t("help.practitioner"),
+            kind="practitioner_welcome",
         )
 
 
