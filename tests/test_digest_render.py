@@ -216,7 +216,10 @@ def test_html_is_self_contained_printable_and_in_the_readers_language(catalog: C
     assert "@media print" in page
     assert "Content-Security-Policy" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
-    assert "Something didn't feel right" in html.unescape(page)  # English fallback
+    assert "Etwas hat sich nicht gut angefühlt" in html.unescape(page)
+    # A language without a catalog falls back to English, never to raw keys.
+    fallback = html.unescape(render_html(make_view(language="fr"), catalog))
+    assert "Something didn't feel right" in fallback and "digest.item" not in fallback
 
 
 def test_html_embeds_the_chart(catalog: Catalog) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_bot import dates
 from feedback_bot.catalog import Catalog
 from feedback_bot.db.models import Client, Conversation, Identity, Practice, Practitioner
 from feedback_bot.outbox import enqueue
@@ -122,6 +123,12 @@ class Turn:
         conv.updated_at = self.now
         choices = tuple(Choice(id=f"{prompt_id}.{k}", label=self.option_label(k)) for k in options)
         self.say(text, choices)
+
+    def when(self, instant: datetime, tz_name: str) -> str:
+        return dates.when(self.deps.catalog, self.lang, instant, tz_name)
+
+    def date(self, instant: datetime, tz_name: str, year: bool = False) -> str:
+        return dates.date(self.deps.catalog, self.lang, instant, tz_name, year)
 
     def option_label(self, key: str) -> str:
         return key if key.isdigit() else self.t(f"choices.{key}")

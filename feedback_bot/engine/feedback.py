@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlalchemy import select
 
 from feedback_bot.access import read_own_text, seal_text
-from feedback_bot.calendar import zone
 from feedback_bot.db.models import FeedbackItem, Practice, Practitioner, new_uid
 from feedback_bot.digest.timing import next_digest_for_client, next_weekly_digest, practitioner_tz
 from feedback_bot.engine.context import Turn
@@ -150,8 +149,7 @@ def _when(turn: Turn, reader: Practitioner | None, practice: Practice, at: datet
     if reader is None or at is None:
         return turn.t("feedback.when_soon")
     tz_name = (turn.client.timezone if turn.client else None) or practitioner_tz(reader, practice)
-    local = at.astimezone(zone(tz_name))
-    return turn.t("feedback.when_digest", date=local.strftime("%A %d %B, %H:%M"))
+    return turn.t("feedback.when_digest", date=turn.when(at, tz_name))
 
 
 async def _feedback_contact(turn: Turn, practice: Practice) -> Practitioner | None:

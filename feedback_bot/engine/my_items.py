@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from feedback_bot.access import seal_text
-from feedback_bot.calendar import zone
 from feedback_bot.db.models import FeedbackItem
 from feedback_bot.digest.timing import practitioner_tz
 from feedback_bot.engine.context import Turn
@@ -31,7 +30,7 @@ async def show_mine(turn: Turn) -> None:
         turn.say(turn.t("mine.empty"))
         return
     assert turn.practitioner is not None and turn.practice is not None and turn.client is not None
-    tz = zone(turn.client.timezone or practitioner_tz(turn.practitioner, turn.practice))
+    tz_name = turn.client.timezone or practitioner_tz(turn.practitioner, turn.practice)
     lines = [turn.t("mine.header")]
     for n, item in enumerate(items, start=1):
         status = ""
@@ -39,12 +38,12 @@ async def show_mine(turn: Turn) -> None:
             status = turn.t("mine.status_withdrawn")
         elif item.digest_id is not None:
             status = turn.t("mine.status_seen")
-        when = (item.submitted_at or item.created_at).astimezone(tz)
+        when = item.submitted_at or item.created_at
         lines.append(
             turn.t(
                 "mine.line",
                 n=n,
-                date=when.strftime("%d %b"),
+                date=turn.date(when, tz_name),
                 valence=turn.t(f"labels.valence.{item.valence or 'other'}"),
                 routing=turn.t(f"labels.routing.{item.routing or 'fyi'}"),
                 status=status,

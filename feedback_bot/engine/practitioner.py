@@ -51,15 +51,14 @@ async def invite(turn: Turn) -> None:
     if template:
         link_line = turn.t("practitioner.invite_link_line", link=template.format(code=code))
     assert turn.practitioner is not None and turn.practice is not None
-    expires = (turn.now + timedelta(days=turn.deps.invite_valid_days)).astimezone(
-        zone(practitioner_tz(turn.practitioner, turn.practice))
-    )
+    expires = turn.now + timedelta(days=turn.deps.invite_valid_days)
+    tz_name = practitioner_tz(turn.practitioner, turn.practice)
     turn.say(
         turn.t(
             "practitioner.invite",
             alias=client.alias,
             code=code,
-            expires=expires.strftime("%d %b %Y"),
+            expires=turn.date(expires, tz_name, year=True),
             link_line=link_line,
         ),
         protect=True,
@@ -82,8 +81,10 @@ async def clients(turn: Turn) -> None:
         .order_by(Client.alias)
     )
     lines = []
+    assert turn.practice is not None
+    tz_name = practitioner_tz(turn.practitioner, turn.practice)
     for client, last in rows.all():
-        last_text = last.strftime("%d %b") if last else turn.t("practitioner.never")
+        last_text = turn.date(last, tz_name) if last else turn.t("practitioner.never")
         lines.append(
             turn.t(
                 "practitioner.clients_line",
@@ -157,12 +158,11 @@ async def set_session(turn: Turn) -> None:
             created_at=turn.now,
         )
     )
-    local = when.astimezone(zone(tz_name))
     turn.say(
         turn.t(
             "practitioner.session_set",
             alias=client.alias,
-            when=local.strftime("%A %d %B %Y, %H:%M"),
+            when=turn.when(when, tz_name),
             weekly=turn.t("practitioner.session_weekly") if weekly else "",
         )
     )
