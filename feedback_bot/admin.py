@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.audit import record
@@ -13,7 +13,7 @@ from feedback_bot.calendar import WEEKDAYS, is_valid_zone
 from feedback_bot.clients import get_or_create_client
 from feedback_bot.clock import Clock
 from feedback_bot.codes import issue
-from feedback_bot.db.models import AuditEvent, Practice, Practitioner
+from feedback_bot.db.models import AuditEvent, Identity, Practice, Practitioner
 from feedback_bot.engine.context import EngineDeps
 
 
@@ -93,6 +93,31 @@ class Admin:
                 "practitioner",
                 pr.id,
                 practice=practice_id,
+            )
+            return pr.id, code
+
+    async def unlink_practitioner(self, practitioner_id: int) -> tuple[int, str]:
+        """Remove the practitioner's chats (a lost phone, a left job) and issue a new link
+        code. Their clients and the clients' data stay; nothing is sent until they re-link."""
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            pr = await session.get(Practitioner, practitioner_id)
+            if pr is None:
+                raise AdminError(f"no practitioner with id {practitioner_id}")
+            chats = await session.execute(
+                delete(Identity).where(Identity.practitioner_id == practitioner_id)
+            )
+            code = issue(
+                session, now=now, valid_days=self._deps.invite_valid_days, practitioner_id=pr.id
+            )
+            await record(
+                session,
+                now,
+                "admin",
+                "practitioner.unlinked",
+                "practitioner",
+                pr.id,
+                chats=int(chats.rowcount or 0),  # type: ignore[attr-defined]
             )
             return pr.id, code
 

@@ -205,6 +205,15 @@ def practitioner_add(
     )
 
 
+@practitioner_app.command("unlink")
+def practitioner_unlink(
+    practitioner: int = typer.Option(..., "--id"), as_json: bool = typer.Option(False, "--json")
+) -> None:
+    """Disconnect a practitioner's chats (lost phone, left the practice); prints a new code."""
+    pid, code = _admin_call(lambda b: b.admin.unlink_practitioner(practitioner))
+    emit({"practitioner_id": pid, "new_link_code": code}, as_json, "Practitioner unlinked")
+
+
 @client_app.command("invite")
 def client_invite(
     practitioner: int = typer.Option(...),

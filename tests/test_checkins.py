@@ -210,3 +210,32 @@ async def test_answering_a_checkin_records_it_and_asks_alliance_items(bot: Harne
     async with bot.app.sessions() as s:
         checkin = (await s.execute(select(Checkin))).scalar_one()
     assert (checkin.status, checkin.response) == ("answered", "nothing")
+
+
+async def test_after_session_checkins_follow_a_weekly_series_across_dst_in_two_zones(
+    bot: Harness,
+) -> None:
+    for who, tz in (("dr_berlin", "Europe/Berlin"), ("dr_ny", "America/New_York")):
+        pid = await bot.practitioner(who, tz=tz)
+        client = f"client_of_{who}"
+        await bot.client(client, pid, alias="Kim")
+        await bot.says(client, f"!timezone {tz}")
+        # Tuesdays 17:00 local, weekly; +50 min session, +20 h → Wednesday 13:50 local.
+        await bot.says(who, "!session Kim 2026-10-20 17:00 weekly")
+    for day in (21, 28, 4):  # the Wednesdays after each session
+        month = 10 if day > 20 else 11
+        bot.clock.set(datetime(2026, month, day, 0, 0, tzinfo=UTC))
+        await run_until(bot, datetime(2026, month, day, 23, 0, tzinfo=UTC))
+    async with bot.app.sessions() as s:
+        rows = (await s.execute(select(Checkin).order_by(Checkin.due_at))).scalars().all()
+    for who, tz in (("dr_berlin", "Europe/Berlin"), ("dr_ny", "America/New_York")):
+        assert len(checkins_for(bot, f"client_of_{who}")) == 3
+        async with bot.app.sessions() as s:
+            client_id = (
+                await s.execute(
+                    select(Identity.client_id).where(Identity.address == f"client_of_{who}")
+                )
+            ).scalar_one()
+        local = [r.due_at.astimezone(ZoneInfo(tz)) for r in rows if r.client_id == client_id]
+        assert [(t.weekday(), t.hour, t.minute) for t in local] == [(2, 13, 50)] * 3, local
+        assert len({t.utcoffset() for t in local}) == 2, "one of the three is after the change"

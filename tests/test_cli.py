@@ -203,3 +203,36 @@ def test_chat_lets_you_try_the_bot_as_a_client_in_the_terminal(env: dict[str, st
     assert done.returncode == 0, done.stderr
     assert "Is that okay with you?" in done.stdout  # linked with a fresh invite
     assert "One more thing" in done.stdout  # "1" chose "I agree"
+
+
+def test_unlinking_a_practitioner_removes_their_chats_and_gives_a_new_code(
+    env: dict[str, str],
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select
+
+    from feedback_bot.db.models import Identity
+    from tests.harness import make_harness
+
+    async def linked_chats(link: bool) -> int:
+        h = await make_harness(
+            env["FEEDBACK_BOT_DATABASE_URL"],
+            Path("."),
+            datetime(2026, 11, 16, 9, tzinfo=UTC),
+            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+        )
+        if link:
+            await h.practitioner()
+        async with h.app.sessions() as s:
+            n = await s.scalar(select(func.count()).select_from(Identity))
+        await h.close()
+        return int(n or 0)
+
+    assert asyncio.run(linked_chats(link=True)) == 1
+    data = invoke_json("practitioner", "unlink", "--id", "1")
+    assert data["new_link_code"]
+    assert asyncio.run(linked_chats(link=False)) == 0
+    _, out = invoke("audit", "--json")
+    assert "practitioner.unlinked" in [row["action"] for row in json.loads(out)]
