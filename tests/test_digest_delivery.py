@@ -194,3 +194,20 @@ async def test_withdrawal_after_digest_tells_the_practitioner(bot: Harness) -> N
     async with bot.app.sessions() as s:
         item = (await s.execute(select(FeedbackItem))).scalar_one()
     assert item.status == "withdrawn"
+
+
+async def test_stopped_clients_and_crisis_moments_are_flagged_without_their_words(
+    bot: Harness,
+) -> None:
+    pid = await bot.practitioner()
+    await bot.client("a", pid, alias="Ada")
+    await bot.client("s", pid, alias="Sol")
+    await bot.says("a", "everyone would be better off without me")
+    await bot.says("s", "!stop")
+    text = "\n".join(await bot.says("dr", "!digest"))
+    flags = text[: text.index("— Ada —")] if "— Ada —" in text else text
+    assert "Ada wrote something that may mean they were in danger" in flags
+    assert "Sol stopped" in flags
+    assert "better off without me" not in flags, "a flag says why, not what"
+    again = "\n".join(await bot.says("dr", "!digest"))
+    assert "in danger" not in again, "each crisis moment is flagged once"
