@@ -8,8 +8,9 @@ import traceback
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from feedback_bot.clock import Clock
 from feedback_bot.db.models import InboxEvent
@@ -46,9 +47,19 @@ class Processor:
 
     async def _process_next(self) -> bool:
         async with self._sessions() as session, session.begin():
+            earlier = aliased(InboxEvent)
             stmt = (
                 select(InboxEvent)
-                .where(InboxEvent.status == "pending")
+                .where(
+                    InboxEvent.status == "pending",
+                    # Only a chat's oldest pending event: while another worker holds it,
+                    # this chat's later events wait, so one conversation stays in order.
+                    ~exists().where(
+                        earlier.chat_hash == InboxEvent.chat_hash,
+                        earlier.status == "pending",
+                        earlier.id < InboxEvent.id,
+                    ),
+                )
                 .order_by(InboxEvent.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
