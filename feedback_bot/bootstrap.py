@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[CursorStore], Adapter]
 
+STOP_GRACE_SECONDS = 10.0  # how long a clean stop waits for a delivery in flight
+
 
 class StartupError(Exception):
     """A problem a person must fix before the bot can run; one readable message."""
@@ -160,16 +162,31 @@ class App:
         self._wake.set()
 
     async def stop(self) -> None:
+        # A delivery in flight may finish first (bounded). Cancelled between the platform's
+        # "ok" and the row marked sent, it would be left "sending", as after a crash: the
+        # reply sent again after the restart, a check-in never. The scheduler's shutdown
+        # and the task cancels below cancel whatever they find running.
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)  # type: ignore[attr-defined]
-            self._scheduler = None
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        for adapter in self.adapters.values():
-            await adapter.stop()
+            self._scheduler.pause()  # type: ignore[attr-defined]
+        holding = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_GRACE_SECONDS):
+                await self._dispatch_lock.acquire()
+                holding = True
+        try:
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)  # type: ignore[attr-defined]
+                self._scheduler = None
+            for task in self._tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks.clear()
+            for adapter in self.adapters.values():
+                await adapter.stop()
+        finally:
+            if holding:
+                self._dispatch_lock.release()
 
     async def close(self) -> None:
         await self.stop()
