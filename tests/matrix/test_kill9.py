@@ -1,0 +1,187 @@
+"""``kill -9`` between receiving a Matrix event and committing it: the bot runs as a real
+process against the real Synapse, dies inside the inbox write, and a second process on the
+same database and key store handles the event exactly once.
+
+The person is a real nio client in this process, in an end-to-end encrypted DM; every
+bot message is decrypted before it is counted.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from nio import MegolmEvent
+from sqlalchemy import select
+
+from feedback_bot.bootstrap import App, build_app, make_vault
+from feedback_bot.crypto import generate_key
+from feedback_bot.db.models import FeedbackItem, InboxEvent, OutboxMessage
+from tests import harness
+from tests.crash_runner import DYING_NOTE, BotProcess, bot_env, wait_for
+from tests.fakes.synapse import MatrixUser, SynapseServer
+from tests.matrix.support import ClientUser
+
+MARKER = "KILL9-MARKER-c41e"
+WAIT = 60.0  # seconds; every wait is bounded by this
+
+
+class Chat:
+    """The client's encrypted DM with the bot, read the way they would read it."""
+
+    def __init__(self, person: ClientUser, bot_id: str, bots: list[BotProcess]) -> None:
+        self.person, self.bot_id, self.bots = person, bot_id, bots  # last bot is answering
+        self.room_id = ""
+        self.seen = 0
+
+    async def open(self) -> None:
+        self.room_id = await self.person.create_dm(self.bot_id)
+
+        def bot_joined() -> bool:  # and we hold its device keys, so we encrypt for it
+            room = self.person.nio.rooms.get(self.room_id)
+            member = room.users.get(self.bot_id) if room else None
+            return bool(member and not member.invited and self.person.nio.device_store[self.bot_id])
+
+        await wait_for("the bot to join", bot_joined, WAIT, tuple(self.bots[-1:]))
+
+    def messages(self) -> list[tuple[str, str]]:
+        """(event id, body) of every bot message; all of them must have been decrypted."""
+        events = self.person.messages_from(self.room_id, self.bot_id)
+        assert not [e for e in events if isinstance(e, MegolmEvent)], "undecryptable message"
+        return [(e.event_id, e.body) for e in events]
+
+    async def reply(self, until: str) -> list[str]:
+        def arrived() -> bool:
+            return any(until in body for _, body in self.messages()[self.seen :])
+
+        await wait_for(repr(until), arrived, WAIT, tuple(self.bots[-1:]))
+        new = [body for _, body in self.messages()[self.seen :]]
+        self.seen += len(new)
+        return new
+
+    async def says(self, text: str, until: str) -> list[str]:
+        await self.person.say(self.room_id, text)
+        return await self.reply(until)
+
+
+def client_events(person: ClientUser, chat: Chat) -> set[str]:
+    return {e.event_id for e in person.timeline.get(chat.room_id, [])}
+
+
+async def outbox(app: App) -> list[tuple[int, str, int]]:
+    async with app.sessions() as session:
+        rows = await session.execute(
+            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts).order_by(
+                OutboxMessage.id
+            )
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+async def quiet(app: App) -> bool:
+    """Everything received is processed and everything queued is delivered."""
+    async with app.sessions() as session:
+        inbox = set((await session.execute(select(InboxEvent.status))).scalars())
+    return inbox <= {"done"} and {status for _, status, _ in await outbox(app)} <= {"sent"}
+
+
+async def test_event_lost_to_kill9_before_commit_is_answered_once_after_restart(
+    synapse: SynapseServer, bot_account: MatrixUser, client: ClientUser, tmp_path: Path
+) -> None:
+    began = time.monotonic()
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+    settings = harness.test_settings(database_url, encryption_key=generate_key())
+    assert settings.encryption_key is not None
+    env = {
+        "FEEDBACK_BOT_DATABASE_URL": database_url,
+        "FEEDBACK_BOT_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
+        "FEEDBACK_BOT_PROMPTS_FILE": str(harness.REPO / "config" / "prompts.yaml"),
+        "FEEDBACK_BOT_LOG_LEVEL": "INFO",
+        "FEEDBACK_BOT_MATRIX__HOMESERVER": synapse.base_url,
+        "FEEDBACK_BOT_MATRIX__USER_ID": bot_account.user_id,
+        "FEEDBACK_BOT_MATRIX__PASSWORD": bot_account.password,
+        "FEEDBACK_BOT_MATRIX__STORE_PATH": str(tmp_path / "bot-store"),
+        "FEEDBACK_BOT_MATRIX__PICKLE_KEY": "kill9 test pickle key",
+        "FEEDBACK_BOT_MATRIX__PER_ROOM_PER_SECOND": "20",
+        "FEEDBACK_BOT_MATRIX__OVERALL_PER_SECOND": "50",
+        "FEEDBACK_BOT_SCHEDULING__DISPATCH_SECONDS": "0.2",
+    }
+    # The admin side, in this process, on the same SQLite file the bot will use.
+    app = await build_app(settings)
+    running: list[BotProcess] = []
+    try:
+        practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
+        practitioner_id, _ = await app.admin.add_practitioner(practice, "Sam")
+        invite = await app.admin.invite_client(practitioner_id, "Alex")
+
+        def t(key: str) -> str:
+            return app.catalog.t(key, "en", p="!", practitioner="Sam")
+
+        first = BotProcess("bot-1", tmp_path, bot_env(env, marker=MARKER))
+        running.append(first)
+        alex = Chat(client, bot_account.user_id, running)
+        await alex.open()
+        await alex.says(f"!start {invite.code}", until="2. Not now")
+        await alex.says("1", until="2. No, thank you")
+        await alex.says("2", until=t("onboarding.done")[:40])
+        # Settled: every event committed and processed, every reply delivered.
+        await wait_for("the first process to settle", lambda: quiet(app), WAIT, (first,))
+        delivered_before = alex.messages()
+        outbox_before = await outbox(app)
+        settled_at = time.monotonic()
+
+        text = f"the last session felt rushed {MARKER}"
+        event_id = await client.say(alex.room_id, text)
+        code = await first.wait_exit(WAIT)
+        killed_at = time.monotonic()
+
+        assert code == -signal.SIGKILL, first.output()
+        assert DYING_NOTE.decode().strip() in first.output()
+        async with app.sessions() as session:
+            stored = (await session.execute(select(InboxEvent.event_id))).scalars().all()
+        assert event_id not in stored  # killed after its INSERT, before its COMMIT
+        assert alex.messages() == delivered_before  # nothing was answered yet
+
+        second = BotProcess("bot-2", tmp_path, bot_env(env))
+        running.append(second)
+        [answer] = await alex.reply(until=t("feedback.ask_valence")[:30])
+        answered_at = time.monotonic()
+        await wait_for("the second process to settle", lambda: quiet(app), WAIT, (second,))
+        assert await second.stop() == 0, second.output()
+        assert "ERROR" not in second.log.read_text(), second.output()  # a clean stop
+        # The bot is gone; once the client's sync shows a message it sends now, it has seen
+        # everything the bot ever sent to this room (the timeline is ordered).
+        last = await client.say(alex.room_id, "(sent after the bot stopped)")
+        await wait_for("the client to catch up", lambda: last in client_events(client, alex), WAIT)
+
+        # Answered exactly once, and nothing process 1 had delivered was delivered again.
+        after = alex.messages()
+        assert after[: len(delivered_before)] == delivered_before
+        assert [body for _, body in after[len(delivered_before) :]] == [answer]
+        outbox_after = await outbox(app)
+        assert outbox_after[: len(outbox_before)] == outbox_before  # not one resend attempt
+        assert [(s, a) for _, s, a in outbox_after[len(outbox_before) :]] == [("sent", 1)]
+        # Stored exactly once: one inbox row, one feedback item holding the words.
+        async with app.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(InboxEvent.status).where(
+                        InboxEvent.platform == "matrix", InboxEvent.event_id == event_id
+                    )
+                )
+            ).all()
+            items = (await session.execute(select(FeedbackItem))).scalars().all()
+        assert [r.status for r in rows] == ["done"]
+        assert len(items) == 1 and items[0].text_enc is not None
+        vault = make_vault(settings)
+        assert vault.open("feedback_item", "text", items[0].uid, items[0].text_enc) == text
+        print(
+            f"\nmatrix kill -9: set-up {settled_at - began:.1f} s, "
+            f"marker → SIGKILL {killed_at - settled_at:.1f} s, "
+            f"restart → answer {answered_at - killed_at:.1f} s"
+        )
+    finally:
+        for process in running:
+            process.kill()
+        await app.close()
