@@ -1,0 +1,247 @@
+"""Input the bot did not ask for: strangers, unknown commands, stickers, edits, groups,
+very long texts, and people who block the bot. Each gets a kind reply where one is due,
+and none of it leaves anything stored that shouldn't be."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from feedback_bot.access import read_own_text
+from feedback_bot.db.models import (
+    FeedbackItem,
+    Identity,
+    InboxEvent,
+    OutboxMessage,
+    SafetyEvent,
+)
+from feedback_bot.ports import EventKind, IncomingEvent
+from tests.harness import Harness
+
+
+def t(bot: Harness, key: str, **params: object) -> str:
+    params.setdefault("p", "!")
+    params.setdefault("practitioner", "Sam")
+    return bot.app.catalog.t(key, "en", **params)
+
+
+def forget_delivered(bot: Harness) -> None:
+    """Work around the outbox id reuse shown by
+    ``test_a_reply_after_a_deleted_message_is_still_delivered`` where it is not the point."""
+    bot.console._delivered_ids.clear()
+
+
+async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
+    async with bot.app.sessions() as s:
+        return list((await s.execute(select(model).where(*where))).scalars())
+
+
+async def count(bot: Harness, model: Any, *where: Any) -> int:
+    async with bot.app.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def event(who: str, kind: EventKind, **fields: Any) -> IncomingEvent:
+    return IncomingEvent("console", uuid.uuid4().hex, who, kind, **fields)
+
+
+async def deliver(bot: Harness, ev: IncomingEvent) -> list[str]:
+    await bot.console.deliver(ev)
+    await bot.app.drain()
+    return [m.text for m in bot.new_messages(ev.address)]
+
+
+async def setup(bot: Harness) -> int:
+    pid = await bot.practitioner("dr", name="Sam")
+    cid = await bot.client("alex", pid)
+    bot.new_messages("dr")
+    return cid
+
+
+async def share(bot: Harness, who: str, said: str) -> None:
+    await bot.says(who, said)
+    await bot.presses(who, "Something else")
+    await bot.presses(who, "Just so you know")
+
+
+async def texts(bot: Harness, cid: int) -> list[str | None]:
+    found = sorted(await rows(bot, FeedbackItem, FeedbackItem.client_id == cid), key=lambda i: i.id)
+    return [read_own_text(bot.app.vault, cid, i) for i in found]
+
+
+async def nothing_kept_about(bot: Harness, who: str) -> None:
+    chat_hash = bot.app.vault.keyed_hash("console", who)
+    assert await count(bot, Identity, Identity.address == who) == 0
+    inbox = await rows(bot, InboxEvent, InboxEvent.chat_hash == chat_hash)
+    assert inbox and all(r.status == "done" and r.payload_enc is None for r in inbox)
+    assert await count(bot, OutboxMessage, OutboxMessage.address == chat_hash) == 0
+
+
+# -- strangers -----------------------------------------------------------------------------
+
+
+async def test_unlinked_chat_gets_an_explanation_and_nothing_is_kept(bot: Harness) -> None:
+    await bot.practitioner("dr")
+    for said in ("hello, is this the therapy bot?", "!feedback", "!help", "1"):
+        forget_delivered(bot)
+        assert await bot.says("stranger", said) == [t(bot, "unlinked")], said
+    forget_delivered(bot)
+    assert await deliver(bot, event("stranger", EventKind.NON_TEXT)) == [t(bot, "unlinked")]
+    await nothing_kept_about(bot, "stranger")
+    assert await count(bot, FeedbackItem) == 0
+
+
+async def test_unlinked_chat_in_crisis_still_gets_help(bot: Harness) -> None:
+    await bot.practitioner("dr")
+    replies = await bot.says("stranger", "everyone would be better off without me")
+    assert replies[0].startswith(t(bot, "safety.reply"))
+    assert await count(bot, SafetyEvent) == 0
+    await nothing_kept_about(bot, "stranger")
+
+
+async def test_a_reply_after_a_deleted_message_is_still_delivered(
+    bot: Harness, request: pytest.FixtureRequest
+) -> None:
+    """Replies to strangers are deleted from the outbox once sent. The next message, to
+    anyone, must not be mistaken for a resend of it (the outbox id is the adapters'
+    idempotency key, e.g. the Matrix transaction id)."""
+    if bot.app.settings.database_url.startswith("sqlite"):
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="known bug, not fixable from the engine: SQLite reuses the id of the "
+                "deleted ephemeral outbox row (no AUTOINCREMENT), so the next message gets "
+                "the same outbox_id and console/Matrix/Telegram drop it as a resend",
+            )
+        )
+    cid = await setup(bot)
+    assert await bot.says("stranger", "hello?") == [t(bot, "unlinked")]
+    replies = await bot.says("alex", "something about last week")
+    assert replies and replies[0].startswith(t(bot, "feedback.ask_valence"))
+    assert len(await texts(bot, cid)) == 1
+
+
+# -- unknown commands, non-text, edits, groups ---------------------------------------------
+
+
+async def test_unknown_command_gets_help(bot: Harness) -> None:
+    await setup(bot)
+    [reply] = await bot.says("alex", "!help")
+    assert reply.startswith(t(bot, "help.client"))
+    [reply] = await bot.says("alex", "!frobnicate now please")
+    assert reply == t(bot, "unknown_command", command="frobnicate") + "\n" + t(bot, "help.client")
+    long_name = "x" * 32
+    [reply] = await bot.says("alex", f"!{long_name}")
+    assert reply.startswith(t(bot, "unknown_command", command=long_name))
+
+
+async def test_non_text_gets_a_kind_reply_and_changes_nothing(bot: Harness) -> None:
+    cid = await setup(bot)
+    assert await deliver(bot, event("alex", EventKind.NON_TEXT)) == [t(bot, "non_text")]
+    await bot.says("alex", "words first")
+    assert await deliver(bot, event("alex", EventKind.NON_TEXT)) == [t(bot, "non_text")]
+    # The question that was open is still open: the sticker didn't answer it.
+    await bot.presses("alex", "Something felt good")
+    await bot.presses("alex", "Just so you know")
+    assert await texts(bot, cid) == ["words first"]
+
+
+async def test_an_edited_message_does_not_change_what_was_shared(bot: Harness) -> None:
+    cid = await setup(bot)
+    await share(bot, "alex", "what I first wrote")
+    replies = await deliver(bot, event("alex", EventKind.EDIT, text="what I wrote instead"))
+    assert replies == [t(bot, "edit_ignored")]
+    assert await texts(bot, cid) == ["what I first wrote"]
+
+
+async def test_group_events_are_refused(bot: Harness) -> None:
+    cid = await setup(bot)
+    replies = await deliver(bot, event("some-group", EventKind.GROUP, text="hi all"))
+    assert replies == [t(bot, "group_refused")]
+    await nothing_kept_about(bot, "some-group")
+    # Even from a linked chat, group content is not taken as feedback.
+    forget_delivered(bot)
+    replies = await deliver(bot, event("alex", EventKind.GROUP, text="group chatter"))
+    assert replies == [t(bot, "group_refused")]
+    assert await texts(bot, cid) == []
+
+
+# -- very long text ------------------------------------------------------------------------
+
+
+async def test_text_over_the_limit_is_refused_whole_and_earlier_items_stay(bot: Harness) -> None:
+    cid = await setup(bot)
+    await share(bot, "alex", "an earlier thought")
+    limit = bot.app.settings.max_text_chars
+    assert limit == 20_000
+
+    replies = await bot.says("alex", "a" * (limit + 1))
+    assert replies == [t(bot, "too_long", limit=f"{limit:,}")]
+    assert "20,000" in replies[0]
+    assert await texts(bot, cid) == ["an earlier thought"]
+
+    # Mid-flow too: the draft keeps what it had, and the question is still open.
+    await bot.says("alex", "a short start")
+    assert await bot.says("alex", "b" * (limit + 500)) == [t(bot, "too_long", limit=f"{limit:,}")]
+    await bot.presses("alex", "Something else")
+    await bot.presses("alex", "Just so you know")
+    assert await texts(bot, cid) == ["an earlier thought", "a short start"]
+
+    # Exactly at the limit is fine, and nothing is cut off.
+    await bot.says("alex", "c" * limit)
+    await bot.presses("alex", "Something else")
+    await bot.presses("alex", "Just so you know")
+    assert (await texts(bot, cid))[-1] == "c" * limit
+
+
+async def test_long_text_with_crisis_words_still_gets_help(bot: Harness) -> None:
+    cid = await setup(bot)
+    limit = bot.app.settings.max_text_chars
+    said = "I don't see the point anymore. " + "It has been a long week. " * (limit // 20)
+    assert len(said) > limit
+    replies = await bot.says("alex", said)
+    assert replies[0].startswith(t(bot, "safety.reply"))
+    assert t(bot, "too_long", limit=f"{limit:,}") in replies
+    assert await texts(bot, cid) == []
+    assert await count(bot, SafetyEvent, SafetyEvent.client_id == cid) == 1
+
+
+# -- blocked chats -------------------------------------------------------------------------
+
+
+async def test_blocked_and_unblocked_events_mark_the_identity(bot: Harness) -> None:
+    cid = await setup(bot)
+    assert await deliver(bot, event("alex", EventKind.BLOCKED)) == []
+    [ident] = await rows(bot, Identity, Identity.client_id == cid)
+    assert ident.reachable is False
+    assert await deliver(bot, event("alex", EventKind.UNBLOCKED)) == []
+    [ident] = await rows(bot, Identity, Identity.client_id == cid)
+    assert ident.reachable is True
+    # A stranger blocking us leaves nothing.
+    assert await deliver(bot, event("stranger", EventKind.BLOCKED)) == []
+    assert await count(bot, Identity, Identity.address == "stranger") == 0
+
+
+async def test_a_send_to_a_chat_that_blocked_us_marks_it_unreachable(bot: Harness) -> None:
+    cid = await setup(bot)
+    await share(bot, "alex", "before blocking")
+    bot.console.blocked.add("alex")
+    await bot.says("alex", "!mine")  # the reply cannot be delivered
+    assert bot.new_messages("alex") == []
+    [ident] = await rows(bot, Identity, Identity.client_id == cid)
+    assert ident.reachable is False
+    [undelivered] = await rows(
+        bot, OutboxMessage, OutboxMessage.identity_id == ident.id, OutboxMessage.status != "sent"
+    )
+    assert undelivered.status == "unavailable"
+    assert await texts(bot, cid) == ["before blocking"]  # nothing lost
+
+    # The practitioner's digest does not try to alert an unreachable client later on.
+    await bot.says("dr", "!digest")
+    await bot.presses("dr", "I've read this")
+    bot.console.blocked.discard("alex")
+    await bot.app.drain()
+    assert bot.new_messages("alex") == []
