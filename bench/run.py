@@ -1,0 +1,267 @@
+"""Run every benchmark on SQLite and PostgreSQL and write ``docs/benchmarks.md``.
+
+    python -m bench.run              # the full run (about 6 minutes on 2 busy cores)
+    python -m bench.run --quick      # smaller sizes, fewer repetitions
+    python -m bench.run --only ticks --output -    # one section, markdown to stdout
+
+PostgreSQL: ``--postgres-url`` or ``FEEDBACK_BOT_BENCH_POSTGRES_URL`` (default
+``postgresql+asyncpg://postgres@127.0.0.1:5432/test``); each scenario gets a fresh database
+there, dropped afterwards. Without a reachable server (or with ``--no-postgres``) only
+SQLite is measured, and the report says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.common import REPO, Backend, pg_admin_url, pg_server_version
+from bench.dispatch import run_dispatch
+from bench.inbound import run_inbound
+from bench.memory import run_build_memory, run_crypto
+from bench.report import Results, render, write
+from bench.ticks import run_ticks
+
+SECTIONS = ("inbound", "dispatch", "ticks", "memory")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    inbound_clients: int
+    inbound_via_chat: int  # of those, onboarded through the chat; the rest seeded as rows
+    inbound_reps: int
+    messages: int
+    chats: int
+    dispatch_reps: int
+    pacing_messages: int
+    pacing_chats: int
+    ticks: tuple[tuple[int, int, int], ...]  # (clients, steady ticks, burst ticks)
+    trace_max_clients: int  # tracemalloc (an extra, ~2.5× slower burst) up to this size
+    crypto_loops: int  # calls per sample: short samples, many of them, so that the median
+    crypto_reps: int  # drops the ones a busy machine preempted
+
+
+FULL = Sizes(
+    inbound_clients=40,
+    inbound_via_chat=8,
+    inbound_reps=5,
+    messages=1000,
+    chats=100,
+    dispatch_reps=3,
+    pacing_messages=100,
+    pacing_chats=10,
+    ticks=((10, 5, 3), (100, 5, 3), (1000, 3, 3)),
+    trace_max_clients=100,
+    crypto_loops=300,
+    crypto_reps=21,
+)
+QUICK = Sizes(
+    inbound_clients=20,
+    inbound_via_chat=4,
+    inbound_reps=3,
+    messages=200,
+    chats=20,
+    dispatch_reps=3,
+    pacing_messages=50,
+    pacing_chats=10,
+    ticks=((10, 3, 3), (100, 3, 3)),
+    trace_max_clients=100,
+    crypto_loops=200,
+    crypto_reps=9,
+)
+
+
+def _log(msg: str, t0: float) -> None:
+    sys.stderr.write(f"[{time.perf_counter() - t0:6.1f}s] {msg}\n")
+    sys.stderr.flush()
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _mem_total() -> str:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("MemTotal:"):
+                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "feedback_bot", "adapters"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    changed = " (the working tree differs from it)" if dirty.stdout.strip() else ""
+    return out.stdout.strip() + changed
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def machine(pg_version: str | None) -> dict[str, str]:
+    return {
+        "date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        "code measured": f"`{_git_commit()}`",
+        "CPU": f"{os.cpu_count()} × {_cpu_model()} (`nproc` = {os.cpu_count()})",
+        "memory": _mem_total(),
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "SQLite": f"{sqlite3.sqlite_version} (aiosqlite {version('aiosqlite')}), WAL, "
+        "synchronous=NORMAL",
+        "PostgreSQL": (
+            f"{pg_version} (asyncpg {version('asyncpg')}), same machine, default settings"
+            if pg_version
+            else "not measured"
+        ),
+        "SQLAlchemy / cryptography": f"{version('sqlalchemy')} / {version('cryptography')}",
+        "load average (1/5/15 min) at start": _load(),
+    }
+
+
+async def main_async(args: argparse.Namespace) -> Results:
+    t0 = time.perf_counter()
+    sizes = QUICK if args.quick else FULL
+    backends = [Backend("sqlite")]
+    pg_version = None
+    notes: list[str] = []
+    if not args.no_postgres:
+        admin = pg_admin_url(args.postgres_url)
+        pg_version = await pg_server_version(admin)
+        if pg_version is None:
+            notes.append("PostgreSQL was not reachable, so only SQLite was measured.")
+            _log("PostgreSQL not reachable: SQLite only", t0)
+        else:
+            backends.append(Backend("postgres", admin))
+    else:
+        notes.append("PostgreSQL was skipped (`--no-postgres`).")
+    results = Results(mode="quick" if args.quick else "full", machine=machine(pg_version))
+    results.notes = notes
+    only = set(args.only or SECTIONS)
+
+    mark = time.perf_counter()
+
+    def section_done(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        results.section_s[name] = now - mark
+        mark = now
+
+    if "memory" in only:
+        _log("encryption", t0)
+        results.crypto = run_crypto(loops=sizes.crypto_loops, reps=sizes.crypto_reps)
+        results.crypto_loops = sizes.crypto_loops
+        for b in backends:
+            _log(f"{b.name}: building the app (memory)", t0)
+            results.build.append(await run_build_memory(b))
+        section_done("memory")
+    if "inbound" in only:
+        for b in backends:
+            _log(f"{b.name}: inbound", t0)
+            results.inbound.append(
+                await run_inbound(
+                    b,
+                    clients=sizes.inbound_clients,
+                    via_chat=sizes.inbound_via_chat,
+                    reps=sizes.inbound_reps,
+                )
+            )
+        section_done("inbound")
+    if "dispatch" in only:
+        for b in backends:
+            _log(f"{b.name}: dispatcher", t0)
+            results.dispatch.append(
+                await run_dispatch(
+                    b,
+                    messages=sizes.messages,
+                    chats=sizes.chats,
+                    reps=sizes.dispatch_reps,
+                    pacing_messages=sizes.pacing_messages,
+                    pacing_chats=sizes.pacing_chats,
+                )
+            )
+        section_done("dispatcher")
+    if "ticks" in only:
+        for b in backends:
+            for n, steady, burst in sizes.ticks:
+                _log(f"{b.name}: ticks, {n} clients", t0)
+                results.ticks.append(
+                    await run_ticks(
+                        b,
+                        clients=n,
+                        steady_reps=steady,
+                        burst_reps=burst,
+                        trace=n <= sizes.trace_max_clients,
+                    )
+                )
+        section_done("ticks")
+    if not all(m.peak_reset for m in results.build) or not all(p.peak_reset for p in results.ticks):
+        notes.append(
+            "/proc/self/clear_refs was refused, so peak RSS figures are peaks since the "
+            "process started, not per stage."
+        )
+    results.machine["load average (1/5/15 min) at end"] = _load()
+    results.elapsed_s = time.perf_counter() - t0
+    _log("done", t0)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
+    parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
+    parser.add_argument("--postgres-url", help="server for the per-run PostgreSQL databases")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section")
+    parser.add_argument(
+        "--output",
+        help="where to write the results: a markdown file whose generated part is replaced, "
+        "or - for stdout (default: docs/benchmarks.md; stdout with --only)",
+    )
+    args = parser.parse_args(argv)
+    output = args.output or ("-" if args.only else str(REPO / "docs" / "benchmarks.md"))
+    results = asyncio.run(main_async(args))
+    if output == "-":
+        sys.stdout.write(render(results))
+    else:
+        write(Path(output), results)
+        sys.stderr.write(f"results written to {output}\n")
+
+
+if __name__ == "__main__":
+    main()

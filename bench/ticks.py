@@ -1,0 +1,106 @@
+"""The scheduler beat (``App.tick``: check-ins, then digests) against the number of active
+clients, all on weekly check-ins (Thursdays 18:00, the practice default time).
+
+Two kinds of tick are timed:
+
+* **steady** — what every beat costs (``tick_seconds``, 30 s by default) when nothing is due:
+  the moment after this week's check-ins went out;
+* **burst** — the beat at Thursday 18:10 that sends every client's weekly check-in at once
+  (jitter is at most 5 minutes, so all of them are due). Each repetition is the next week.
+
+Clients are seeded as rows (25 per practitioner), consented the week before. The ticks run
+in a fresh process, which also reports its peak RSS.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bench.common import Backend, Rig, make_rig, run_child, seed_clients_direct
+from bench.stats import settle
+from feedback_bot.crypto import generate_key
+from feedback_bot.db.models import OutboxMessage
+
+PER_PRACTITIONER = 25
+CONSENTED = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)  # a week before START
+# Thursday 18:10 in London (UTC in November): past every jittered due time (≤ 18:05) and
+# well inside the two-hour grace, so each client's check-in is sent in this beat.
+FIRST_BURST = datetime(2026, 11, 19, 18, 10, tzinfo=UTC)
+BEAT = timedelta(seconds=30)
+
+
+@dataclass
+class TickTimes:
+    total_ms: list[float] = field(default_factory=list)
+    checkins_ms: list[float] = field(default_factory=list)
+    digests_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class TickPoint:
+    backend: str
+    clients: int
+    practitioners: int
+    steady: TickTimes = field(default_factory=TickTimes)
+    burst: TickTimes = field(default_factory=TickTimes)
+    # Memory of the probe process (KiB): RSS once the app is built, the peak RSS during the
+    # burst ticks, and the tracemalloc peak of one extra, untimed, burst tick.
+    built_rss_kb: int = 0
+    burst_peak_kb: int = 0
+    burst_traced_peak_kb: float = 0.0
+    peak_reset: bool = True  # False: /proc/self/clear_refs refused, peaks are since start
+
+
+async def checkins_queued(rig: Rig) -> int:
+    async with rig.app.sessions() as session:
+        n = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "checkin")
+        )
+    return int(n or 0)
+
+
+async def timed_tick(rig: Rig, now: datetime, into: TickTimes) -> None:
+    """``App.tick`` at ``now``, its two halves timed separately (it runs them in turn)."""
+    rig.clock.set(now)
+    settle()
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    await rig.app.checkins.tick(now)
+    t1 = time.perf_counter()
+    await rig.app.digests.tick(now)
+    t2 = time.perf_counter()
+    into.cpu_ms.append((time.process_time() - cpu0) * 1000)
+    into.checkins_ms.append((t1 - t0) * 1000)
+    into.digests_ms.append((t2 - t1) * 1000)
+    into.total_ms.append((t2 - t0) * 1000)
+
+
+async def run_ticks(
+    backend: Backend, *, clients: int, steady_reps: int, burst_reps: int, trace: bool = True
+) -> TickPoint:
+    """Seed here, tick in a fresh process (``bench.probe ticks``) so its peak RSS is the
+    ticks' own, not this process's seeding or earlier benchmarks."""
+    key = generate_key()
+    async with backend.database() as url:
+        rig = await make_rig(url, key=key)
+        try:
+            await seed_clients_direct(
+                rig, clients, per_practitioner=PER_PRACTITIONER, consented_at=CONSENTED
+            )
+        finally:
+            await rig.close()
+        args = [url, str(clients), str(steady_reps), str(burst_reps)]
+        out = await run_child("bench.probe", "ticks", *args, *(["--tracemalloc"] * trace), key=key)
+    point = TickPoint(backend.name, clients, -(-clients // PER_PRACTITIONER))
+    point.burst = TickTimes(**out["burst"])
+    point.steady = TickTimes(**out["steady"])
+    point.built_rss_kb = int(out["built_rss_kb"])
+    point.burst_peak_kb = int(out["burst_peak_kb"])
+    point.burst_traced_peak_kb = float(out.get("burst_traced_peak_kb", 0.0))
+    point.peak_reset = bool(out["reset_ok"])
+    return point
