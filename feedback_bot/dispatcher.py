@@ -16,8 +16,9 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from feedback_bot.clock import Clock
 from feedback_bot.db.models import Identity, OutboxMessage
@@ -71,6 +72,7 @@ class Dispatcher:
         self.worker_id = worker_id or f"{socket.gethostname()}:{id(self):x}"
         self._batch = batch_size
         self._rng = rng or random.Random()
+        self._last_claimed = 0
 
     def add_adapter(self, adapter: Adapter, limit: RateLimit) -> None:
         self._adapters[adapter.platform] = adapter
@@ -79,6 +81,7 @@ class Dispatcher:
     async def dispatch_once(self) -> int:
         """Send what is due now; returns how many were delivered."""
         claimed = await self._claim()
+        self._last_claimed = len(claimed)
         delivered = 0
         held: set[str] = set()  # chats that must not jump ahead of an earlier message
         for row_id in claimed:
@@ -92,12 +95,19 @@ class Dispatcher:
         for _ in range(max_rounds):
             sent = await self.dispatch_once()
             total += sent
-            if sent:
-                continue
+            if sent or self._last_claimed:
+                continue  # progress (a failure is progress too): go round again
             soonest = await self._next_due()
             if soonest is None:
                 break
-            wait = (soonest - self._clock.now()).total_seconds()
+            now = self._clock.now()
+            if soonest <= now:
+                # Due, but every such chat is being paced: wait for the first to free up.
+                ready = [r for p in self._pacers.values() if (r := p.next_ready(now))]
+                if not ready:
+                    break
+                soonest = min(ready)
+            wait = (soonest - now).total_seconds()
             if wait > max_pacing_wait:
                 break  # a real backoff: leave it to the next dispatch job
             if wait > 0:
@@ -115,6 +125,9 @@ class Dispatcher:
 
     async def _claim(self) -> list[int]:
         now = self._clock.now()
+        # Chats paced or held right now are left alone rather than claimed and put back.
+        busy = [c for pacer in self._pacers.values() for c in pacer.busy_chats(now)]
+        earlier = aliased(OutboxMessage)
         async with self._sessions() as session, session.begin():
             stmt = (
                 select(OutboxMessage)
@@ -122,6 +135,14 @@ class Dispatcher:
                     OutboxMessage.status.in_(WAITING),
                     OutboxMessage.next_attempt_at <= now,
                     OutboxMessage.platform.in_(list(self._adapters)),
+                    OutboxMessage.address.not_in(busy),
+                    # Only a chat's oldest undelivered message: the chat's order holds, and
+                    # a backlog is not claimed and released again on every round.
+                    ~exists().where(
+                        earlier.address == OutboxMessage.address,
+                        earlier.status.in_([*WAITING, "sending"]),
+                        earlier.id < OutboxMessage.id,
+                    ),
                 )
                 .order_by((OutboxMessage.kind == "safety").desc(), OutboxMessage.id)
                 .limit(self._batch)
@@ -273,13 +294,12 @@ class Dispatcher:
             ident = await session.get(Identity, row.identity_id)
             if ident is not None:
                 ident.reachable = False  # check-ins pause until an unblock event
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.identity_id == row.identity_id, OutboxMessage.status.in_(WAITING)
-                )
-                .values(status="unavailable", last_error="recipient_unavailable")
-            )
+        # Everything else waiting for this chat would meet the same wall.
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.address == row.address, OutboxMessage.status.in_(WAITING))
+            .values(status="unavailable", last_error="recipient_unavailable")
+        )
         log.info("dispatch: recipient unavailable (%s) for outbox %s", reason, row.id)
         await session.commit()
 

@@ -17,6 +17,14 @@ class Pacer:
     def chat_ready_at(self, chat: str) -> datetime | None:
         return self._next_chat.get(chat)
 
+    def busy_chats(self, now: datetime) -> list[str]:
+        """Chats that may not receive anything yet (at most a second's worth, or held)."""
+        return [chat for chat, ready in self._next_chat.items() if ready > now]
+
+    def next_ready(self, now: datetime) -> datetime | None:
+        waiting = [ready for ready in self._next_chat.values() if ready > now]
+        return min(waiting) if waiting else None
+
     def wait_for_platform(self, now: datetime) -> float:
         if self._next_any is None or self._next_any <= now:
             return 0.0

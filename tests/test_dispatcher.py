@@ -245,14 +245,14 @@ async def test_two_dispatchers_on_postgresql_send_each_message_exactly_once(
         d.worker_id = f"worker-{i}"
         workers.append(d)
     rig = Rig(session_factory(engines[0]), vault, clock, adapter, workers[0])
-    for chat in range(40):
-        await rig.queue(f"chat{chat}", 3)
+    for chat in range(100):  # more chats than one worker claims in a batch
+        await rig.queue(f"chat{chat}", 2)
     await asyncio.gather(*(w.drain() for w in workers))
     ids = [oid for _, _, oid in adapter.delivered]
-    assert len(ids) == 120 and len(set(ids)) == 120
+    assert len(ids) == 200 and len(set(ids)) == 200
     async with rig.sessions() as s:
         claimed_by = set((await s.execute(select(OutboxMessage.claimed_by))).scalars())
-    assert await rig.statuses() == ["sent"] * 120
+    assert await rig.statuses() == ["sent"] * 200
     assert claimed_by == {"worker-0", "worker-1"}, "both workers really took part"
     for engine in engines:
         await engine.dispose()
