@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.appointments import client_sessions
+from feedback_bot.appointments import occurrences
 from feedback_bot.calendar import (
     after_quiet_hours,
     parse_hhmm,
@@ -23,7 +24,7 @@ from feedback_bot.calendar import (
 )
 from feedback_bot.clock import Clock
 from feedback_bot.db.engine import upsert_insert
-from feedback_bot.db.models import Checkin, Client, Identity, Practice, Practitioner
+from feedback_bot.db.models import Appointment, Checkin, Client, Identity, Practice, Practitioner
 from feedback_bot.engine.checkin_answers import CHECKIN_OPTIONS, choice_prefix
 from feedback_bot.engine.context import EngineDeps
 from feedback_bot.metrics import CHECKINS_SENT
@@ -68,22 +69,54 @@ class CheckinScheduler:
 
     # -- planning ------------------------------------------------------------------
     async def plan(self, session: AsyncSession, now: datetime) -> int:
-        """Insert the slots that have come due; returns how many were new."""
-        created = 0
-        rows = await session.execute(
-            select(Client, Practitioner, Practice)
-            .join(Practitioner, Practitioner.id == Client.practitioner_id)
-            .join(Practice, Practice.id == Practitioner.practice_id)
-            .where(Client.status == "active", Client.checkin_cadence != "off")
-        )
-        for client, practitioner, practice in rows.all():
+        """Insert the slots that have come due; returns how many were new.
+
+        Reads first and writes only what is missing: on SQLite a write takes the database
+        lock until commit, so a tick that wrote for every client would hold up incoming
+        messages for its whole length."""
+        rows = (
+            await session.execute(
+                select(Client, Practitioner, Practice)
+                .join(Practitioner, Practitioner.id == Client.practitioner_id)
+                .join(Practice, Practice.id == Practitioner.practice_id)
+                .where(Client.status == "active", Client.checkin_cadence != "off")
+            )
+        ).all()
+        if not rows:
+            return 0
+        ids = [client.id for client, _, _ in rows]
+        appointments: dict[int, list[Appointment]] = defaultdict(list)
+        for appt in (
+            await session.execute(select(Appointment).where(Appointment.client_id.in_(ids)))
+        ).scalars():
+            appointments[appt.client_id].append(appt)
+        wanted: list[tuple[Client, str, datetime, str]] = []
+        for client, practitioner, practice in rows:
             tz_name = client.timezone or practitioner.timezone or practice.timezone
-            for kind, slot in await self._slots(session, client, tz_name, now):
+            for kind, slot in self._slots(client, appointments[client.id], tz_name, now):
+                wanted.append((client, kind, slot, tz_name))
+        if not wanted:
+            return 0
+        earliest = min(slot for _, _, slot, _ in wanted)
+        have = {
+            (cid, kind, at.timestamp())
+            for cid, kind, at in (
+                await session.execute(
+                    select(Checkin.client_id, Checkin.kind, Checkin.slot_at).where(
+                        Checkin.client_id.in_(ids), Checkin.slot_at >= earliest
+                    )
+                )
+            ).all()
+        }
+        created = 0
+        for client, kind, slot, tz_name in wanted:
+            if (client.id, kind, slot.timestamp()) not in have:
                 created += await self._insert_slot(session, client, kind, slot, tz_name, now)
         return created
 
-    async def _slots(
-        self, session: AsyncSession, client: Client, tz_name: str, now: datetime
+    @staticmethod
+    def _slots(
+        client: Client, appointments: list[Appointment], tz_name: str, now: datetime
     ) -> list[tuple[str, datetime]]:
         since = client.consented_at or now
         if client.checkin_cadence == "weekly":
@@ -93,12 +126,12 @@ class CheckinScheduler:
             return [("weekly", slot)] if slot >= since else []
         out = []
         hours = timedelta(hours=client.after_session_hours)
-        for start, appt in await client_sessions(
-            session, client.id, tz_name, now - AFTER_SESSION_LOOKBACK - hours, now
-        ):
-            slot = start + timedelta(minutes=appt.duration_minutes) + hours
-            if since <= slot <= now:
-                out.append(("after_session", slot))
+        window_start = now - AFTER_SESSION_LOOKBACK - hours
+        for appt in appointments:
+            for start in occurrences(appt, tz_name, window_start, now):
+                slot = start + timedelta(minutes=appt.duration_minutes) + hours
+                if since <= slot <= now:
+                    out.append(("after_session", slot))
         return out
 
     async def _insert_slot(

@@ -114,6 +114,8 @@ class InboundThrottle:
         self._notified: dict[str, float] = {}
 
     def admit(self, chat: str, now: float) -> Literal["ok", "notify", "drop"]:
+        if len(self._seen) > 10_000:
+            self._forget_quiet(now)
         window = self._seen.setdefault(chat, deque())
         while window and now - window[0] >= 60:
             window.popleft()
@@ -124,6 +126,12 @@ class InboundThrottle:
             self._notified[chat] = now
             return "notify"
         return "drop"
+
+
+    def _forget_quiet(self, now: float) -> None:
+        """Chats silent for a minute need no memory: bounded however many chats we see."""
+        self._seen = {c: w for c, w in self._seen.items() if w and now - w[-1] < 60}
+        self._notified = {c: t for c, t in self._notified.items() if now - t < 60}
 
 
 def event_from_payload(payload: dict[str, object]) -> IncomingEvent:

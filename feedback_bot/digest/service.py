@@ -9,13 +9,14 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.appointments import client_sessions
+from feedback_bot.appointments import occurrences
 from feedback_bot.attachments import html_file, png_image
 from feedback_bot.audit import record
 from feedback_bot.calendar import parse_hhmm, weekly_occurrence_on_or_before, zone
 from feedback_bot.clock import Clock
 from feedback_bot.db.engine import upsert_insert
 from feedback_bot.db.models import (
+    Appointment,
     Client,
     Digest,
     FeedbackItem,
@@ -26,9 +27,9 @@ from feedback_bot.db.models import (
     new_uid,
 )
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
-from feedback_bot.digest.chart import render_trend_chart
 from feedback_bot.digest.render import render_chat_text, render_html, render_markdown
 from feedback_bot.digest.timing import practitioner_tz
+from feedback_bot.digest.view import DigestView
 from feedback_bot.engine.context import EngineDeps, Turn
 from feedback_bot.engine.practitioner import find_client
 from feedback_bot.outbox import enqueue
@@ -36,6 +37,12 @@ from feedback_bot.ports import Choice
 
 log = logging.getLogger(__name__)
 
+
+def trend_chart(view: DigestView) -> bytes | None:
+    # matplotlib costs ~50 MB and seconds at import; charts are drawn about once a week.
+    from feedback_bot.digest.chart import render_trend_chart
+
+    return render_trend_chart(view)
 
 
 class DigestService:
@@ -95,24 +102,19 @@ class DigestService:
             pr, practice = await self._load(session, practitioner_id)
             tz_name = practitioner_tz(pr, practice)
             lead = timedelta(hours=pr.pre_session_hours)
-            clients = (
-                (
-                    await session.execute(
-                        select(Client).where(
-                            Client.practitioner_id == pr.id, Client.status.in_(["active", "paused"])
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+            clients = select(Client.id).where(
+                Client.practitioner_id == pr.id, Client.status.in_(["active", "paused"])
             )
-            for client in clients:
-                for start, _ in await client_sessions(session, client.id, tz_name, now, now + lead):
-                    key = f"{client.id}:{start.isoformat()}"
+            appts = (
+                await session.execute(select(Appointment).where(Appointment.client_id.in_(clients)))
+            ).scalars()
+            for appt in list(appts):
+                for start in occurrences(appt, tz_name, now, now + lead):
+                    key = f"{appt.client_id}:{start.isoformat()}"
                     digest = await self._claim_slot(session, pr.id, "pre_session", key, now)
                     if digest is not None:
                         sent += await self._compose(
-                            session, pr, digest, since=None, only=[client.id]
+                            session, pr, digest, since=None, only=[appt.client_id]
                         )
         return sent
 
@@ -120,6 +122,13 @@ class DigestService:
         self, session: AsyncSession, practitioner_id: int, kind: str, slot_key: str, now: datetime
     ) -> Digest | None:
         """The digest row for this slot if this call created it; None if it already existed."""
+        slot = (
+            Digest.practitioner_id == practitioner_id,
+            Digest.kind == kind,
+            Digest.slot_key == slot_key,
+        )
+        if await session.scalar(select(Digest.id).where(*slot)) is not None:
+            return None  # the common case on every tick: read, don't write
         insert = upsert_insert(session)
         result = await session.execute(
             insert(Digest)
@@ -134,15 +143,7 @@ class DigestService:
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
-        return (
-            await session.execute(
-                select(Digest).where(
-                    Digest.practitioner_id == practitioner_id,
-                    Digest.kind == kind,
-                    Digest.slot_key == slot_key,
-                )
-            )
-        ).scalar_one()
+        return (await session.execute(select(Digest).where(*slot))).scalar_one()
 
     async def _last_sent(
         self, session: AsyncSession, practitioner_id: int, kind: str, exclude: int
@@ -240,7 +241,7 @@ class DigestService:
                 now=now,
             )
             return
-        chart = render_trend_chart(view)
+        chart = trend_chart(view)
         attachments = [
             html_file(cat.t("digest.file_html", lang, date=stamp), render_html(view, cat, chart))
         ]
@@ -314,7 +315,7 @@ class DigestService:
             )
             await session.rollback()
         out_dir.mkdir(parents=True, exist_ok=True)
-        chart = render_trend_chart(built.view)
+        chart = trend_chart(built.view)
         cat = self._deps.catalog
         written = [out_dir / "digest.md", out_dir / "digest.html"]
         written[0].write_text(render_markdown(built.view, cat), encoding="utf-8")
