@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from feedback_bot.access import read_own_text
@@ -102,21 +101,10 @@ async def test_unlinked_chat_in_crisis_still_gets_help(bot: Harness) -> None:
     await nothing_kept_about(bot, "stranger")
 
 
-async def test_a_reply_after_a_deleted_message_is_still_delivered(
-    bot: Harness, request: pytest.FixtureRequest
-) -> None:
+async def test_a_reply_after_a_deleted_message_is_still_delivered(bot: Harness) -> None:
     """Replies to strangers are deleted from the outbox once sent. The next message, to
     anyone, must not be mistaken for a resend of it (the outbox id is the adapters'
     idempotency key, e.g. the Matrix transaction id)."""
-    if bot.app.settings.database_url.startswith("sqlite"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="known bug, not fixable from the engine: SQLite reuses the id of the "
-                "deleted ephemeral outbox row (no AUTOINCREMENT), so the next message gets "
-                "the same outbox_id and console/Matrix/Telegram drop it as a resend",
-            )
-        )
     cid = await setup(bot)
     assert await bot.says("stranger", "hello?") == [t(bot, "unlinked")]
     replies = await bot.says("alex", "something about last week")

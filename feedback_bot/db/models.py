@@ -274,7 +274,12 @@ class InboxEvent(Base):
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # The id is the adapters' idempotency key (Matrix tx_id), so it must never be
+        # reused; plain SQLite rowids are, once the newest row is deleted.
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     platform: Mapped[str] = mapped_column(String(16))
