@@ -27,12 +27,6 @@ def t(bot: Harness, key: str, **params: object) -> str:
     return bot.app.catalog.t(key, "en", **params)
 
 
-def forget_delivered(bot: Harness) -> None:
-    """Work around the outbox id reuse shown by
-    ``test_a_reply_after_a_deleted_message_is_still_delivered`` where it is not the point."""
-    bot.console._delivered_ids.clear()
-
-
 async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
     async with bot.app.sessions() as s:
         return list((await s.execute(select(model).where(*where))).scalars())
@@ -85,9 +79,7 @@ async def nothing_kept_about(bot: Harness, who: str) -> None:
 async def test_unlinked_chat_gets_an_explanation_and_nothing_is_kept(bot: Harness) -> None:
     await bot.practitioner("dr")
     for said in ("hello, is this the therapy bot?", "!feedback", "!help", "1"):
-        forget_delivered(bot)
         assert await bot.says("stranger", said) == [t(bot, "unlinked")], said
-    forget_delivered(bot)
     assert await deliver(bot, event("stranger", EventKind.NON_TEXT)) == [t(bot, "unlinked")]
     await nothing_kept_about(bot, "stranger")
     assert await count(bot, FeedbackItem) == 0
@@ -151,7 +143,6 @@ async def test_group_events_are_refused(bot: Harness) -> None:
     assert replies == [t(bot, "group_refused")]
     await nothing_kept_about(bot, "some-group")
     # Even from a linked chat, group content is not taken as feedback.
-    forget_delivered(bot)
     replies = await deliver(bot, event("alex", EventKind.GROUP, text="group chatter"))
     assert replies == [t(bot, "group_refused")]
     assert await texts(bot, cid) == []

@@ -30,12 +30,6 @@ def t(bot: Harness, key: str, **params: object) -> str:
     return bot.app.catalog.t(key, "en", **params)
 
 
-def forget_delivered(bot: Harness) -> None:
-    """The apology is deleted once sent; on SQLite the next outbox row can then reuse its
-    id and be taken for a resend (see test_bad_input.py). Not what these tests are about."""
-    bot.console._delivered_ids.clear()
-
-
 async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
     async with bot.app.sessions() as s:
         return list((await s.execute(select(model).where(*where))).scalars())
@@ -224,7 +218,6 @@ async def test_a_failing_handler_leaves_no_half_feedback_and_apologises(
     assert await count(bot, OutboxMessage, OutboxMessage.status != "sent") == 0
 
     monkeypatch.undo()
-    forget_delivered(bot)
     await share(bot, "alex", "trying again")
     assert await texts(bot, cid) == [
         ("submitted", "an earlier item"),
@@ -252,7 +245,6 @@ async def test_a_failure_while_submitting_keeps_the_draft_as_it_was(
     assert conv.state == "routing"
 
     monkeypatch.undo()
-    forget_delivered(bot)
     await bot.console.press("alex", routing.choices[1].id)
     await bot.app.drain()
     [ack] = [m.text for m in bot.new_messages("alex")]

@@ -46,14 +46,6 @@ async def identity_of(bot: Harness, address: str) -> Identity | None:
     return found[0] if found else None
 
 
-def forget_delivered(bot: Harness) -> None:
-    """Replies to unlinked chats are deleted once sent; on SQLite the next outbox row can
-    then get the same id, which the console (like Matrix) takes for a resend and drops.
-    That bug has its own test (test_bad_input.py::test_reply_after_an_ephemeral_message_
-    is_delivered); here it would only hide what this file is about."""
-    bot.console._delivered_ids.clear()
-
-
 async def nothing_about(bot: Harness, address: str) -> None:
     """No identity for the chat, no pending work and no content left behind for it."""
     assert await identity_of(bot, address) is None
@@ -188,11 +180,9 @@ async def test_unknown_malformed_or_missing_code_is_refused_kindly(bot: Harness)
     await bot.practitioner("dr")
     assert await bot.says("stranger", f"!start {new_code()}") == [t(bot, "code.invalid")]
     await nothing_about(bot, "stranger")
-    forget_delivered(bot)
     assert await bot.says("codeless", "!start") == [t(bot, "unlinked")]
     await nothing_about(bot, "codeless")
     for n, code in enumerate(MALFORMED):
-        forget_delivered(bot)
         replies = await bot.says(f"stranger{n}", f"!start {code}")
         assert replies == [t(bot, "code.invalid")], code
         await nothing_about(bot, f"stranger{n}")
@@ -231,7 +221,6 @@ async def test_codes_work_only_once(bot: Harness) -> None:
 
     # The same for a practitioner's link code.
     kim, code = await bot.app.admin.add_practitioner(bot.practice_id, "Kim")
-    forget_delivered(bot)
     replies = await bot.says("kim", f"!start {code}")
     assert replies[0].startswith(
         t(bot, "practitioner.welcome", name="Kim", practice="Riverside Practice")
@@ -261,18 +250,15 @@ async def test_repeated_wrong_codes_are_throttled(bot: Harness) -> None:
 
     answers = []
     for _ in range(5):
-        forget_delivered(bot)
         answers.append(await bot.says("guesser", f"!start {new_code()}"))
     assert answers == [[t(bot, "code.invalid")]] * 5
 
     # From now on even a real code is not tried from this chat...
-    forget_delivered(bot)
     assert await bot.says("guesser", f"!start {invite.code}") == [t(bot, "code.throttled")]
     await nothing_about(bot, "guesser")
     invite_rows = await rows(bot, InviteCode, InviteCode.client_id == invite.client_id)
     assert [r.used_at for r in invite_rows] == [None]
 
     # ...while another chat is not slowed down by it.
-    forget_delivered(bot)
     replies = await bot.says("alex", f"!start {invite.code}")
     assert replies[-1].startswith(t(bot, "onboarding.ask"))
