@@ -101,6 +101,15 @@ async def test_free_text_first_is_kept_and_questions_follow(bot: Harness) -> Non
     assert words(bot, item) == said
     assert item.submitted_at is not None and item.submitted_at <= bot.clock.now()
 
+    # The next message starts a new item; the first is left as it was.
+    await bot.says("alex", "another thing")
+    await bot.presses("alex", "Something else")
+    await bot.presses("alex", "Just so you know")
+    assert [(words(bot, i), i.status) for i in await items(bot, cid)] == [
+        (said, "submitted"),
+        ("another thing", "submitted"),
+    ]
+
 
 async def test_feedback_command_asks_valence_then_words_then_routing(bot: Harness) -> None:
     _, cid = await setup(bot, contact=True)
@@ -292,17 +301,6 @@ async def test_a_stale_button_gets_a_kind_reply_and_changes_nothing(bot: Harness
     assert (item.valence, item.routing, item.status) == ("good", "fyi", "submitted")
 
 
-async def test_second_feedback_is_a_separate_item(bot: Harness) -> None:
-    _, cid = await setup(bot)
-    for said in ("one thing", "another thing"):
-        await bot.says("alex", said)
-        await bot.presses("alex", "Something else")
-        await bot.presses("alex", "Just so you know")
-    found = await items(bot, cid)
-    assert [words(bot, i) for i in found] == ["one thing", "another thing"]
-    assert all(i.status == "submitted" for i in found)
-
-
 # -- crisis safety -------------------------------------------------------------------------
 
 RISKY = [
@@ -337,7 +335,7 @@ async def test_risky_words_get_crisis_resources_first(bot: Harness) -> None:
     assert bot.new_messages("dr") == []
 
 
-async def test_practitioner_alerted_straight_away_only_if_client_agreed(bot: Harness) -> None:
+async def test_practitioner_alerted_straight_away_when_client_agreed(bot: Harness) -> None:
     pid, cid = await setup(bot, alerts=True)
     replies = await bot.says("alex", "everyone would be better off without me")
     assert replies[0].startswith(t(bot, "safety.reply"))
@@ -348,18 +346,20 @@ async def test_practitioner_alerted_straight_away_only_if_client_agreed(bot: Har
         events = list((await s.execute(select(SafetyEvent))).scalars())
     assert [(e.client_id, e.alerted) for e in events] == [(cid, True)]
 
-
-async def test_risky_words_mid_flow_flag_the_item(bot: Harness) -> None:
-    _, cid = await setup(bot)
+    # Mid-flow, help still comes first, and the item is flagged for the digest.
+    await bot.presses("alex", "Something else")
+    await bot.presses("alex", "Just so you know")
+    bot.new_messages("dr")
     await bot.says("alex", "!feedback")
     await bot.presses("alex", "Something didn't feel right")
     replies = await bot.says("alex", "I don't see the point anymore, honestly")
     assert replies[0].startswith(t(bot, "safety.reply"))
     assert replies[-1].startswith(t(bot, "feedback.ask_routing"))
     await bot.presses("alex", "Bring it into our next session")
-    [item] = await items(bot, cid)
-    assert item.risk is True and item.status == "submitted"
-    assert await count(bot, SafetyEvent, SafetyEvent.client_id == cid) == 1
+    second = (await items(bot, cid))[-1]
+    assert second.risk is True and second.status == "submitted"
+    assert await count(bot, SafetyEvent, SafetyEvent.client_id == cid) == 2
+    assert len(bot.new_messages("dr")) == 1  # alerted again, straight away
 
 
 async def test_hyperbole_is_not_a_crisis(bot: Harness) -> None:

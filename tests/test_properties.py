@@ -130,7 +130,9 @@ actions = st.one_of(
 class Run:
     bot: Harness
     practitioner: int
-    clients: int = 0
+    examples: int = 0
+    who: str = ""
+    client_id: int = 0
     sent_events: list[IncomingEvent] = field(default_factory=list)
     buttons: list[str] = field(default_factory=list)
 
@@ -158,12 +160,16 @@ def remember_buttons(run: Run, who: str, new: list[Any]) -> None:
 
 async def play(run: Run, steps: list[Any]) -> None:
     bot = run.bot
-    run.clients += 1
-    who = f"client-{run.clients}"
-    client_id = await bot.client(who, run.practitioner, alerts=run.clients % 2 == 0)
+    run.examples += 1
+    if run.examples % 3 == 1:  # a fresh client now and then; others carry on where they were
+        run.client_id = await bot.client(
+            f"client-{run.examples}", run.practitioner, alerts=run.examples % 2 == 0
+        )
+        run.who = f"client-{run.examples}"
+    who, client_id = run.who, run.client_id
     bot.new_messages(who)
     total_before = await submitted(bot)
-    mine = 0
+    mine = await submitted(bot, client_id)
 
     for step in steps:
         bot.clock.advance(timedelta(seconds=20))  # a person, not a flood
