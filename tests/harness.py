@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
 
 from adapters.console import ConsoleAdapter
 from feedback_bot.bootstrap import App, build_app
@@ -15,6 +18,23 @@ from feedback_bot.ports import OutgoingMessage
 from feedback_bot.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def t(bot: Harness, key: str, **params: object) -> str:
+    """A catalog text as the console shows it to Sam's clients, for exact comparisons."""
+    params.setdefault("p", "!")
+    params.setdefault("practitioner", "Sam")
+    return bot.app.catalog.t(key, "en", **params)
+
+
+async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
+    async with bot.app.sessions() as s:
+        return list((await s.execute(select(model).where(*where))).scalars())
+
+
+async def count(bot: Harness, model: Any, *where: Any) -> int:
+    async with bot.app.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 def test_settings(database_url: str, **overrides: object) -> Settings:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
-
 from feedback_bot.access import read_own_text
 from feedback_bot.db.models import (
     FeedbackItem,
@@ -18,23 +16,7 @@ from feedback_bot.db.models import (
     SafetyEvent,
 )
 from feedback_bot.ports import EventKind, IncomingEvent
-from tests.harness import Harness
-
-
-def t(bot: Harness, key: str, **params: object) -> str:
-    params.setdefault("p", "!")
-    params.setdefault("practitioner", "Sam")
-    return bot.app.catalog.t(key, "en", **params)
-
-
-async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
-    async with bot.app.sessions() as s:
-        return list((await s.execute(select(model).where(*where))).scalars())
-
-
-async def count(bot: Harness, model: Any, *where: Any) -> int:
-    async with bot.app.sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+from tests.harness import Harness, count, rows, t
 
 
 def event(who: str, kind: EventKind, **fields: Any) -> IncomingEvent:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -23,23 +22,7 @@ from feedback_bot.db.models import (
     InboxEvent,
     OutboxMessage,
 )
-from tests.harness import Harness
-
-
-def t(bot: Harness, key: str, **params: object) -> str:
-    params.setdefault("p", "!")
-    params.setdefault("practitioner", "Sam")
-    return bot.app.catalog.t(key, "en", **params)
-
-
-async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
-    async with bot.app.sessions() as s:
-        return list((await s.execute(select(model).where(*where))).scalars())
-
-
-async def count(bot: Harness, model: Any, *where: Any) -> int:
-    async with bot.app.sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+from tests.harness import Harness, count, rows, t
 
 
 async def client(bot: Harness, cid: int) -> Client:

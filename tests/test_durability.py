@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.access import read_own_text
@@ -17,27 +16,11 @@ from feedback_bot.db.models import Conversation, FeedbackItem, InboxEvent, Outbo
 from feedback_bot.engine import feedback
 from feedback_bot.engine.context import Turn
 from feedback_bot.ports import EventKind, IncomingEvent
-from tests.harness import Harness
+from tests.harness import Harness, count, rows, t
 
 
 class SimulatedCrash(Exception):
     pass
-
-
-def t(bot: Harness, key: str, **params: object) -> str:
-    params.setdefault("p", "!")
-    params.setdefault("practitioner", "Sam")
-    return bot.app.catalog.t(key, "en", **params)
-
-
-async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
-    async with bot.app.sessions() as s:
-        return list((await s.execute(select(model).where(*where))).scalars())
-
-
-async def count(bot: Harness, model: Any, *where: Any) -> int:
-    async with bot.app.sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 async def texts(bot: Harness, cid: int) -> list[tuple[str, str | None]]:

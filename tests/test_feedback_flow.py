@@ -4,22 +4,15 @@ questions (each skippable), the acknowledgement, and the crisis path that comes 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from feedback_bot import dates
 from feedback_bot.access import read_own_text
 from feedback_bot.calendar import WEEKDAYS
 from feedback_bot.db.models import FeedbackItem, SafetyEvent
-from tests.harness import Harness
-
-
-def t(bot: Harness, key: str, **params: object) -> str:
-    params.setdefault("p", "!")
-    params.setdefault("practitioner", "Sam")
-    return bot.app.catalog.t(key, "en", **params)
+from tests.harness import Harness, count, t
 
 
 async def items(bot: Harness, client_id: int) -> list[FeedbackItem]:
@@ -34,11 +27,6 @@ async def items(bot: Harness, client_id: int) -> list[FeedbackItem]:
 
 def words(bot: Harness, item: FeedbackItem) -> str | None:
     return read_own_text(bot.app.vault, item.client_id, item)
-
-
-async def count(bot: Harness, model: Any, *where: Any) -> int:
-    async with bot.app.sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 async def setup(bot: Harness, alerts: bool = False, contact: bool = False) -> tuple[int, int]:

@@ -5,10 +5,8 @@ behind about the chat that tried them."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from feedback_bot.codes import new_code
 from feedback_bot.db.models import (
@@ -22,23 +20,7 @@ from feedback_bot.db.models import (
     Practice,
     SafetyEvent,
 )
-from tests.harness import Harness
-
-
-def t(bot: Harness, key: str, **params: object) -> str:
-    params.setdefault("p", "!")
-    params.setdefault("practitioner", "Sam")
-    return bot.app.catalog.t(key, "en", **params)
-
-
-async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
-    async with bot.app.sessions() as s:
-        return list((await s.execute(select(model).where(*where))).scalars())
-
-
-async def count(bot: Harness, model: Any, *where: Any) -> int:
-    async with bot.app.sessions() as s:
-        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+from tests.harness import Harness, count, rows, t
 
 
 async def identity_of(bot: Harness, address: str) -> Identity | None:

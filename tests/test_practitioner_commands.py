@@ -9,22 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from feedback_bot import dates
 from feedback_bot.db.models import Appointment, Client
-from tests.harness import Harness
-
-
-def t(bot: Harness, key: str, **params: object) -> str:
-    params.setdefault("p", "!")
-    params.setdefault("practitioner", "Sam")
-    return bot.app.catalog.t(key, "en", **params)
-
-
-async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:
-    async with bot.app.sessions() as s:
-        return list((await s.execute(select(model).where(*where))).scalars())
+from tests.harness import Harness, rows, t
 
 
 def today(bot: Harness) -> str:
