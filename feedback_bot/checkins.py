@@ -35,6 +35,7 @@ from feedback_bot.settings import SchedulingSettings
 log = logging.getLogger(__name__)
 
 AFTER_SESSION_LOOKBACK = timedelta(days=7)
+SEND_BATCH = 50
 
 
 def jitter_seconds(client_id: int, slot: datetime, spread: int) -> int:
@@ -59,11 +60,16 @@ class CheckinScheduler:
         self._settings = settings
 
     async def tick(self, now: datetime) -> None:
-        # One transaction per beat: each step's claims are conditional updates, so
-        # overlapping ticks (or workers) still can't send a slot twice.
+        # Each step's claims are conditional updates, so overlapping ticks (or workers)
+        # still can't send a slot twice. Sending commits in small batches: a weekly burst
+        # must not hold SQLite's write lock (and so every incoming message) for seconds.
         async with self._sessions() as session, session.begin():
             await self.plan(session, now)
-            await self.send_due(session, now)
+        while True:
+            async with self._sessions() as session, session.begin():
+                if await self.send_due(session, now, limit=SEND_BATCH) < SEND_BATCH:
+                    break
+        async with self._sessions() as session, session.begin():
             await self.remind_due(session, now)
             await self.expire(session, now)
 
@@ -169,23 +175,24 @@ class CheckinScheduler:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     # -- sending -------------------------------------------------------------------
-    async def send_due(self, session: AsyncSession, now: datetime) -> int:
+    async def send_due(self, session: AsyncSession, now: datetime, limit: int = SEND_BATCH) -> int:
+        """Resolve up to ``limit`` due slots (sent, skipped or missed); returns how many."""
         grace = timedelta(minutes=self._settings.missed_slot_grace_minutes)
-        sent = 0
         due = (
             (
                 await session.execute(
                     select(Checkin.id)
                     .where(Checkin.status == "scheduled", Checkin.due_at <= now)
                     .order_by(Checkin.due_at)
+                    .limit(limit)
                 )
             )
             .scalars()
             .all()
         )
         for checkin_id in due:
-            sent += await self._send_one(session, checkin_id, now, grace)
-        return sent
+            await self._send_one(session, checkin_id, now, grace)
+        return len(due)
 
     async def _send_one(
         self, session: AsyncSession, checkin_id: int, now: datetime, grace: timedelta
