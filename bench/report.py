@@ -289,7 +289,7 @@ def _memory(r: Results) -> list[str]:
         rows = [
             ["interpreter + asyncio, RSS MB", *(_mb(m.bare_rss_kb) for m in r.build)],
             [
-                "+ matplotlib/numpy (imported by `digest/chart.py`), RSS MB",
+                "+ matplotlib/numpy (loaded here; the app loads it to draw a chart), RSS MB",
                 *(_mb(m.matplotlib_rss_kb) for m in r.build),
             ],
             ["+ the rest of the app's imports, RSS MB", *(_mb(m.imports_rss_kb) for m in r.build)],
