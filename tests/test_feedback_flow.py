@@ -362,3 +362,24 @@ async def test_hyperbole_is_not_a_crisis(bot: Harness) -> None:
         assert replies[0].startswith(t(bot, "feedback.ask_valence"))
     assert await count(bot, SafetyEvent) == 0
     assert bot.new_messages("dr") == []
+
+
+async def test_a_command_in_the_middle_does_not_orphan_what_was_written(bot: Harness) -> None:
+    pid = await bot.practitioner()
+    cid = await bot.client("alex", pid)
+    await bot.says("alex", "The silence at the start felt long")
+    await bot.says("alex", "!checkins")
+    await bot.presses("alex", "Once a week")
+    replies = await bot.says("alex", "and I didn't know if I should speak first")
+    assert any(t(bot, "feedback.kept_words") in r for r in replies)
+    await bot.presses("alex", "Something didn't feel right")
+    await bot.presses("alex", "Just so you know")
+    async with bot.app.sessions() as s:
+        items = (
+            (await s.execute(select(FeedbackItem).where(FeedbackItem.client_id == cid)))
+            .scalars()
+            .all()
+        )
+    assert len(items) == 1 and items[0].status == "submitted"
+    words = read_own_text(bot.app.vault, cid, items[0]) or ""
+    assert "silence at the start" in words and "speak first" in words

@@ -141,9 +141,9 @@ class Turn:
         conv.updated_at = self.now
 
     async def reset(self) -> None:
+        # The draft link (conv.item_id) survives: a command in the middle of sharing must
+        # not orphan words already written; the next message picks the draft up again.
         await self.set_state("idle")
-        conv = await self.conv()
-        conv.item_id = None
 
 
 async def _moved_identity(turn: Turn) -> Identity | None:

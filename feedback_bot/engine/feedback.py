@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -13,6 +13,9 @@ from feedback_bot.engine.context import Turn
 
 VALENCE_OPTIONS = ["good", "not_right", "other", "skip"]
 DEFAULT_VALENCE = "other"
+# Within this, new words continue an unfinished draft; later they start afresh (a week-old
+# half-sentence glued to today's would put words together the client never meant together).
+RESUME_WINDOW = timedelta(hours=24)
 # Skipping "where should this go" must not put words in front of the practitioner that the
 # client did not choose to bring into the room, so the gentler route is the default.
 DEFAULT_ROUTING = "fyi"
@@ -45,8 +48,13 @@ async def start(
     valence: str | None = None,
     risk: bool = False,
 ) -> None:
-    """Open a draft. Words sent before any question are kept, and the questions follow."""
+    """Open a draft. Words sent before any question are kept, and the questions follow.
+    An unfinished draft (left by a command in between) is continued, not abandoned."""
     assert turn.client is not None
+    draft = await current_item(turn)
+    if draft is not None and checkin_id is None and turn.now - draft.created_at < RESUME_WINDOW:
+        await _resume(turn, draft, text, risk)
+        return
     item = FeedbackItem(
         uid=new_uid(),  # before sealing: the ciphertext is bound to it
         client_id=turn.client.id,
@@ -66,6 +74,19 @@ async def start(
         await turn.ask("valence", turn.t("feedback.ask_valence"), VALENCE_OPTIONS)
     else:
         await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+
+
+async def _resume(turn: Turn, item: FeedbackItem, text: str | None, risk: bool) -> None:
+    if text:
+        _add_words(turn, item, text)
+    item.risk = item.risk or risk
+    prefix = turn.t("feedback.kept_words") + " " if item.text_enc is not None else ""
+    if item.valence is None:
+        await turn.ask("valence", prefix + turn.t("feedback.ask_valence"), VALENCE_OPTIONS)
+    elif item.text_enc is None:
+        await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+    else:
+        await turn.ask("routing", prefix + turn.t("feedback.ask_routing"), routing_options(turn))
 
 
 async def on_valence(turn: Turn, key: str | None) -> None:
