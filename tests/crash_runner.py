@@ -25,9 +25,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from feedback_bot.bootstrap import App
+from feedback_bot.db.models import InboxEvent, OutboxMessage
 from feedback_bot.inbox import Inbox
 from feedback_bot.ports import IncomingEvent
 
@@ -168,6 +170,23 @@ def main() -> None:
     settings = load_settings()
     configure(settings.log_level)
     run(lambda: run_forever(settings))
+
+
+async def outbox(app: App) -> list[tuple[int, str, int]]:
+    async with app.sessions() as session:
+        rows = await session.execute(
+            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts).order_by(
+                OutboxMessage.id
+            )
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+async def quiet(app: App) -> bool:
+    """Everything received is processed and everything queued is delivered."""
+    async with app.sessions() as session:
+        inbox = set((await session.execute(select(InboxEvent.status))).scalars())
+    return inbox <= {"done"} and {status for _, status, _ in await outbox(app)} <= {"sent"}
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ from pathlib import Path
 from nio import MegolmEvent
 from sqlalchemy import select
 
-from feedback_bot.bootstrap import App, build_app, make_vault
+from feedback_bot.bootstrap import build_app, make_vault
 from feedback_bot.crypto import generate_key
-from feedback_bot.db.models import FeedbackItem, InboxEvent, OutboxMessage
+from feedback_bot.db.models import FeedbackItem, InboxEvent
 from tests import harness
-from tests.crash_runner import DYING_NOTE, BotProcess, bot_env, wait_for
+from tests.crash_runner import DYING_NOTE, BotProcess, bot_env, outbox, quiet, wait_for
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.support import ClientUser
 
@@ -67,23 +67,6 @@ class Chat:
 
 def client_events(person: ClientUser, chat: Chat) -> set[str]:
     return {e.event_id for e in person.timeline.get(chat.room_id, [])}
-
-
-async def outbox(app: App) -> list[tuple[int, str, int]]:
-    async with app.sessions() as session:
-        rows = await session.execute(
-            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts).order_by(
-                OutboxMessage.id
-            )
-        )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
-
-
-async def quiet(app: App) -> bool:
-    """Everything received is processed and everything queued is delivered."""
-    async with app.sessions() as session:
-        inbox = set((await session.execute(select(InboxEvent.status))).scalars())
-    return inbox <= {"done"} and {status for _, status, _ in await outbox(app)} <= {"sent"}
 
 
 async def test_event_lost_to_kill9_before_commit_is_answered_once_after_restart(
