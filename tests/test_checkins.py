@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from feedback_bot.checkins import jitter_seconds
 from feedback_bot.db.models import Checkin, Identity
+from feedback_bot.metrics import REGISTRY
 from feedback_bot.ports import EventKind, IncomingEvent
 from feedback_bot.settings import SchedulingSettings
 from tests.harness import Harness, make_harness
@@ -202,8 +203,10 @@ async def test_answering_a_checkin_records_it_and_asks_alliance_items(bot: Harne
     pid = await bot.practitioner()
     await weekly_client(bot, "alex", pid, "Europe/London")
     await run_until(bot, datetime(2026, 10, 15, 17, 0, tzinfo=UTC))
+    answered = REGISTRY.get_sample_value("feedback_bot_checkins_answered_total") or 0.0
     replies = await bot.presses("alex", "Nothing today")
     assert any("Take care" in r for r in replies)
+    assert REGISTRY.get_sample_value("feedback_bot_checkins_answered_total") == answered + 1
     assert any("heard" in r for r in replies), "the first alliance item follows"
     await bot.says("alex", "7")
     await bot.says("alex", "skip")

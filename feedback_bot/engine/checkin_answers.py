@@ -9,6 +9,7 @@ from sqlalchemy import select
 from feedback_bot.db.models import AllianceScore, Checkin
 from feedback_bot.engine import feedback
 from feedback_bot.engine.context import Turn
+from feedback_bot.metrics import CHECKINS_ANSWERED
 
 OPEN = ("sent", "snoozed")
 CHECKIN_OPTIONS = ["good", "not_right", "nothing", "later"]
@@ -59,6 +60,7 @@ async def answer(turn: Turn, checkin: Checkin, key: str) -> None:
     checkin.status = "answered"
     checkin.response = key
     checkin.answered_at = turn.now
+    CHECKINS_ANSWERED.inc()
     if key == "nothing":
         turn.say(turn.t("checkin.nothing"))
         await start_alliance(turn, checkin.id)
@@ -71,6 +73,7 @@ async def answer_with_text(turn: Turn, checkin: Checkin, text: str, risk: bool) 
     checkin.status = "answered"
     checkin.response = "text"
     checkin.answered_at = turn.now
+    CHECKINS_ANSWERED.inc()
     await feedback.start(turn, text, source="checkin", checkin_id=checkin.id, risk=risk)
 
 
