@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
-from nio import MemoryDownloadResponse, RoomEncryptedFile
+from nio import MemoryDownloadResponse, RoomEncryptedFile, RoomEncryptedImage
 from nio.crypto import decrypt_attachment
 
 from adapters.matrix import MatrixAdapter
 from feedback_bot.bootstrap import App, build_app
+from feedback_bot.db.models import AllianceScore
 from feedback_bot.ports import Adapter, CursorStore
 from feedback_bot.settings import MatrixSettings, Settings
 from tests import harness
@@ -117,16 +119,29 @@ async def test_client_links_consents_gives_feedback_and_practitioner_gets_digest
     await alex.says("Just so you know", until="Thank you for telling me")
     assert sum("Sam will see this" in b for b in alex.bodies()) == 2  # nothing re-sent
 
+    # Alliance scores from earlier check-ins put a trend chart into the digest.
+    async with app.sessions() as session, session.begin():
+        now = app.clock.now()
+        for weeks, score in ((3, 8), (2, 7), (1, 4)):
+            session.add(
+                AllianceScore(
+                    client_id=invite.client_id,
+                    item_key="heard",
+                    score=score,
+                    at=now - timedelta(weeks=weeks),
+                )
+            )
     digest = await sam.says("!digest", until=".html")
     assert any("Alex" in body for body in digest)
-    html = await _download(practitioner, sam.room_id, bot_id)
+    html = (await _download(practitioner, sam.room_id, bot_id, RoomEncryptedFile)).decode()
     assert "the last session felt rushed" in html
     assert "the breathing exercise helped" in html
+    chart = await _download(practitioner, sam.room_id, bot_id, RoomEncryptedImage)
+    assert chart.startswith(b"\x89PNG") and len(chart) > 5000
 
 
-async def _download(person: ClientUser, room_id: str, bot_id: str) -> str:
-    [file] = [m for m in person.messages_from(room_id, bot_id) if isinstance(m, RoomEncryptedFile)]
+async def _download(person: ClientUser, room_id: str, bot_id: str, kind: type) -> bytes:
+    [file] = [m for m in person.messages_from(room_id, bot_id) if isinstance(m, kind)]
     response = await person.nio.download(file.url)
     assert isinstance(response, MemoryDownloadResponse), response
-    data = decrypt_attachment(response.body, file.key["k"], file.hashes["sha256"], file.iv)
-    return bytes(data).decode("utf-8")
+    return bytes(decrypt_attachment(response.body, file.key["k"], file.hashes["sha256"], file.iv))
