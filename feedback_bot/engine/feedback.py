@@ -128,6 +128,7 @@ async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
     item.status = "submitted"
     item.submitted_at = turn.now
     await turn.reset()
+    (await turn.conv()).item_id = None  # finished: no draft to continue
     turn.say(await acknowledgement(turn, item) + "\n\n" + turn.footer())
     return item
 

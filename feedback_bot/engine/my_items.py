@@ -76,8 +76,7 @@ async def start_edit(turn: Turn) -> None:
     if item.digest_id is not None:
         turn.say(turn.t("mine.edit_locked"))
         return
-    conv = await turn.conv()
-    conv.item_id = item.id
+    # The item travels in the question's data: conv.item_id stays the unfinished draft.
     await turn.ask("edit", turn.t("mine.edit_ask"), ["skip"], data={"edit_item": item.id})
 
 
