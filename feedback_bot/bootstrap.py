@@ -141,10 +141,7 @@ class App:
         for adapter in self.adapters.values():
             await open_practitioner_dms(self.sessions, self.deps, adapter, self.clock.now())
         self._tasks.append(asyncio.create_task(self._process_loop(), name="inbox"))
-        self._scheduler = self._start_clock()
-
-    def _start_clock(self) -> object:
-        return start_clock_jobs(self)
+        self._scheduler = start_clock_jobs(self)
 
     async def _process_loop(self) -> None:
         while True:

@@ -86,7 +86,6 @@ class Dispatcher:
         held: set[str] = set()  # chats that must not jump ahead of an earlier message
         for row_id in claimed:
             delivered += await self._deliver(row_id, held)
-        await self._update_gauges()
         return delivered
 
     async def drain(self, max_rounds: int = 1000, max_pacing_wait: float = 5.0) -> int:
@@ -353,7 +352,8 @@ class Dispatcher:
                 resolved += 1
         return resolved
 
-    async def _update_gauges(self) -> None:
+    async def update_gauges(self) -> None:
+        """Queue depth and age, read when Prometheus scrapes rather than on every send."""
         async with self._sessions() as session:
             depth, oldest = (
                 await session.execute(
@@ -363,11 +363,5 @@ class Dispatcher:
                 )
             ).one()
         OUTBOX_DEPTH.set(depth or 0)
-        if oldest is not None:
-            if oldest.tzinfo is None:
-                from datetime import UTC
-
-                oldest = oldest.replace(tzinfo=UTC)
-            OUTBOX_OLDEST_AGE.set((self._clock.now() - oldest).total_seconds())
-        else:
-            OUTBOX_OLDEST_AGE.set(0)
+        age = 0.0 if oldest is None else (self._clock.now() - oldest).total_seconds()
+        OUTBOX_OLDEST_AGE.set(age)

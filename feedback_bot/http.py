@@ -29,6 +29,7 @@ def make_http_app(app: App) -> web.Application:
         )
 
     async def metrics(_request: web.Request) -> web.Response:
+        await app.dispatcher.update_gauges()
         return web.Response(
             body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

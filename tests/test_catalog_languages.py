@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from feedback_bot.catalog import CATALOG_DIR, FALLBACK, Catalog
+from feedback_bot.catalog import CATALOG_DIR, FALLBACK, Catalog, _flatten
 
 LANGUAGES = ["de", "es"]
 
@@ -26,14 +26,6 @@ def _files(lang: str) -> list[Path]:
 
 def _load(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-
-def _flatten(prefix: str, node: Any, out: dict[str, str]) -> None:
-    if isinstance(node, Mapping):
-        for k, v in node.items():
-            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
-    else:
-        out[prefix] = str(node)
 
 
 def _texts(lang: str) -> dict[str, str]:

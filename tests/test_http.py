@@ -22,7 +22,7 @@ async def test_healthz_and_metrics(bot: Harness) -> None:
             async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
                 body = await r.text()
         assert "feedback_bot_messages_in_total" in body
-        assert "feedback_bot_outbox_depth" in body
+        assert "feedback_bot_outbox_depth 0.0" in body  # refreshed at scrape: all delivered
         assert "private sentence" not in body
         await bot.console.stop()  # the platform connection drops: not ready
         async with (
