@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from feedback_bot.commands import parse_command
 from feedback_bot.ports import (
     Capability,
     EventKind,
@@ -21,6 +20,7 @@ from feedback_bot.ports import (
     RecipientUnavailable,
     SendReceipt,
 )
+from feedback_bot.ports.command_text import parse_command
 
 Output = Callable[[OutgoingMessage], None]
 

@@ -24,11 +24,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import make_url
 
 from adapters.console import ConsoleAdapter
-from feedback_bot.bootstrap import App, build_app
-from feedback_bot.calendar import WEEKDAYS
-from feedback_bot.clock import FakeClock
-from feedback_bot.crypto import generate_key
-from feedback_bot.db.models import (
+from feedback_bot.app.bootstrap import App, build_app
+from feedback_bot.app.settings import Settings
+from feedback_bot.ports import OutgoingMessage, RateLimit
+from feedback_bot.privacy.crypto import generate_key
+from feedback_bot.scheduling.clock import FakeClock
+from feedback_bot.scheduling.wallclock import WEEKDAYS
+from feedback_bot.storage.models import (
     Client,
     ConsentRecord,
     Conversation,
@@ -37,8 +39,6 @@ from feedback_bot.db.models import (
     Practice,
     Practitioner,
 )
-from feedback_bot.ports import OutgoingMessage, RateLimit
-from feedback_bot.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

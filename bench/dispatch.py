@@ -31,10 +31,10 @@ from bench.common import (
     make_rig,
 )
 from bench.stats import settle
-from feedback_bot.crypto import generate_key
-from feedback_bot.db.models import OutboxMessage
-from feedback_bot.outbox import enqueue
+from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import Choice, RateLimit
+from feedback_bot.privacy.crypto import generate_key
+from feedback_bot.storage.models import OutboxMessage
 
 # A check-in-sized message: a few sentences and four choices (rendered as a numbered list,
 # since the console has no buttons).

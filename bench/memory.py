@@ -1,7 +1,7 @@
 """Memory of building the app (in a fresh process), and the cost of field encryption.
 
 Encryption: every inbox payload, outbox payload and feedback text is sealed with AES-GCM
-(:class:`feedback_bot.vault.Vault`), bound to its table, column and row. Here a value
+(:class:`feedback_bot.privacy.vault.Vault`), bound to its table, column and row. Here a value
 sealed and opened again is timed against the plain JSON round trip it wraps.
 """
 
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from bench.common import Backend, bench_settings, make_rig, run_child
 from bench.stats import median, settle
-from feedback_bot.bootstrap import make_vault
-from feedback_bot.crypto import generate_key
-from feedback_bot.db.models import new_uid
-from feedback_bot.vault import Vault
+from feedback_bot.app.bootstrap import make_vault
+from feedback_bot.privacy.crypto import generate_key
+from feedback_bot.privacy.vault import Vault
+from feedback_bot.storage.models import new_uid
 
 
 @dataclass

@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 
 from bench.common import Backend, Rig, make_rig, run_child, seed_clients_direct
 from bench.stats import settle
-from feedback_bot.crypto import generate_key
-from feedback_bot.db.models import OutboxMessage
+from feedback_bot.privacy.crypto import generate_key
+from feedback_bot.storage.models import OutboxMessage
 
 PER_PRACTITIONER = 25
 CONSENTED = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)  # a week before START

@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from feedback_bot.bootstrap import App
-from feedback_bot.db.models import InboxEvent, OutboxMessage
-from feedback_bot.inbox import Inbox
+from feedback_bot.app.bootstrap import App
+from feedback_bot.delivery.inbox import Inbox
 from feedback_bot.ports import IncomingEvent
+from feedback_bot.storage.models import InboxEvent, OutboxMessage
 
 REPO = Path(__file__).resolve().parent.parent
 MARKER_ENV = "FEEDBACK_BOT_TEST_CRASH_MARKER"
@@ -159,10 +159,10 @@ async def wait_for(
 
 
 def main() -> None:
-    from feedback_bot.cli import run
-    from feedback_bot.logging_setup import configure
-    from feedback_bot.runner import run_forever
-    from feedback_bot.settings import load_settings
+    from feedback_bot.app.cli import run
+    from feedback_bot.app.logging_setup import configure
+    from feedback_bot.app.runner import run_forever
+    from feedback_bot.app.settings import load_settings
 
     marker = os.environ.get(MARKER_ENV)
     if marker:

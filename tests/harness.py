@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from adapters.console import ConsoleAdapter
-from feedback_bot.bootstrap import App, build_app
-from feedback_bot.clock import FakeClock
-from feedback_bot.crypto import generate_key
+from feedback_bot.app.bootstrap import App, build_app
+from feedback_bot.app.settings import Settings
 from feedback_bot.ports import OutgoingMessage
-from feedback_bot.settings import Settings
+from feedback_bot.privacy.crypto import generate_key
+from feedback_bot.scheduling.clock import FakeClock
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""The full matrix of who may read which client words (feedback_bot.access): a client reads
+"""The full matrix of who may read which client words (feedback_bot.privacy.access): a client reads
 their own; a practitioner their own clients' (except what went to the feedback contact);
 the feedback contact only what was sent to them, in their own practice; admins nothing."""
 
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from feedback_bot.access import AccessDenied, Reader, may_read, read_own_text, read_text
-from feedback_bot.db.models import FeedbackItem
+from feedback_bot.privacy.access import AccessDenied, Reader, may_read, read_own_text, read_text
+from feedback_bot.storage.models import FeedbackItem
 from tests.harness import Harness
 
 

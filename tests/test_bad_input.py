@@ -7,15 +7,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from feedback_bot.access import read_own_text
-from feedback_bot.db.models import (
+from feedback_bot.ports import EventKind, IncomingEvent
+from feedback_bot.privacy.access import read_own_text
+from feedback_bot.storage.models import (
     FeedbackItem,
     Identity,
     InboxEvent,
     OutboxMessage,
     SafetyEvent,
 )
-from feedback_bot.ports import EventKind, IncomingEvent
 from tests.harness import Harness, count, rows, t
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from feedback_bot.cli import app
-from feedback_bot.crypto import generate_key
+from feedback_bot.app.cli import app
+from feedback_bot.privacy.crypto import generate_key
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,7 +91,7 @@ def test_prompts_validate_refuses_a_practice_without_crisis_resources(
 
 
 def test_keys_generate_gives_a_256_bit_key(env: dict[str, str]) -> None:
-    from feedback_bot.crypto import _decode_key
+    from feedback_bot.privacy.crypto import _decode_key
 
     code, out = invoke("keys", "generate")
     assert code == 0 and len(_decode_key(out.strip())) == 32
@@ -102,7 +102,7 @@ def test_outbox_shows_dead_letters_and_retry_requeues(env: dict[str, str]) -> No
 
     from sqlalchemy import update
 
-    from feedback_bot.db.models import OutboxMessage
+    from feedback_bot.storage.models import OutboxMessage
     from tests.harness import make_harness
 
     async def seed() -> None:
@@ -138,7 +138,7 @@ def test_digest_render_writes_files_without_marking_anything_seen(
 
     from sqlalchemy import select
 
-    from feedback_bot.db.models import FeedbackItem
+    from feedback_bot.storage.models import FeedbackItem
     from tests.harness import make_harness
 
     async def seed() -> int:
@@ -189,7 +189,7 @@ def test_chat_lets_you_try_the_bot_as_a_client_in_the_terminal(env: dict[str, st
         [
             sys.executable,
             "-c",
-            "from feedback_bot.cli import main; main()",
+            "from feedback_bot.app.cli import main; main()",
             "chat",
             "--as",
             "client",
@@ -213,7 +213,7 @@ def test_unlinking_a_practitioner_removes_their_chats_and_gives_a_new_code(
 
     from sqlalchemy import func, select
 
-    from feedback_bot.db.models import Identity
+    from feedback_bot.storage.models import Identity
     from tests.harness import make_harness
 
     async def linked_chats(link: bool) -> int:

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from feedback_bot import dates
-from feedback_bot.access import read_own_text
-from feedback_bot.db.models import (
+from feedback_bot.catalog import dates
+from feedback_bot.privacy.access import read_own_text
+from feedback_bot.storage.models import (
     AuditEvent,
     Base,
     Client,

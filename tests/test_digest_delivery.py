@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from feedback_bot.db.models import AllianceScore, Checkin, Client, Digest, FeedbackItem
+from feedback_bot.storage.models import AllianceScore, Checkin, Client, Digest, FeedbackItem
 from tests.harness import Harness
 
 

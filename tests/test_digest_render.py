@@ -15,10 +15,10 @@ import matplotlib.image
 import pytest
 
 from feedback_bot.catalog import Catalog
+from feedback_bot.delivery.textsplit import split_text
 from feedback_bot.digest.chart import chart_size_px, render_trend_chart
 from feedback_bot.digest.render import render_chat_text, render_html, render_markdown
 from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
-from feedback_bot.textsplit import split_text
 
 TRICKY = (
     "I felt *rushed* at the end <script>alert('x')</script> & [link](http://e.x) "

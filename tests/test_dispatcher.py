@@ -14,13 +14,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.clock import FakeClock
-from feedback_bot.crypto import KeyRing, _decode_key, generate_key
-from feedback_bot.db.engine import create_engine, session_factory
-from feedback_bot.db.migrate import upgrade
-from feedback_bot.db.models import OutboxMessage
-from feedback_bot.dispatcher import Dispatcher
-from feedback_bot.outbox import enqueue
+from feedback_bot.app.settings import SchedulingSettings
+from feedback_bot.delivery.dispatcher import Dispatcher
+from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import (
     Capability,
     InboundSink,
@@ -31,8 +27,12 @@ from feedback_bot.ports import (
     SendReceipt,
     TransientSendError,
 )
-from feedback_bot.settings import SchedulingSettings
-from feedback_bot.vault import Vault
+from feedback_bot.privacy.crypto import KeyRing, _decode_key, generate_key
+from feedback_bot.privacy.vault import Vault
+from feedback_bot.scheduling.clock import FakeClock
+from feedback_bot.storage.database import create_engine, session_factory
+from feedback_bot.storage.migrate import upgrade
+from feedback_bot.storage.models import OutboxMessage
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.access import read_own_text
-from feedback_bot.db.models import Conversation, FeedbackItem, InboxEvent, OutboxMessage
-from feedback_bot.engine import feedback
-from feedback_bot.engine.context import Turn
+from feedback_bot.conversation import feedback
+from feedback_bot.conversation.turn import Turn
 from feedback_bot.ports import EventKind, IncomingEvent
+from feedback_bot.privacy.access import read_own_text
+from feedback_bot.storage.models import Conversation, FeedbackItem, InboxEvent, OutboxMessage
 from tests.harness import Harness, count, rows, t
 
 

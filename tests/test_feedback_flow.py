@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from feedback_bot import dates
-from feedback_bot.access import read_own_text
-from feedback_bot.calendar import WEEKDAYS
-from feedback_bot.db.models import FeedbackItem, SafetyEvent
+from feedback_bot.catalog import dates
+from feedback_bot.privacy.access import read_own_text
+from feedback_bot.scheduling.wallclock import WEEKDAYS
+from feedback_bot.storage.models import FeedbackItem, SafetyEvent
 from tests.harness import Harness, count, t
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from feedback_bot.http import start_http
+from feedback_bot.app.http import start_http
 from tests.harness import Harness
 
 

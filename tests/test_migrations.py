@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from feedback_bot.db.engine import create_engine
-from feedback_bot.db.migrate import upgrade
-from feedback_bot.db.models import Base
+from feedback_bot.storage.database import create_engine
+from feedback_bot.storage.migrate import upgrade
+from feedback_bot.storage.models import Base
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from feedback_bot.codes import new_code
-from feedback_bot.db.models import (
+from feedback_bot.people.codes import new_code
+from feedback_bot.storage.models import (
     Client,
     ConsentRecord,
     FeedbackItem,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from feedback_bot import dates
-from feedback_bot.db.models import Appointment, Client
+from feedback_bot.catalog import dates
+from feedback_bot.storage.models import Appointment, Client
 from tests.harness import Harness, rows, t
 
 

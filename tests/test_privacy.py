@@ -15,11 +15,11 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from feedback_bot.bootstrap import make_vault
-from feedback_bot.crypto import DecryptionError, generate_key
-from feedback_bot.db.models import Base, FeedbackItem, InboxEvent, OutboxMessage
-from feedback_bot.engine import feedback
-from feedback_bot.engine.context import Turn
+from feedback_bot.app.bootstrap import make_vault
+from feedback_bot.conversation import feedback
+from feedback_bot.conversation.turn import Turn
+from feedback_bot.privacy.crypto import DecryptionError, generate_key
+from feedback_bot.storage.models import Base, FeedbackItem, InboxEvent, OutboxMessage
 from tests import harness
 from tests.harness import Harness
 

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from feedback_bot.db.models import FeedbackItem, InboxEvent
 from feedback_bot.ports import EventKind, IncomingEvent
+from feedback_bot.storage.models import FeedbackItem, InboxEvent
 from tests.harness import Harness, make_harness
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)

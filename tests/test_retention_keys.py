@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from feedback_bot.bootstrap import make_vault
-from feedback_bot.crypto import DecryptionError, generate_key
-from feedback_bot.db.models import AuditEvent, FeedbackItem, InboxEvent, OutboxMessage
-from feedback_bot.keys import rotate_all
-from feedback_bot.vault import Vault
+from feedback_bot.app.bootstrap import make_vault
+from feedback_bot.privacy.crypto import DecryptionError, generate_key
+from feedback_bot.privacy.key_rotation import rotate_all
+from feedback_bot.privacy.vault import Vault
+from feedback_bot.storage.models import AuditEvent, FeedbackItem, InboxEvent, OutboxMessage
 from tests.harness import Harness
 
 

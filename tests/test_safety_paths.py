@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from feedback_bot.db.models import FeedbackItem, InboxEvent, SafetyEvent
+from feedback_bot.storage.models import FeedbackItem, InboxEvent, SafetyEvent
 from tests.harness import Harness
 
 RISKY = "honestly I don't see the point anymore"

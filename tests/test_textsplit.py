@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedback_bot.textsplit import Units, measure, split_text
+from feedback_bot.delivery.textsplit import Units, measure, split_text
 
 _WS = re.compile(r"\s*")
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedback_bot.engine.context import Turn
+from feedback_bot.conversation.turn import Turn
 from tests.harness import make_harness
 
 

@@ -21,6 +21,7 @@ from nio import (
     UploadResponse,
 )
 
+from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import (
     Attachment,
     Capability,
@@ -31,7 +32,6 @@ from feedback_bot.ports import (
     SendReceipt,
     TransientSendError,
 )
-from feedback_bot.settings import MatrixSettings
 
 from .content import MAX_TEXT_CHARS, attachment_content, split_text, text_content
 from .errors import NETWORK_ERRORS, send_error

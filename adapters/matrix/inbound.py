@@ -26,8 +26,8 @@ from nio import (
     SyncResponse,
 )
 
+from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import CursorStore, EventKind, InboundSink, IncomingEvent
-from feedback_bot.settings import MatrixSettings
 
 from .content import text_content
 from .errors import NETWORK_ERRORS, is_rate_limited, retry_after_seconds

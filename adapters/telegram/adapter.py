@@ -33,6 +33,7 @@ from adapters.telegram.polling import Backoff, Poller
 from adapters.telegram.quiet_logs import quiet_library_loggers
 from adapters.telegram.translate import ALLOWED_UPDATES, PLATFORM, translate
 from adapters.telegram.webhook import SECRET_SHAPE, WebhookServer
+from feedback_bot.app.settings import TelegramSettings
 from feedback_bot.ports import (
     AdapterInfo,
     Capability,
@@ -42,7 +43,6 @@ from feedback_bot.ports import (
     RecipientUnavailable,
     SendReceipt,
 )
-from feedback_bot.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from feedback_bot.delivery.textsplit import split_text
 from feedback_bot.ports import Attachment, Choice, OutgoingMessage
-from feedback_bot.textsplit import split_text
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64  # bytes

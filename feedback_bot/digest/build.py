@@ -1,5 +1,5 @@
 """Reading the database into a :class:`DigestView` for one reader (practitioner or the
-practice's feedback contact). All content is read through :mod:`feedback_bot.access`."""
+practice's feedback contact). All content is read through :mod:`feedback_bot.privacy.access`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.access import Reader, read_text
-from feedback_bot.db.models import (
+from feedback_bot.conversation.turn import EngineDeps
+from feedback_bot.digest.timing import practitioner_tz
+from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
+from feedback_bot.privacy.access import Reader, read_text
+from feedback_bot.storage.models import (
     AllianceScore,
     Checkin,
     Client,
@@ -19,9 +22,6 @@ from feedback_bot.db.models import (
     Practitioner,
     SafetyEvent,
 )
-from feedback_bot.digest.timing import practitioner_tz
-from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
-from feedback_bot.engine.context import EngineDeps
 
 TREND_WEEKS = 8
 RATE_WEEKS = 4

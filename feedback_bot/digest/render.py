@@ -5,7 +5,7 @@ client's words are only ever placed in the returned strings, always complete and
 as written:
 
 * chat text: between quotation marks, untouched (split it with
-  :func:`feedback_bot.textsplit.split_text` for the platform limit);
+  :func:`feedback_bot.delivery.textsplit.split_text` for the platform limit);
 * HTML: escaped, in a ``dir="auto"`` block that keeps line breaks, so right-to-left
   words display properly and nothing the client typed can become markup;
 * Markdown: in a fenced code block longer than any backtick run in the words, so every

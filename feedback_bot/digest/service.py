@@ -9,13 +9,21 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.appointments import occurrences
-from feedback_bot.attachments import html_file, png_image
-from feedback_bot.audit import record
-from feedback_bot.calendar import parse_hhmm, weekly_occurrence_on_or_before, zone
-from feedback_bot.clock import Clock
-from feedback_bot.db.engine import upsert_insert
-from feedback_bot.db.models import (
+from feedback_bot.conversation.practitioner import find_client
+from feedback_bot.conversation.turn import EngineDeps, Turn
+from feedback_bot.delivery.attachments import html_file, png_image
+from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.digest.build import BuiltDigest, DigestBuilder
+from feedback_bot.digest.render import render_chat_text, render_html, render_markdown
+from feedback_bot.digest.timing import practitioner_tz
+from feedback_bot.digest.view import DigestView
+from feedback_bot.ports import Choice
+from feedback_bot.privacy.audit import record
+from feedback_bot.scheduling.appointments import occurrences
+from feedback_bot.scheduling.clock import Clock
+from feedback_bot.scheduling.wallclock import parse_hhmm, weekly_occurrence_on_or_before, zone
+from feedback_bot.storage.database import upsert_insert
+from feedback_bot.storage.models import (
     Appointment,
     Client,
     Digest,
@@ -26,14 +34,6 @@ from feedback_bot.db.models import (
     SafetyEvent,
     new_uid,
 )
-from feedback_bot.digest.build import BuiltDigest, DigestBuilder
-from feedback_bot.digest.render import render_chat_text, render_html, render_markdown
-from feedback_bot.digest.timing import practitioner_tz
-from feedback_bot.digest.view import DigestView
-from feedback_bot.engine.context import EngineDeps, Turn
-from feedback_bot.engine.practitioner import find_client
-from feedback_bot.outbox import enqueue
-from feedback_bot.ports import Choice
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.appointments import next_session
-from feedback_bot.calendar import next_weekly_occurrence, parse_hhmm, zone
-from feedback_bot.db.models import Practice, Practitioner
+from feedback_bot.scheduling.appointments import next_session
+from feedback_bot.scheduling.wallclock import next_weekly_occurrence, parse_hhmm, zone
+from feedback_bot.storage.models import Practice, Practitioner
 
 
 def practitioner_tz(practitioner: Practitioner, practice: Practice) -> str:

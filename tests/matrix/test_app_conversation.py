@@ -10,10 +10,10 @@ from nio import MemoryDownloadResponse, RoomEncryptedFile, RoomEncryptedImage
 from nio.crypto import decrypt_attachment
 
 from adapters.matrix import MatrixAdapter
-from feedback_bot.bootstrap import App, build_app
-from feedback_bot.db.models import AllianceScore
+from feedback_bot.app.bootstrap import App, build_app
+from feedback_bot.app.settings import MatrixSettings, Settings
 from feedback_bot.ports import Adapter, CursorStore
-from feedback_bot.settings import MatrixSettings, Settings
+from feedback_bot.storage.models import AllianceScore
 from tests import harness
 from tests.matrix.support import ClientUser
 

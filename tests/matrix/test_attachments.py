@@ -9,8 +9,8 @@ import pytest
 from nio import MemoryDownloadResponse, RoomEncryptedMedia, RoomMessageMedia
 from nio.crypto import decrypt_attachment
 
+from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import Attachment, OutgoingMessage
-from feedback_bot.settings import MatrixSettings
 from tests.matrix.conftest import AdapterRunner
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import EventKind, OutgoingMessage
-from feedback_bot.settings import MatrixSettings
 from tests.matrix.conftest import AdapterRunner
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink
 

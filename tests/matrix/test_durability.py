@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import IncomingEvent, OutgoingMessage
-from feedback_bot.settings import MatrixSettings
 from tests.matrix.conftest import AdapterRunner
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from adapters.matrix import MatrixAdapter
+from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import OutgoingMessage, TransientSendError
-from feedback_bot.settings import MatrixSettings
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.conftest import AdapterRunner
 from tests.matrix.proxy import CuttableProxy

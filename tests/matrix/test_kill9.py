@@ -15,9 +15,9 @@ from pathlib import Path
 from nio import MegolmEvent
 from sqlalchemy import select
 
-from feedback_bot.bootstrap import build_app, make_vault
-from feedback_bot.crypto import generate_key
-from feedback_bot.db.models import FeedbackItem, InboxEvent
+from feedback_bot.app.bootstrap import build_app, make_vault
+from feedback_bot.privacy.crypto import generate_key
+from feedback_bot.storage.models import FeedbackItem, InboxEvent
 from tests import harness
 from tests.crash_runner import DYING_NOTE, BotProcess, bot_env, outbox, quiet, wait_for
 from tests.fakes.synapse import MatrixUser, SynapseServer

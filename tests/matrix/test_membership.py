@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import EventKind, OutgoingMessage, RecipientUnavailable
-from feedback_bot.settings import MatrixSettings
 from tests.fakes.synapse import SynapseServer
 from tests.matrix.conftest import AdapterRunner, unique
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink

@@ -9,8 +9,8 @@ from pydantic import SecretStr
 
 from adapters.matrix import MatrixAdapter, MatrixConfigError
 from adapters.matrix.session import Credentials, load_credentials, save_credentials
+from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import OutgoingMessage
-from feedback_bot.settings import MatrixSettings
 from tests.fakes.synapse import SynapseServer
 from tests.matrix.conftest import AdapterRunner, unique
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink

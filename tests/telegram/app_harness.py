@@ -14,10 +14,10 @@ from typing import Any
 from pydantic import SecretStr
 
 from adapters.telegram import Backoff, TelegramAdapter
-from feedback_bot.bootstrap import App, build_app
-from feedback_bot.clock import FakeClock
+from feedback_bot.app.bootstrap import App, build_app
+from feedback_bot.app.settings import Settings, TelegramSettings
 from feedback_bot.ports import Adapter, CursorStore
-from feedback_bot.settings import Settings, TelegramSettings
+from feedback_bot.scheduling.clock import FakeClock
 from tests import harness
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegramApi
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from feedback_bot.bootstrap import App
-from feedback_bot.clock import FakeClock
+from feedback_bot.app.bootstrap import App
+from feedback_bot.scheduling.clock import FakeClock
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.telegram.app_harness import ALEX, linked, settle, t, texts, visible
 

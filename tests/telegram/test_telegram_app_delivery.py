@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from feedback_bot.bootstrap import App
-from feedback_bot.clock import FakeClock
-from feedback_bot.cursors import DbCursorStore
-from feedback_bot.db.models import FeedbackItem, Identity, OutboxMessage
+from feedback_bot.app.bootstrap import App
+from feedback_bot.delivery.cursors import DbCursorStore
 from feedback_bot.ports import IncomingEvent
+from feedback_bot.scheduling.clock import FakeClock
+from feedback_bot.storage.models import FeedbackItem, Identity, OutboxMessage
 from tests.fakes.telegram_api import ApiCall, FakeTelegramApi
 from tests.telegram.app_harness import (
     ALEX,

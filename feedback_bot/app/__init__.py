@@ -1,0 +1,1 @@
+"""Running the bot: settings, wiring, the command line, the clock beat, health and metrics."""

@@ -1,0 +1,283 @@
+"""The one place that wires settings → database → engine → adapters → scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from feedback_bot.app.beat import start_clock_jobs
+from feedback_bot.app.logging_setup import quiet_platform_loggers
+from feedback_bot.app.settings import Settings
+from feedback_bot.catalog import Catalog
+from feedback_bot.conversation.processor import Processor
+from feedback_bot.conversation.router import Router
+from feedback_bot.conversation.turn import EngineDeps
+from feedback_bot.delivery.cursors import DbCursorStore
+from feedback_bot.delivery.dispatcher import Dispatcher, Sleep
+from feedback_bot.delivery.inbox import Inbox
+from feedback_bot.delivery.practitioner_dm import open_practitioner_dms
+from feedback_bot.digest.service import DigestService
+from feedback_bot.people.admin import Admin
+from feedback_bot.people.practice_config import PracticeConfig, load_practice_config
+from feedback_bot.ports import Adapter, CursorStore, IncomingEvent, RateLimit
+from feedback_bot.privacy.crypto import InvalidKey, KeyRing, _decode_key
+from feedback_bot.privacy.retention import purge_expired
+from feedback_bot.privacy.vault import Vault
+from feedback_bot.safety.direct import load_detector, send_direct_safety_reply
+from feedback_bot.scheduling.checkins import CheckinScheduler
+from feedback_bot.scheduling.clock import Clock, SystemClock
+from feedback_bot.storage.database import create_engine, is_sqlite, session_factory
+from feedback_bot.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+AdapterFactory = Callable[[CursorStore], Adapter]
+
+STOP_GRACE_SECONDS = 10.0  # how long a clean stop waits for a delivery in flight
+
+
+class StartupError(Exception):
+    """A problem a person must fix before the bot can run; one readable message."""
+
+
+def make_vault(settings: Settings) -> Vault:
+    if settings.encryption_key is None:
+        raise StartupError(
+            "FEEDBACK_BOT_ENCRYPTION_KEY is not set. Feedback is encrypted at rest, so the bot "
+            "needs a key: run `feedback-bot keys generate` and put the result in your .env."
+        )
+    try:
+        current = settings.encryption_key.get_secret_value()
+        keys = KeyRing(current, [k.get_secret_value() for k in settings.old_encryption_keys])
+        return Vault(keys, _decode_key(current))
+    except InvalidKey as exc:
+        raise StartupError(f"FEEDBACK_BOT_ENCRYPTION_KEY: {exc}") from None
+
+
+def invite_links(adapters: dict[str, Adapter]) -> dict[str, str]:
+    return {
+        p: link for p, a in adapters.items() if (link := getattr(a, "invite_link_template", None))
+    }
+
+
+def rate_limit_for(settings: Settings, platform: str) -> RateLimit:
+    if platform == "telegram":
+        t = settings.telegram
+        return RateLimit(t.per_chat_per_second, t.overall_per_second)
+    if platform == "matrix":
+        m = settings.matrix
+        return RateLimit(m.per_room_per_second, m.overall_per_second)
+    return RateLimit(50.0, 500.0)
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    vault: Vault
+    catalog: Catalog
+    config: PracticeConfig
+    deps: EngineDeps
+    inbox: Inbox
+    processor: Processor
+    dispatcher: Dispatcher
+    checkins: CheckinScheduler
+    digests: DigestService
+    admin: Admin
+    adapters: dict[str, Adapter] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _scheduler: object | None = None
+    _dispatch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    # -- the sink adapters call -------------------------------------------------
+    async def receive(self, event: IncomingEvent) -> None:
+        await self.inbox.receive(event)
+
+    # -- steps, callable directly from tests and the demo ------------------------
+    async def process_inbox(self) -> int:
+        return await self.processor.process_pending()
+
+    async def dispatch_once(self) -> int:
+        async with self._dispatch_lock:
+            return await self.dispatcher.dispatch_once()
+
+    async def drain(self) -> int:
+        """Process everything received and deliver everything due now."""
+        total = 0
+        for _ in range(50):
+            processed = await self.process_inbox()
+            async with self._dispatch_lock:
+                sent = await self.dispatcher.drain()
+            total += sent
+            if processed == 0 and sent == 0:
+                break
+        return total
+
+    async def tick(self) -> None:
+        """One beat of the clock: schedule and send check-ins and digests that are due."""
+        now = self.clock.now()
+        await self.checkins.tick(now)
+        await self.digests.tick(now)
+
+    async def purge(self) -> dict[str, int]:
+        return await purge_expired(self.sessions, self.clock.now(), self.settings.retention_days)
+
+    # -- running for real --------------------------------------------------------
+    async def start(self) -> None:
+        await self.dispatcher.recover_stale()
+        for adapter in self.adapters.values():
+            await adapter.start(self.receive)
+        # Deep links need what the platform told us at start (e.g. the bot's username).
+        self.deps.invite_links.update(invite_links(self.adapters))
+        for adapter in self.adapters.values():
+            await open_practitioner_dms(self.sessions, self.deps, adapter, self.clock.now())
+        self._tasks.append(asyncio.create_task(self._process_loop(), name="inbox"))
+        self._scheduler = start_clock_jobs(self)
+
+    async def _process_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.process_inbox()
+                await self.dispatch_once()
+            except Exception as exc:  # keep receiving; the rows stay pending for next time
+                log.error("inbox loop: %s", type(exc).__name__)
+                await asyncio.sleep(1)
+                self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        # A delivery in flight may finish first (bounded). Cancelled between the platform's
+        # "ok" and the row marked sent, it would be left "sending", as after a crash: the
+        # reply sent again after the restart, a check-in never. The scheduler's shutdown
+        # and the task cancels below cancel whatever they find running.
+        if self._scheduler is not None:
+            self._scheduler.pause()  # type: ignore[attr-defined]
+        holding = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_GRACE_SECONDS):
+                await self._dispatch_lock.acquire()
+                holding = True
+        try:
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)  # type: ignore[attr-defined]
+                self._scheduler = None
+            for task in self._tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks.clear()
+            for adapter in self.adapters.values():
+                await adapter.stop()
+        finally:
+            if holding:
+                self._dispatch_lock.release()
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.engine.dispose()
+
+    def is_ready(self) -> bool:
+        return all(a.is_connected() for a in self.adapters.values())
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    adapters: Iterable[Adapter | AdapterFactory] = (),
+    clock: Clock | None = None,
+    config: PracticeConfig | None = None,
+    migrate: bool = True,
+    sleep: Sleep = asyncio.sleep,
+    worker_id: str | None = None,
+) -> App:
+    quiet_platform_loggers()
+    clock = clock or SystemClock()
+    vault = make_vault(settings)
+    config = config or load_practice_config(settings.prompts_file)
+    catalog = Catalog.load(overrides=config.texts)
+    detector = load_detector(config, settings.prompts_file.parent / "safety.yaml")
+    engine = create_engine(settings.database_url)
+    if migrate:
+        await upgrade(engine)
+    sessions = session_factory(engine)
+    cursors = DbCursorStore(sessions, clock)
+    built = [a if isinstance(a, Adapter) else a(cursors) for a in adapters]
+    adapter_map = {a.platform: a for a in built}
+    deps = EngineDeps(
+        vault=vault,
+        catalog=catalog,
+        config=config,
+        detector=detector,
+        command_prefixes={p: getattr(a, "command_prefix", "!") for p, a in adapter_map.items()},
+        invite_links=invite_links(adapter_map),
+        max_text_chars=settings.max_text_chars,
+        retention_days=settings.retention_days,
+        invite_valid_days=settings.invite_valid_days,
+    )
+    dispatcher = Dispatcher(
+        sessions,
+        vault,
+        clock,
+        adapter_map,
+        {p: rate_limit_for(settings, p) for p in adapter_map},
+        settings.scheduling,
+        sleep=sleep,
+        worker_id=worker_id,
+    )
+    digests = DigestService(
+        sessions, deps, clock, timedelta(minutes=settings.scheduling.missed_slot_grace_minutes)
+    )
+    router = Router((digests.on_command, digests.on_ack))
+    processor = Processor(sessions, deps, clock, router)
+    app_holder: list[App] = []
+
+    async def emergency_reply(event: IncomingEvent) -> None:
+        adapter = adapter_map.get(event.platform)
+        if adapter is None:
+            return
+        await send_direct_safety_reply(adapter, deps, event)
+        router.already_warned.add(event.event_id)
+
+    inbox = Inbox(
+        sessions,
+        vault,
+        clock,
+        is_risky=lambda text: detector.check(text) is not None,
+        emergency_reply=emergency_reply,
+        on_new=lambda: app_holder[0].wake() if app_holder else None,
+        per_minute=settings.inbound_per_minute,
+    )
+    app = App(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        vault=vault,
+        catalog=catalog,
+        config=config,
+        deps=deps,
+        inbox=inbox,
+        processor=processor,
+        dispatcher=dispatcher,
+        checkins=CheckinScheduler(sessions, deps, clock, settings.scheduling),
+        digests=digests,
+        admin=Admin(sessions, deps, clock),
+        adapters=adapter_map,
+    )
+    app_holder.append(app)
+    if is_sqlite(settings.database_url):
+        log.info("database: SQLite (single worker)")
+    return app

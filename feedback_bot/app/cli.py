@@ -1,0 +1,342 @@
+"""``feedback-bot``: run the bot, try it in a terminal, and administer a practice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from feedback_bot.app.settings import Settings, SettingsError, load_settings
+from feedback_bot.people.practice_config import ConfigError, load_practice_config
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Between-session feedback bot for therapy, counselling and coaching.",
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+prompts_app = typer.Typer(
+    help="Practice configuration (config/prompts.yaml).", no_args_is_help=True
+)
+practice_app = typer.Typer(help="Practices.", no_args_is_help=True)
+practitioner_app = typer.Typer(help="Practitioners.", no_args_is_help=True)
+client_app = typer.Typer(help="Clients.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+digest_app = typer.Typer(help="Practitioner digests.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Outgoing message queue.", invoke_without_command=True)
+for name, sub in (
+    ("db", db_app),
+    ("prompts", prompts_app),
+    ("practice", practice_app),
+    ("practitioner", practitioner_app),
+    ("client", client_app),
+    ("keys", keys_app),
+    ("digest", digest_app),
+    ("outbox", outbox_app),
+):
+    app.add_typer(sub, name=name)
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    from feedback_bot.app.bootstrap import StartupError
+
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except (StartupError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+
+
+async def _app(settings: Settings, adapters: list[Any] | None = None) -> Any:
+    from feedback_bot.app.bootstrap import build_app
+
+    return await build_app(settings, adapters=adapters or [])
+
+
+def emit(data: dict[str, Any], as_json: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data) + "\n")
+        return
+    table = Table(title=title, show_header=False)
+    for k, v in data.items():
+        table.add_row(k, str(v))
+    out.print(table)
+
+
+# -- running --------------------------------------------------------------------------
+@app.command("run")
+def run_bot() -> None:
+    """Run the bot with the adapters configured in the environment."""
+    from feedback_bot.app.logging_setup import configure
+    from feedback_bot.app.runner import run_forever
+
+    settings = settings_or_exit()
+    configure(settings.log_level)
+    run(lambda: run_forever(settings))
+
+
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("demo-output"), help="Where the digest is written"),
+) -> None:
+    """Play a short story on a simulated clock: no tokens, no configuration."""
+    from feedback_bot.app.demo import run_demo
+
+    run(lambda: run_demo(out_dir))
+
+
+@app.command()
+def chat(as_: str = typer.Option("client", "--as", help="client or practitioner")) -> None:
+    """Talk to the bot in this terminal (console adapter, your configured database)."""
+    from feedback_bot.app.console_chat import chat_session
+
+    if as_ not in ("client", "practitioner"):
+        raise fail("--as takes client or practitioner")
+    settings = settings_or_exit()
+    run(lambda: chat_session(settings, as_))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date."""
+    from feedback_bot.storage.database import create_engine
+    from feedback_bot.storage.migrate import upgrade
+
+    settings = settings_or_exit()
+
+    async def go() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    run(go)
+    out.print("database is up to date")
+
+
+@prompts_app.command("validate")
+def prompts_validate(
+    path: Path = typer.Argument(None, help="defaults to FEEDBACK_BOT_PROMPTS_FILE"),
+) -> None:
+    """Check the practice configuration, including crisis resources."""
+    target = path or settings_or_exit().prompts_file
+    try:
+        cfg = load_practice_config(target)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    out.print(
+        f"{target}: ok ({len(cfg.crisis_resources.emergency)} emergency, "
+        f"{len(cfg.crisis_resources.crisis_lines)} crisis line(s), languages {cfg.languages})"
+    )
+
+
+# -- admin ----------------------------------------------------------------------------
+def _admin_call(fn: Callable[[Any], Awaitable[T]]) -> T:
+    from feedback_bot.people.admin import AdminError
+
+    settings = settings_or_exit()
+
+    async def go() -> T:
+        bot = await _app(settings)
+        try:
+            return await fn(bot)
+        finally:
+            await bot.close()
+
+    try:
+        return run(go)
+    except (AdminError, LookupError) as exc:
+        raise fail(str(exc)) from None
+
+
+@practice_app.command("add")
+def practice_add(
+    name: str = typer.Option(...),
+    timezone: str = typer.Option(...),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    pid = _admin_call(lambda b: b.admin.create_practice(name, timezone))
+    emit({"practice_id": pid, "name": name, "timezone": timezone}, as_json, "Practice added")
+
+
+@practitioner_app.command("add")
+def practitioner_add(
+    practice: int = typer.Option(...),
+    name: str = typer.Option(...),
+    timezone: str = typer.Option(None),
+    feedback_contact: bool = typer.Option(False, "--feedback-contact"),
+    matrix_user: str = typer.Option(None, help="@user:server: the bot opens the DM itself"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    pid, code = _admin_call(
+        lambda b: b.admin.add_practitioner(practice, name, timezone, feedback_contact, matrix_user)
+    )
+    emit(
+        {
+            "practitioner_id": pid,
+            "link_code": code,
+            "how": f"the practitioner sends '/start {code}' (Telegram) or '!start {code}' (Matrix)",
+        },
+        as_json,
+        "Practitioner added",
+    )
+
+
+@practitioner_app.command("unlink")
+def practitioner_unlink(
+    practitioner: int = typer.Option(..., "--id"), as_json: bool = typer.Option(False, "--json")
+) -> None:
+    """Disconnect a practitioner's chats (lost phone, left the practice); prints a new code."""
+    pid, code = _admin_call(lambda b: b.admin.unlink_practitioner(practitioner))
+    emit({"practitioner_id": pid, "new_link_code": code}, as_json, "Practitioner unlinked")
+
+
+@client_app.command("invite")
+def client_invite(
+    practitioner: int = typer.Option(...),
+    alias: str = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    invite = _admin_call(lambda b: b.admin.invite_client(practitioner, alias))
+    data: dict[str, Any] = {
+        "client_id": invite.client_id,
+        "alias": invite.alias,
+        "invite_code": invite.code,
+    }
+    settings = settings_or_exit()
+    if settings.telegram.bot_username:
+        data["telegram_link"] = f"https://t.me/{settings.telegram.bot_username}?start={invite.code}"
+    data.update({f"{p}_link": link for p, link in invite.links.items()})
+    emit(data, as_json, "Client invited")
+
+
+@app.command("audit")
+def audit(limit: int = typer.Option(100), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Who did what (ids only; no content is ever recorded)."""
+    rows = _admin_call(lambda b: b.admin.audit_log(limit))
+    data = [
+        {
+            "at": r.at.isoformat(),
+            "actor": r.actor,
+            "action": r.action,
+            "subject": f"{r.subject_type}:{r.subject_id}" if r.subject_type else "",
+            "details": r.details,
+        }
+        for r in rows
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps(data) + "\n")
+        return
+    table = Table("at", "actor", "action", "subject", "details", title="Audit log")
+    for d in data:
+        table.add_row(d["at"], d["actor"], d["action"], d["subject"], json.dumps(d["details"]))
+    out.print(table)
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new 256-bit key for FEEDBACK_BOT_ENCRYPTION_KEY."""
+    from feedback_bot.privacy.crypto import generate_key
+
+    sys.stdout.write(generate_key() + "\n")
+
+
+@keys_app.command("rotate")
+def keys_rotate(batch: int = typer.Option(200, help="rows per transaction")) -> None:
+    """Re-encrypt every row under the current key (old keys in FEEDBACK_BOT_OLD_ENCRYPTION_KEYS).
+    Safe to interrupt and run again: rows already under the new key are skipped."""
+    from rich.progress import Progress
+
+    from feedback_bot.privacy.key_rotation import rotate_all
+
+    settings = settings_or_exit()
+
+    async def go() -> int:
+        bot = await _app(settings)
+        try:
+            with Progress(console=err) as progress:
+                task = progress.add_task("re-encrypting", total=None)
+
+                def tick(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await rotate_all(bot.sessions, bot.vault, batch, tick)
+        finally:
+            await bot.close()
+
+    n = run(go)
+    out.print(f"re-encrypted {n} value(s) under the current key")
+
+
+@digest_app.command("send")
+def digest_send(practitioner: int = typer.Option(...)) -> None:
+    """Send a digest to a practitioner now (queued for the running bot to deliver)."""
+    sent = _admin_call(lambda b: b.digests.send_now(practitioner))
+    out.print("digest queued" if sent else "nothing to send (no linked chat)")
+
+
+@digest_app.command("render")
+def digest_render(
+    practitioner: int = typer.Option(...), out_dir: Path = typer.Option(..., "--out")
+) -> None:
+    """Write the digest as files (Markdown, HTML, chart) without marking anything as seen."""
+    paths = _admin_call(lambda b: b.digests.render_files(practitioner, out_dir))
+    for p in paths:
+        out.print(str(p))
+
+
+@outbox_app.callback()
+def outbox_show(ctx: typer.Context) -> None:
+    """Queue depth and dead letters."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from feedback_bot.delivery.outbox_admin import summary
+
+    rows = _admin_call(lambda b: summary(b.sessions))
+    table = Table("status", "count", "oldest", title="Outbox")
+    for status, count, oldest in rows["by_status"]:
+        table.add_row(status, str(count), oldest or "")
+    out.print(table)
+    if rows["dead"]:
+        dead = Table("id", "platform", "kind", "attempts", "last error", title="Dead letters")
+        for d in rows["dead"]:
+            dead.add_row(*(str(x) for x in d))
+        out.print(dead)
+
+
+@outbox_app.command("retry")
+def outbox_retry(message_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Put a dead or failed message back in the queue."""
+    from feedback_bot.delivery.outbox_admin import retry
+
+    ok = _admin_call(lambda b: retry(b.sessions, b.clock, message_id))
+    if not ok:
+        raise fail(f"no dead, failed or unavailable message with id {message_id}")
+    out.print(f"message {message_id} queued again")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,116 @@
+"""Answers to a gentle check-in, and the optional alliance micro-check that follows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from feedback_bot.app.metrics import CHECKINS_ANSWERED
+from feedback_bot.conversation import feedback
+from feedback_bot.conversation.turn import Turn
+from feedback_bot.storage.models import AllianceScore, Checkin
+
+OPEN = ("sent", "snoozed")
+CHECKIN_OPTIONS = ["good", "not_right", "nothing", "later"]
+SCALE = [str(n) for n in range(11)] + ["skip"]
+
+
+def choice_prefix(checkin_id: int) -> str:
+    return f"c{checkin_id}"
+
+
+async def open_checkin(turn: Turn) -> Checkin | None:
+    assert turn.client is not None
+    return (
+        await turn.session.execute(
+            select(Checkin)
+            .where(Checkin.client_id == turn.client.id, Checkin.status.in_(OPEN))
+            .order_by(Checkin.sent_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def on_checkin_choice(turn: Turn) -> None:
+    assert turn.client is not None and turn.event.choice_id is not None
+    prefix, _, key = turn.event.choice_id.partition(".")
+    checkin_id = int(prefix[1:]) if prefix[1:].isdigit() else -1
+    checkin = await turn.session.get(Checkin, checkin_id)
+    if (
+        checkin is None
+        or checkin.client_id != turn.client.id
+        or checkin.status not in OPEN
+        or key not in CHECKIN_OPTIONS
+    ):
+        turn.say(turn.t("checkin.expired_choice"))
+        return
+    await answer(turn, checkin, key)
+
+
+async def answer(turn: Turn, checkin: Checkin, key: str) -> None:
+    if key == "later":
+        if checkin.reminded:
+            key = "nothing"  # one reminder, ever: a second "later" lets it rest
+        else:
+            checkin.status = "snoozed"
+            checkin.remind_at = turn.now + timedelta(hours=turn.deps.config.checkins.snooze_hours)
+            turn.say(turn.t("checkin.later"))
+            return
+    checkin.status = "answered"
+    checkin.response = key
+    checkin.answered_at = turn.now
+    CHECKINS_ANSWERED.inc()
+    if key == "nothing":
+        turn.say(turn.t("checkin.nothing"))
+        await start_alliance(turn, checkin.id)
+        return
+    await feedback.start(turn, source="checkin", checkin_id=checkin.id, valence=key)
+
+
+async def answer_with_text(turn: Turn, checkin: Checkin, text: str, risk: bool) -> None:
+    """Words typed in reply to a check-in answer it, and become feedback."""
+    checkin.status = "answered"
+    checkin.response = "text"
+    checkin.answered_at = turn.now
+    CHECKINS_ANSWERED.inc()
+    await feedback.start(turn, text, source="checkin", checkin_id=checkin.id, risk=risk)
+
+
+async def start_alliance(turn: Turn, checkin_id: int) -> None:
+    alliance = turn.deps.config.alliance
+    if not alliance.enabled or not alliance.items:
+        await turn.reset()
+        return
+    turn.say(turn.t("checkin.alliance_intro"))
+    await _ask_item(turn, checkin_id, 0)
+
+
+async def _ask_item(turn: Turn, checkin_id: int, index: int) -> None:
+    item = turn.deps.config.alliance.items[index]
+    await turn.ask("alliance", item.question, SCALE, data={"checkin": checkin_id, "index": index})
+
+
+async def on_alliance(turn: Turn, key: str | None) -> None:
+    assert turn.client is not None
+    conv = await turn.conv()
+    checkin_id, index = int(conv.data["checkin"]), int(conv.data["index"])
+    items = turn.deps.config.alliance.items
+    if key is None:
+        await _ask_item(turn, checkin_id, index)  # not a number: ask the same item again
+        return
+    if key != "skip" and index < len(items):
+        turn.session.add(
+            AllianceScore(
+                checkin_id=checkin_id,
+                client_id=turn.client.id,
+                item_key=items[index].key,
+                score=int(key),
+                at=turn.now,
+            )
+        )
+    if index + 1 < len(items):
+        await _ask_item(turn, checkin_id, index + 1)
+        return
+    await turn.reset()
+    turn.say(turn.t("checkin.alliance_done"))

@@ -1,0 +1,184 @@
+"""Anytime feedback: what it was, in their own words, and where it should go."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from feedback_bot.conversation.turn import Turn
+from feedback_bot.digest.timing import next_digest_for_client, next_weekly_digest, practitioner_tz
+from feedback_bot.privacy.access import read_own_text, seal_text
+from feedback_bot.storage.models import FeedbackItem, Practice, Practitioner, new_uid
+
+VALENCE_OPTIONS = ["good", "not_right", "other", "skip"]
+DEFAULT_VALENCE = "other"
+# Within this, new words continue an unfinished draft; later they start afresh (a week-old
+# half-sentence glued to today's would put words together the client never meant together).
+RESUME_WINDOW = timedelta(hours=24)
+# Skipping "where should this go" must not put words in front of the practitioner that the
+# client did not choose to bring into the room, so the gentler route is the default.
+DEFAULT_ROUTING = "fyi"
+
+
+def routing_options(turn: Turn) -> list[str]:
+    """ "To the feedback contact instead" only where that is someone other than their own
+    practitioner: otherwise the choice would promise something it can't keep."""
+    contact = turn.practice.feedback_contact_id if turn.practice is not None else None
+    own = turn.practitioner.id if turn.practitioner is not None else None
+    if contact is None or contact == own:
+        return ["session", "fyi", "skip"]
+    return ["session", "fyi", "contact", "skip"]
+
+
+async def current_item(turn: Turn) -> FeedbackItem | None:
+    conv = await turn.conv()
+    if conv.item_id is None:
+        return None
+    item = await turn.session.get(FeedbackItem, conv.item_id)
+    return item if item is not None and item.status == "draft" else None
+
+
+async def start(
+    turn: Turn,
+    text: str | None = None,
+    *,
+    source: str = "anytime",
+    checkin_id: int | None = None,
+    valence: str | None = None,
+    risk: bool = False,
+) -> None:
+    """Open a draft. Words sent before any question are kept, and the questions follow.
+    An unfinished draft (left by a command in between) is continued, not abandoned."""
+    assert turn.client is not None
+    draft = await current_item(turn)
+    if draft is not None and checkin_id is None and turn.now - draft.created_at < RESUME_WINDOW:
+        await _resume(turn, draft, text, risk)
+        return
+    item = FeedbackItem(
+        uid=new_uid(),  # before sealing: the ciphertext is bound to it
+        client_id=turn.client.id,
+        status="draft",
+        source=source,
+        checkin_id=checkin_id,
+        valence=valence,
+        risk=risk,
+        created_at=turn.now,
+    )
+    seal_text(turn.deps.vault, item, text)
+    turn.session.add(item)
+    await turn.session.flush()
+    conv = await turn.conv()
+    conv.item_id = item.id
+    if valence is None:
+        await turn.ask("valence", turn.t("feedback.ask_valence"), VALENCE_OPTIONS)
+    else:
+        await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+
+
+async def _resume(turn: Turn, item: FeedbackItem, text: str | None, risk: bool) -> None:
+    if text:
+        _add_words(turn, item, text)
+    item.risk = item.risk or risk
+    prefix = turn.t("feedback.kept_words") + " " if item.text_enc is not None else ""
+    if item.valence is None:
+        await turn.ask("valence", prefix + turn.t("feedback.ask_valence"), VALENCE_OPTIONS)
+    elif item.text_enc is None:
+        await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+    else:
+        await turn.ask("routing", prefix + turn.t("feedback.ask_routing"), routing_options(turn))
+
+
+async def on_valence(turn: Turn, key: str | None) -> None:
+    item = await current_item(turn)
+    if item is None:
+        await turn.reset()
+        return
+    if key is None:
+        await _keep_words_and_ask_again(turn, item, "valence", VALENCE_OPTIONS)
+        return
+    item.valence = DEFAULT_VALENCE if key == "skip" else key
+    if item.text_enc is None:
+        await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+    else:
+        await turn.ask("routing", turn.t("feedback.ask_routing"), routing_options(turn))
+
+
+async def on_words(turn: Turn, key: str | None) -> None:
+    item = await current_item(turn)
+    if item is None:
+        await turn.reset()
+        return
+    if key is None:
+        _add_words(turn, item, turn.event.text or "")
+    await turn.ask("routing", turn.t("feedback.ask_routing"), routing_options(turn))
+
+
+async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
+    """Submit the draft; returns it once submitted."""
+    item = await current_item(turn)
+    if item is None:
+        await turn.reset()
+        return None
+    if key is None:
+        await _keep_words_and_ask_again(turn, item, "routing", routing_options(turn))
+        return None
+    item.routing = DEFAULT_ROUTING if key == "skip" else key
+    item.valence = item.valence or DEFAULT_VALENCE
+    item.status = "submitted"
+    item.submitted_at = turn.now
+    await turn.reset()
+    (await turn.conv()).item_id = None  # finished: no draft to continue
+    turn.say(await acknowledgement(turn, item) + "\n\n" + turn.footer())
+    return item
+
+
+async def _keep_words_and_ask_again(
+    turn: Turn, item: FeedbackItem, state: str, options: list[str]
+) -> None:
+    """Words typed instead of a choice are kept, and the same question is asked again."""
+    _add_words(turn, item, turn.event.text or "")
+    question = turn.t("feedback.kept_words") + " " + turn.t(f"feedback.ask_{state}")
+    await turn.ask(state, question, options)
+
+
+def _add_words(turn: Turn, item: FeedbackItem, words: str) -> None:
+    assert turn.client is not None
+    existing = read_own_text(turn.deps.vault, turn.client.id, item)
+    combined = words if not existing else existing + "\n\n" + words
+    seal_text(turn.deps.vault, item, combined)
+
+
+async def acknowledgement(turn: Turn, item: FeedbackItem) -> str:
+    assert turn.client is not None and turn.practitioner is not None and turn.practice is not None
+    if item.routing == "contact":
+        contact = await _feedback_contact(turn, turn.practice)
+        when = _when(
+            turn,
+            contact,
+            turn.practice,
+            None if contact is None else next_weekly_digest(contact, turn.practice, turn.now),
+        )
+        return turn.t("feedback.ack_contact", when=when)
+    at = await next_digest_for_client(
+        turn.session, turn.practitioner, turn.practice, turn.client.id, turn.now
+    )
+    key = "feedback.ack_session" if item.routing == "session" else "feedback.ack_fyi"
+    return turn.t(key, when=_when(turn, turn.practitioner, turn.practice, at))
+
+
+def _when(turn: Turn, reader: Practitioner | None, practice: Practice, at: datetime | None) -> str:
+    if reader is None or at is None:
+        return turn.t("feedback.when_soon")
+    tz_name = (turn.client.timezone if turn.client else None) or practitioner_tz(reader, practice)
+    return turn.t("feedback.when_digest", date=turn.when(at, tz_name))
+
+
+async def _feedback_contact(turn: Turn, practice: Practice) -> Practitioner | None:
+    if practice.feedback_contact_id is None:
+        return None
+    return (
+        await turn.session.execute(
+            select(Practitioner).where(Practitioner.id == practice.feedback_contact_id)
+        )
+    ).scalar_one_or_none()

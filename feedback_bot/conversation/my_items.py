@@ -1,0 +1,113 @@
+"""``mine``, ``edit N`` and ``withdraw N``: the client stays in charge of what they shared."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from feedback_bot.conversation.notify import notify_practitioner
+from feedback_bot.conversation.turn import Turn
+from feedback_bot.digest.timing import practitioner_tz
+from feedback_bot.privacy.access import seal_text
+from feedback_bot.storage.models import FeedbackItem
+
+MINE_LIMIT = 10
+
+
+async def recent_items(turn: Turn) -> list[FeedbackItem]:
+    assert turn.client is not None
+    rows = await turn.session.execute(
+        select(FeedbackItem)
+        .where(FeedbackItem.client_id == turn.client.id, FeedbackItem.status != "draft")
+        .order_by(FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
+        .limit(MINE_LIMIT)
+    )
+    return list(rows.scalars())
+
+
+async def show_mine(turn: Turn) -> None:
+    items = await recent_items(turn)
+    if not items:
+        turn.say(turn.t("mine.empty"))
+        return
+    assert turn.practitioner is not None and turn.practice is not None and turn.client is not None
+    tz_name = turn.client.timezone or practitioner_tz(turn.practitioner, turn.practice)
+    lines = [turn.t("mine.header")]
+    for n, item in enumerate(items, start=1):
+        status = ""
+        if item.status == "withdrawn":
+            status = turn.t("mine.status_withdrawn")
+        elif item.digest_id is not None:
+            status = turn.t("mine.status_seen")
+        when = item.submitted_at or item.created_at
+        lines.append(
+            turn.t(
+                "mine.line",
+                n=n,
+                date=turn.date(when, tz_name),
+                valence=turn.t(f"labels.valence.{item.valence or 'other'}"),
+                routing=turn.t(f"labels.routing.{item.routing or 'fyi'}"),
+                status=status,
+            )
+        )
+    lines.append(turn.t("mine.footer"))
+    await turn.set_state("idle", mine=[i.id for i in items])
+    turn.say("\n".join(lines))
+
+
+async def _pick(turn: Turn) -> FeedbackItem | None:
+    conv = await turn.conv()
+    ids: list[int] = list(conv.data.get("mine") or [i.id for i in await recent_items(turn)])
+    arg = turn.event.args.strip()
+    if not arg.isdigit() or not 1 <= int(arg) <= len(ids):
+        turn.say(turn.t("mine.pick_unknown", n=arg or "?"))
+        return None
+    item = await turn.session.get(FeedbackItem, ids[int(arg) - 1])
+    assert turn.client is not None
+    if item is None or item.client_id != turn.client.id or item.status == "withdrawn":
+        turn.say(turn.t("mine.pick_unknown", n=arg))
+        return None
+    return item
+
+
+async def start_edit(turn: Turn) -> None:
+    item = await _pick(turn)
+    if item is None:
+        return
+    if item.digest_id is not None:
+        turn.say(turn.t("mine.edit_locked"))
+        return
+    # The item travels in the question's data: conv.item_id stays the unfinished draft.
+    await turn.ask("edit", turn.t("mine.edit_ask"), ["skip"], data={"edit_item": item.id})
+
+
+async def on_edit(turn: Turn, key: str | None) -> None:
+    conv = await turn.conv()
+    item_id = conv.data.get("edit_item")
+    item = await turn.session.get(FeedbackItem, int(item_id)) if item_id else None
+    await turn.reset()
+    if key is not None or item is None:
+        turn.say(turn.t("mine.edit_kept"))
+        return
+    if item.digest_id is not None:  # it went into a digest while we were waiting
+        turn.say(turn.t("mine.edit_locked"))
+        return
+    seal_text(turn.deps.vault, item, turn.event.text or "")
+    item.edit_count += 1
+    item.edited_at = turn.now
+    turn.say(turn.t("mine.edited"))
+
+
+async def withdraw(turn: Turn) -> None:
+    item = await _pick(turn)
+    if item is None:
+        return
+    item.status = "withdrawn"
+    item.withdrawn_at = turn.now
+    if item.digest_id is None:
+        # Never seen: the words go now, not at retention time.
+        item.text_enc = None
+        turn.say(turn.t("mine.withdrawn"))
+        return
+    assert turn.client is not None
+    await notify_practitioner(turn, "practitioner.client_withdrew", alias=turn.client.alias)
+    turn.say(turn.t("mine.withdrawn_after_seen"))

@@ -1,0 +1,116 @@
+"""Takes committed inbox rows one by one; each is handled in one transaction together
+with the state changes and outbox rows it causes."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from feedback_bot.app.metrics import MESSAGES_IN
+from feedback_bot.conversation.router import Router
+from feedback_bot.conversation.turn import EngineDeps, Turn, load_people
+from feedback_bot.delivery.inbox import event_from_payload
+from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.ports import IncomingEvent
+from feedback_bot.scheduling.clock import Clock
+from feedback_bot.storage.models import InboxEvent
+
+log = logging.getLogger(__name__)
+
+
+class Processor:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        deps: EngineDeps,
+        clock: Clock,
+        router: Router,
+    ) -> None:
+        self._sessions = sessions
+        self._deps = deps
+        self._clock = clock
+        self.router = router
+
+    async def process_pending(self, limit: int = 500) -> int:
+        done = 0
+        while done < limit:
+            if not await self._process_next():
+                break
+            done += 1
+        return done
+
+    async def _process_next(self) -> bool:
+        async with self._sessions() as session, session.begin():
+            earlier = aliased(InboxEvent)
+            stmt = (
+                select(InboxEvent)
+                .where(
+                    InboxEvent.status == "pending",
+                    # Only a chat's oldest pending event: while another worker holds it,
+                    # this chat's later events wait, so one conversation stays in order.
+                    ~exists().where(
+                        earlier.chat_hash == InboxEvent.chat_hash,
+                        earlier.status == "pending",
+                        earlier.id < InboxEvent.id,
+                    ),
+                )
+                .order_by(InboxEvent.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            row = (await session.execute(stmt)).scalar_one_or_none()
+            if row is None:
+                return False
+            row_id, uid = row.id, row.uid
+            payload = self._deps.vault.open_json("inbox", "payload", uid, row.payload_enc or "")
+            event = event_from_payload(payload)
+            # pysqlite opens a transaction only at the first write. Without one, the
+            # SAVEPOINT below would open it, and releasing the savepoint would COMMIT the
+            # handler's work before this row is marked done: a crash in between replays
+            # the event on top of its own effects. Writing first keeps it one transaction.
+            row.processed_at = self._clock.now()
+            await session.flush()
+            try:
+                async with session.begin_nested():
+                    await self._handle(session, event)
+                status = "done"
+            except Exception as exc:  # one bad event must not block the rest
+                # Where it failed, but not the exception's message: that may quote content.
+                where = " < ".join(
+                    f"{Path(f.filename).name}:{f.lineno}"
+                    for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
+                )
+                log.error("engine: event failed (%s at %s) on inbox row %s",
+                          type(exc).__name__, where, row_id)
+                status = "failed"
+                self._apologise(session, event)
+            row.status = status
+            row.processed_at = self._clock.now()
+            row.payload_enc = None  # the content has done its job; keep only the dedup key
+            MESSAGES_IN.labels(platform=event.platform, kind=event.kind.value).inc()
+        return True
+
+    async def _handle(self, session: AsyncSession, event: IncomingEvent) -> None:
+        turn = Turn(session=session, deps=self._deps, event=event, now=self._clock.now())
+        await load_people(turn)
+        risky = bool(event.text) and self._deps.detector.check(event.text or "") is not None
+        await self.router.handle(turn, risky=risky)
+
+    def _apologise(self, session: AsyncSession, event: IncomingEvent) -> None:
+        now: datetime = self._clock.now()
+        text = self._deps.catalog.t("common.something_wrong", self._deps.config.language)
+        enqueue(
+            session,
+            self._deps.vault,
+            platform=event.platform,
+            address=event.address,
+            text=text,
+            kind="ephemeral",
+            now=now,
+        )

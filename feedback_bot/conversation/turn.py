@@ -1,0 +1,189 @@
+"""Everything a handler needs for one turn, and the helpers to reply and ask."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback_bot.catalog import Catalog, dates
+from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.people.practice_config import PracticeConfig
+from feedback_bot.ports import Attachment, Choice, EventKind, IncomingEvent
+from feedback_bot.privacy.vault import Vault
+from feedback_bot.safety import RiskDetector
+from feedback_bot.storage.models import Client, Conversation, Identity, Practice, Practitioner
+
+
+@dataclass
+class EngineDeps:
+    vault: Vault
+    catalog: Catalog
+    config: PracticeConfig
+    detector: RiskDetector
+    command_prefixes: dict[str, str] = field(default_factory=dict)
+    invite_links: dict[str, str] = field(default_factory=dict)  # platform → "…{code}"
+    max_text_chars: int = 20_000
+    retention_days: int = 365
+    invite_valid_days: int = 7
+
+    def prefix(self, platform: str) -> str:
+        return self.command_prefixes.get(platform, "!")
+
+
+@dataclass
+class Turn:
+    session: AsyncSession
+    deps: EngineDeps
+    event: IncomingEvent
+    now: datetime
+    identity: Identity | None = None
+    client: Client | None = None
+    practitioner: Practitioner | None = None  # the sender, or the client's practitioner
+    practice: Practice | None = None
+    conversation: Conversation | None = None
+
+    @property
+    def lang(self) -> str:
+        if self.client is not None and self.client.language:
+            return self.client.language
+        if self.identity is not None and self.identity.language:
+            return self.identity.language
+        return self.deps.config.language
+
+    @property
+    def p(self) -> str:
+        return self.deps.prefix(self.event.platform)
+
+    def t(self, key: str, **params: object) -> str:
+        params.setdefault("p", self.p)
+        if self.practitioner is not None:
+            params.setdefault("practitioner", self.practitioner.name)
+        return self.deps.catalog.t(key, self.lang, **params)
+
+    def say(
+        self,
+        text: str,
+        choices: tuple[Choice, ...] = (),
+        *,
+        kind: str = "reply",
+        attachments: tuple[Attachment, ...] = (),
+        protect: bool = False,
+    ) -> None:
+        enqueue(
+            self.session,
+            self.deps.vault,
+            platform=self.event.platform,
+            address=self.event.address,
+            identity_id=self.identity.id if self.identity is not None else None,
+            text=text,
+            choices=choices,
+            attachments=attachments,
+            protect=protect,
+            kind=kind if self.identity is not None else "ephemeral",
+            now=self.now,
+        )
+
+    def crisis_block(self) -> str:
+        res = self.deps.config.crisis_resources
+        lines = [self.t("common.crisis_header")]
+        lines += [f"• {r.name}: {r.contact}" for r in res.emergency + res.crisis_lines]
+        return "\n".join(lines)
+
+    def footer(self) -> str:
+        """The not-monitored notice, crisis resources and how to pause or stop."""
+        return "\n\n".join(
+            [self.t("common.not_monitored"), self.crisis_block(), self.t("common.pause_stop")]
+        )
+
+    async def conv(self) -> Conversation:
+        assert self.identity is not None
+        if self.conversation is None:
+            self.conversation = await self.session.get(Conversation, self.identity.id)
+            if self.conversation is None:
+                self.conversation = Conversation(
+                    identity_id=self.identity.id, state="idle", data={}, updated_at=self.now
+                )
+                self.session.add(self.conversation)
+        return self.conversation
+
+    async def ask(
+        self, state: str, text: str, options: list[str], *, data: dict[str, object] | None = None
+    ) -> None:
+        """Put a question with choices; the answer comes back as a choice id or as text."""
+        conv = await self.conv()
+        prompt_id = "q" + secrets.token_hex(3)
+        conv.state = state
+        conv.prompt_id = prompt_id
+        conv.data = {**(data or {}), "options": options}
+        conv.updated_at = self.now
+        choices = tuple(Choice(id=f"{prompt_id}.{k}", label=self.option_label(k)) for k in options)
+        self.say(text, choices)
+
+    def when(self, instant: datetime, tz_name: str) -> str:
+        return dates.when(self.deps.catalog, self.lang, instant, tz_name)
+
+    def date(self, instant: datetime, tz_name: str, year: bool = False) -> str:
+        return dates.date(self.deps.catalog, self.lang, instant, tz_name, year)
+
+    def option_label(self, key: str) -> str:
+        return key if key.isdigit() else self.t(f"choices.{key}")
+
+    async def set_state(self, state: str, **data: object) -> None:
+        conv = await self.conv()
+        conv.state = state
+        conv.prompt_id = None
+        conv.data = dict(data)
+        conv.updated_at = self.now
+
+    async def reset(self) -> None:
+        # The draft link (conv.item_id) survives: a command in the middle of sharing must
+        # not orphan words already written; the next message picks the draft up again.
+        await self.set_state("idle")
+
+
+async def _moved_identity(turn: Turn) -> Identity | None:
+    """The same person writing from a new chat (a new Matrix DM after leaving the old one):
+    the link follows them, and a paused-by-leaving client is reachable again."""
+    ident = (
+        await turn.session.execute(
+            select(Identity)
+            .where(
+                Identity.platform == turn.event.platform,
+                Identity.platform_user == turn.event.sender,
+            )
+            .order_by(Identity.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if ident is not None:
+        ident.address = turn.event.address
+        ident.reachable = True
+    return ident
+
+
+async def load_people(turn: Turn) -> None:
+    """Fill the identity and the people behind it for the event's chat."""
+    ident = (
+        await turn.session.execute(
+            select(Identity).where(
+                Identity.platform == turn.event.platform, Identity.address == turn.event.address
+            )
+        )
+    ).scalar_one_or_none()
+    if ident is None and turn.event.sender and turn.event.kind is not EventKind.BLOCKED:
+        ident = await _moved_identity(turn)
+    turn.identity = ident
+    if ident is None:
+        return
+    if ident.client_id is not None:
+        turn.client = await turn.session.get(Client, ident.client_id)
+        if turn.client is not None:
+            turn.practitioner = await turn.session.get(Practitioner, turn.client.practitioner_id)
+    elif ident.practitioner_id is not None:
+        turn.practitioner = await turn.session.get(Practitioner, ident.practitioner_id)
+    if turn.practitioner is not None:
+        turn.practice = await turn.session.get(Practice, turn.practitioner.practice_id)

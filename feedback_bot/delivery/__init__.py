@@ -1,0 +1,1 @@
+"""Getting words in and out: inbox, outbox, dispatcher, pacing, platform cursors."""

@@ -1,0 +1,367 @@
+"""Delivers outbox rows through adapters: claims, pacing, retries, dead letters.
+
+Crash rule for rows left in ``sending`` (claimed, outcome unknown):
+* adapters with idempotent sends (Matrix: ``tx_id`` = outbox id; console) resend;
+* other adapters (Telegram has no idempotency key) resend replies and safety messages —
+  a duplicate reply is kinder than a lost one — but never resend check-ins or reminders,
+  which are marked ``unknown``: "never twice" matters more for a nudge than delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from feedback_bot.app.metrics import MESSAGES_OUT, OUTBOX_DEPTH, OUTBOX_OLDEST_AGE, SEND_FAILURES
+from feedback_bot.app.settings import SchedulingSettings
+from feedback_bot.delivery.outbox import EPHEMERAL_KINDS, to_message
+from feedback_bot.delivery.pacing import Pacer
+from feedback_bot.ports import (
+    Adapter,
+    AddressMigrated,
+    Capability,
+    OutgoingMessage,
+    RateLimit,
+    RecipientUnavailable,
+    SendError,
+    TransientSendError,
+)
+from feedback_bot.ports.numbered_choices import with_numbered_choices
+from feedback_bot.privacy.vault import Vault
+from feedback_bot.scheduling.clock import Clock
+from feedback_bot.storage.models import Identity, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+WAITING = ("pending", "failed")
+NEVER_RESEND_UNCONFIRMED = frozenset({"checkin", "reminder"})
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: Vault,
+        clock: Clock,
+        adapters: Mapping[str, Adapter],
+        limits: Mapping[str, RateLimit],
+        settings: SchedulingSettings,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        worker_id: str | None = None,
+        batch_size: int = 50,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._vault = vault
+        self._clock = clock
+        self._adapters = dict(adapters)
+        self._pacers = {p: Pacer(limit) for p, limit in limits.items()}
+        self._settings = settings
+        self._sleep = sleep
+        self.worker_id = worker_id or f"{socket.gethostname()}:{id(self):x}"
+        self._batch = batch_size
+        self._rng = rng or random.Random()
+        self._last_claimed = 0
+
+    def add_adapter(self, adapter: Adapter, limit: RateLimit) -> None:
+        self._adapters[adapter.platform] = adapter
+        self._pacers[adapter.platform] = Pacer(limit)
+
+    async def dispatch_once(self) -> int:
+        """Send what is due now; returns how many were delivered."""
+        claimed = await self._claim()
+        self._last_claimed = len(claimed)
+        delivered = 0
+        held: set[str] = set()  # chats that must not jump ahead of an earlier message
+        for row_id in claimed:
+            delivered += await self._deliver(row_id, held)
+        return delivered
+
+    async def drain(self, max_rounds: int = 1000, max_pacing_wait: float = 5.0) -> int:
+        """Dispatch until nothing is due now (used by the demo and tests)."""
+        total = 0
+        for _ in range(max_rounds):
+            sent = await self.dispatch_once()
+            total += sent
+            if sent or self._last_claimed:
+                continue  # progress (a failure is progress too): go round again
+            soonest = await self._next_due()
+            if soonest is None:
+                break
+            now = self._clock.now()
+            if soonest <= now:
+                # Due, but every such chat is being paced: wait for the first to free up.
+                ready = [r for p in self._pacers.values() if (r := p.next_ready(now))]
+                if not ready:
+                    break
+                soonest = min(ready)
+            wait = (soonest - now).total_seconds()
+            if wait > max_pacing_wait:
+                break  # a real backoff: leave it to the next dispatch job
+            if wait > 0:
+                await self._sleep(wait)  # only pacing: wait it out
+        return total
+
+    async def _next_due(self) -> datetime | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(func.min(OutboxMessage.next_attempt_at)).where(
+                    OutboxMessage.status.in_(WAITING),
+                    OutboxMessage.platform.in_(list(self._adapters)),
+                )
+            )
+
+    async def _claim(self) -> list[int]:
+        now = self._clock.now()
+        # Chats paced or held right now are left alone rather than claimed and put back.
+        busy = [c for pacer in self._pacers.values() for c in pacer.busy_chats(now)]
+        earlier = aliased(OutboxMessage)
+        async with self._sessions() as session, session.begin():
+            stmt = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status.in_(WAITING),
+                    OutboxMessage.next_attempt_at <= now,
+                    OutboxMessage.platform.in_(list(self._adapters)),
+                    OutboxMessage.address.not_in(busy),
+                    # Only a chat's oldest undelivered message: the chat's order holds, and
+                    # a backlog is not claimed and released again on every round.
+                    ~exists().where(
+                        earlier.address == OutboxMessage.address,
+                        earlier.status.in_([*WAITING, "sending"]),
+                        earlier.id < OutboxMessage.id,
+                    ),
+                )
+                .order_by((OutboxMessage.kind == "safety").desc(), OutboxMessage.id)
+                .limit(self._batch)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list((await session.execute(stmt)).scalars())
+            for row in rows:
+                row.status = "sending"
+                row.claimed_by = self.worker_id
+                row.claimed_at = now
+        return [r.id for r in rows]
+
+    async def _deliver(self, row_id: int, held: set[str]) -> int:
+        async with self._sessions() as session:
+            row = await session.get(OutboxMessage, row_id)
+            if row is None or row.status != "sending" or row.claimed_by != self.worker_id:
+                return 0
+            adapter = self._adapters[row.platform]
+            pacer = self._pacers.get(row.platform)
+            now = self._clock.now()
+            ready = pacer.chat_ready_at(row.address) if pacer else None
+            if row.address in held or (ready is not None and ready > now):
+                held.add(row.address)
+                await self._release(session, row, ready or now)
+                return 0
+            if pacer is not None:
+                wait = pacer.wait_for_platform(now)
+                if wait > 0:
+                    await self._sleep(wait)
+            message = self._render(adapter, to_message(self._vault, row))
+            row.attempts += 1
+            try:
+                receipt = await adapter.send(message)
+            except TransientSendError as exc:
+                held.add(row.address)
+                await self._transient(session, row, exc, pacer)
+                return 0
+            except RecipientUnavailable as exc:
+                await self._unavailable(session, row, exc.reason)
+                return 0
+            except AddressMigrated as exc:
+                await self._migrated(session, row, message, exc.new_address)
+                return 0
+            except SendError as exc:  # the platform refused this message: retrying won't help
+                log.warning("dispatch: outbox %s rejected (%s)", row.id, type(exc).__name__)
+                row.status, row.last_error, row.claimed_by = "dead", "rejected", None
+                SEND_FAILURES.labels(platform=row.platform, reason="rejected").inc()
+                await session.commit()
+                return 0
+            except Exception as exc:  # an adapter bug must not kill the loop
+                log.error("dispatch: unexpected %s on outbox %s", type(exc).__name__, row.id)
+                held.add(row.address)
+                await self._transient(session, row, TransientSendError("adapter_error"), pacer)
+                return 0
+            sent_at = self._clock.now()
+            if pacer is not None:
+                pacer.sent(row.address, sent_at)
+            await self._sent(session, row, receipt.platform_message_id, sent_at)
+            MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
+            if row.kind == "practitioner_welcome":
+                await self._show_practitioner_menu(adapter, message.address)
+            return 1
+
+    @staticmethod
+    async def _show_practitioner_menu(adapter: Adapter, address: str) -> None:
+        """Platforms with command menus (Telegram) show practitioners their own commands."""
+        register = getattr(adapter, "register_practitioner", None)
+        if register is None:
+            return
+        try:
+            await register(address)
+        except Exception as exc:  # a missing menu must not undo a delivered welcome
+            log.warning("dispatch: practitioner menu not set (%s)", type(exc).__name__)
+
+    @staticmethod
+    def _render(adapter: Adapter, message: OutgoingMessage) -> OutgoingMessage:
+        if message.choices and Capability.BUTTONS not in adapter.capabilities:
+            return with_numbered_choices(message)
+        return message
+
+    async def _release(self, session: AsyncSession, row: OutboxMessage, at: datetime) -> None:
+        row.status = "pending"
+        row.next_attempt_at = max(row.next_attempt_at, at)
+        row.claimed_by = None
+        await session.commit()
+
+    async def _sent(
+        self, session: AsyncSession, row: OutboxMessage, platform_id: str | None, at: datetime
+    ) -> None:
+        if row.kind in EPHEMERAL_KINDS:
+            await session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
+        else:
+            row.status = "sent"
+            row.sent_at = at
+            row.platform_message_id = platform_id
+            # Delivered content is not kept: the chat has it, the database needn't.
+            row.payload_enc = self._vault.seal_json("outbox", "payload", row.uid, {"sent": True})
+            row.attachments_enc = None
+        await session.commit()
+
+    def _backoff(self, attempts: int) -> float:
+        s = self._settings
+        base = min(s.backoff_max_seconds, s.backoff_base_seconds * 2 ** max(0, attempts - 1))
+        return float(base * (0.5 + self._rng.random() / 2))  # "equal jitter"
+
+    async def _transient(
+        self,
+        session: AsyncSession,
+        row: OutboxMessage,
+        exc: TransientSendError,
+        pacer: Pacer | None,
+    ) -> None:
+        SEND_FAILURES.labels(platform=row.platform, reason=exc.reason).inc()
+        now = self._clock.now()
+        row.last_error = exc.reason[:64]
+        row.claimed_by = None
+        if exc.retry_after is None and row.attempts >= self._settings.max_send_attempts:
+            row.status = "dead"
+            log.warning(
+                "dispatch: outbox %s is a dead letter after %s attempts", row.id, row.attempts
+            )
+            await session.commit()
+            return
+        delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
+        until = now + timedelta(seconds=delay)
+        row.status = "failed"
+        row.next_attempt_at = until
+        if pacer is not None and exc.retry_after is not None:
+            pacer.hold(row.address, until)
+        # Later messages to the same chat wait too, so they can't overtake this one.
+        await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.address == row.address,
+                OutboxMessage.id > row.id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+        )
+        await session.commit()
+
+    async def _unavailable(self, session: AsyncSession, row: OutboxMessage, reason: str) -> None:
+        SEND_FAILURES.labels(platform=row.platform, reason=reason[:32]).inc()
+        row.status = "unavailable"
+        row.last_error = reason[:64]
+        row.claimed_by = None
+        if row.identity_id is not None:
+            ident = await session.get(Identity, row.identity_id)
+            if ident is not None:
+                ident.reachable = False  # check-ins pause until an unblock event
+        # Everything else waiting for this chat would meet the same wall.
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.address == row.address, OutboxMessage.status.in_(WAITING))
+            .values(status="unavailable", last_error="recipient_unavailable")
+        )
+        log.info("dispatch: recipient unavailable (%s) for outbox %s", reason, row.id)
+        await session.commit()
+
+    async def _migrated(
+        self, session: AsyncSession, row: OutboxMessage, message: OutgoingMessage, new_address: str
+    ) -> None:
+        old_hash = row.address
+        new_hash = self._vault.keyed_hash(row.platform, new_address)
+        if row.identity_id is not None:
+            ident = await session.get(Identity, row.identity_id)
+            if ident is not None:
+                ident.address = new_address
+        waiting = (
+            await session.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.address == old_hash,
+                    OutboxMessage.status.in_([*WAITING, "sending"]),
+                )
+            )
+        ).scalars()
+        for other in waiting:
+            payload = self._vault.open_json("outbox", "payload", other.uid, other.payload_enc)
+            payload["address"] = new_address
+            other.payload_enc = self._vault.seal_json("outbox", "payload", other.uid, payload)
+            other.address = new_hash
+        row.status = "pending"
+        row.claimed_by = None
+        row.attempts = max(0, row.attempts - 1)  # a move is not a failed attempt
+        await session.commit()
+
+    async def recover_stale(self) -> int:
+        """Resolve rows left in ``sending`` by a crashed worker (rule in the module doc)."""
+        cutoff = self._clock.now() - timedelta(seconds=self._settings.sending_stale_seconds)
+        resolved = 0
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < cutoff)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars()
+            for row in rows:
+                adapter = self._adapters.get(row.platform)
+                idempotent = bool(getattr(adapter, "idempotent_sends", False))
+                if idempotent or row.kind not in NEVER_RESEND_UNCONFIRMED:
+                    row.status = "pending"
+                else:
+                    row.status = "unknown"
+                row.claimed_by = None
+                resolved += 1
+        return resolved
+
+    async def update_gauges(self) -> None:
+        """Queue depth and age, read when Prometheus scrapes rather than on every send."""
+        async with self._sessions() as session:
+            depth, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(OutboxMessage.created_at)).where(
+                        OutboxMessage.status.in_(WAITING)
+                    )
+                )
+            ).one()
+        OUTBOX_DEPTH.set(depth or 0)
+        age = 0.0 if oldest is None else (self._clock.now() - oldest).total_seconds()
+        OUTBOX_OLDEST_AGE.set(age)

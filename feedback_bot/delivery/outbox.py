@@ -1,0 +1,91 @@
+"""Writing outgoing messages. Always called inside the transaction of the change that
+causes them, so a message exists if and only if its cause was committed."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback_bot.ports import Attachment, Choice, OutgoingMessage
+from feedback_bot.privacy.vault import Vault
+from feedback_bot.storage.models import OutboxMessage, new_uid
+
+EPHEMERAL_KINDS = frozenset(
+    {"ephemeral"}
+)  # deleted once sent: replies to unlinked chats, erasure notices
+
+
+def enqueue(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    platform: str,
+    address: str,
+    text: str,
+    now: datetime,
+    identity_id: int | None = None,
+    choices: tuple[Choice, ...] = (),
+    attachments: tuple[Attachment, ...] = (),
+    protect: bool = False,
+    kind: str = "reply",
+    digest_id: int | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    uid = new_uid()
+    payload = {
+        "address": address,
+        "text": text,
+        "choices": [[c.id, c.label] for c in choices],
+        "protect": protect,
+    }
+    blob = None
+    if attachments:
+        packed = json.dumps(
+            [
+                [a.filename, a.mime_type, a.is_image, base64.b64encode(a.data).decode()]
+                for a in attachments
+            ]
+        ).encode()
+        blob = vault.seal_bytes("outbox", "attachments", uid, packed)
+    row = OutboxMessage(
+        uid=uid,
+        platform=platform,
+        # The real address lives in the encrypted payload; this column only groups a
+        # chat's messages for ordering and rate limits.
+        address=vault.keyed_hash(platform, address),
+        identity_id=identity_id,
+        kind=kind,
+        payload_enc=vault.seal_json("outbox", "payload", uid, payload),
+        attachments_enc=blob,
+        status="pending",
+        attempts=0,
+        next_attempt_at=not_before or now,
+        digest_id=digest_id,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def to_message(vault: Vault, row: OutboxMessage) -> OutgoingMessage:
+    payload = vault.open_json("outbox", "payload", row.uid, row.payload_enc)
+    attachments: tuple[Attachment, ...] = ()
+    if row.attachments_enc:
+        packed = json.loads(vault.open_bytes("outbox", "attachments", row.uid, row.attachments_enc))
+        attachments = tuple(
+            Attachment(filename=f, mime_type=m, is_image=bool(img), data=base64.b64decode(d))
+            for f, m, img, d in packed
+        )
+    return OutgoingMessage(
+        outbox_id=row.id,
+        platform=row.platform,
+        address=payload["address"],
+        text=payload["text"],
+        choices=tuple(Choice(id=i, label=label) for i, label in payload["choices"]),
+        attachments=attachments,
+        protect=bool(payload["protect"]),
+        attempt=row.attempts,
+    )

@@ -1,0 +1,92 @@
+"""On Matrix the bot opens a practitioner's DM itself: practitioners configured with a
+Matrix user id need no link code, and the room is recorded as their chat."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from feedback_bot.conversation.turn import EngineDeps
+from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.ports import Adapter, SendError
+from feedback_bot.privacy.audit import record
+from feedback_bot.storage.models import Identity, Practice, Practitioner
+
+log = logging.getLogger(__name__)
+
+
+async def open_practitioner_dms(
+    sessions: async_sessionmaker[AsyncSession], deps: EngineDeps, adapter: Adapter, now: datetime
+) -> int:
+    open_dm = getattr(adapter, "open_dm", None)
+    if open_dm is None:
+        return 0
+    async with sessions() as session:
+        linked = select(Identity.practitioner_id).where(
+            Identity.platform == adapter.platform, Identity.practitioner_id.is_not(None)
+        )
+        waiting = list(
+            (
+                await session.execute(
+                    select(Practitioner).where(
+                        Practitioner.matrix_user_id.is_not(None),
+                        Practitioner.active.is_(True),
+                        Practitioner.id.not_in(linked),
+                    )
+                )
+            ).scalars()
+        )
+    opened = 0
+    for pr in waiting:
+        assert pr.matrix_user_id is not None
+        try:
+            room = await open_dm(pr.matrix_user_id)
+        except SendError as exc:
+            log.warning("matrix: could not open a DM for practitioner %s (%s)", pr.id, exc)
+            continue
+        async with sessions() as session, session.begin():
+            practice = await session.get(Practice, pr.practice_id)
+            ident = Identity(
+                platform=adapter.platform,
+                address=room,
+                practitioner_id=pr.id,
+                platform_user=pr.matrix_user_id,
+                reachable=True,
+                created_at=now,
+            )
+            session.add(ident)
+            await session.flush()
+            lang = deps.config.language
+            text = (
+                deps.catalog.t(
+                    "practitioner.welcome",
+                    lang,
+                    name=pr.name,
+                    practice=practice.name if practice else "",
+                )
+                + "\n\n"
+                + deps.catalog.t("help.practitioner", lang, p=deps.prefix(adapter.platform))
+            )
+            enqueue(
+                session,
+                deps.vault,
+                platform=adapter.platform,
+                address=room,
+                identity_id=ident.id,
+                text=text,
+                now=now,
+            )
+            await record(
+                session,
+                now,
+                "system",
+                "practitioner.linked",
+                "practitioner",
+                pr.id,
+                platform=adapter.platform,
+            )
+        opened += 1
+    return opened

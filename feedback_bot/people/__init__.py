@@ -1,0 +1,1 @@
+"""Practices, practitioners and clients: shared rules about people, invites and configuration."""

@@ -1,0 +1,163 @@
+"""What practice admins do: set up practices, practitioners and invites. Admins configure;
+nothing here reads client content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from feedback_bot.conversation.turn import EngineDeps
+from feedback_bot.people.clients import get_or_create_client
+from feedback_bot.people.codes import issue
+from feedback_bot.privacy.audit import record
+from feedback_bot.scheduling.clock import Clock
+from feedback_bot.scheduling.wallclock import WEEKDAYS, is_valid_zone
+from feedback_bot.storage.models import AuditEvent, Identity, Practice, Practitioner
+
+
+class AdminError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Invite:
+    client_id: int
+    alias: str
+    code: str
+    links: dict[str, str]
+
+
+class Admin:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], deps: EngineDeps, clock: Clock
+    ) -> None:
+        self._sessions = sessions
+        self._deps = deps
+        self._clock = clock
+
+    async def create_practice(self, name: str, timezone: str) -> int:
+        if not is_valid_zone(timezone):
+            raise AdminError(f"unknown time zone {timezone!r} (use a name like Europe/Berlin)")
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            practice = Practice(
+                name=name, timezone=timezone, language=self._deps.config.language, created_at=now
+            )
+            session.add(practice)
+            await session.flush()
+            await record(session, now, "admin", "practice.created", "practice", practice.id)
+            return practice.id
+
+    async def add_practitioner(
+        self,
+        practice_id: int,
+        name: str,
+        timezone: str | None = None,
+        feedback_contact: bool = False,
+        matrix_user: str | None = None,
+    ) -> tuple[int, str]:
+        """Returns the practitioner id and their one-time link code."""
+        if timezone is not None and not is_valid_zone(timezone):
+            raise AdminError(f"unknown time zone {timezone!r}")
+        now = self._clock.now()
+        d = self._deps.config.digest
+        async with self._sessions() as session, session.begin():
+            practice = await session.get(Practice, practice_id)
+            if practice is None:
+                raise AdminError(f"no practice with id {practice_id}")
+            pr = Practitioner(
+                practice_id=practice_id,
+                name=name,
+                timezone=timezone,
+                digest_weekday=WEEKDAYS.index(d.weekly_day),
+                digest_time=d.weekly_time,
+                pre_session_hours=d.pre_session_hours,
+                matrix_user_id=matrix_user,
+                active=True,
+                created_at=now,
+            )
+            session.add(pr)
+            await session.flush()
+            if feedback_contact:
+                practice.feedback_contact_id = pr.id
+            code = issue(
+                session, now=now, valid_days=self._deps.invite_valid_days, practitioner_id=pr.id
+            )
+            await record(
+                session,
+                now,
+                "admin",
+                "practitioner.added",
+                "practitioner",
+                pr.id,
+                practice=practice_id,
+            )
+            return pr.id, code
+
+    async def unlink_practitioner(self, practitioner_id: int) -> tuple[int, str]:
+        """Remove the practitioner's chats (a lost phone, a left job) and issue a new link
+        code. Their clients and the clients' data stay; nothing is sent until they re-link."""
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            pr = await session.get(Practitioner, practitioner_id)
+            if pr is None:
+                raise AdminError(f"no practitioner with id {practitioner_id}")
+            chats = await session.execute(
+                delete(Identity).where(Identity.practitioner_id == practitioner_id)
+            )
+            code = issue(
+                session, now=now, valid_days=self._deps.invite_valid_days, practitioner_id=pr.id
+            )
+            await record(
+                session,
+                now,
+                "admin",
+                "practitioner.unlinked",
+                "practitioner",
+                pr.id,
+                chats=int(chats.rowcount or 0),  # type: ignore[attr-defined]
+            )
+            return pr.id, code
+
+    async def set_feedback_contact(self, practice_id: int, practitioner_id: int) -> None:
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            practice = await session.get(Practice, practice_id)
+            pr = await session.get(Practitioner, practitioner_id)
+            if practice is None or pr is None or pr.practice_id != practice_id:
+                raise AdminError("that practitioner is not part of that practice")
+            practice.feedback_contact_id = practitioner_id
+            await record(
+                session,
+                now,
+                "admin",
+                "practice.feedback_contact",
+                "practice",
+                practice_id,
+                practitioner=practitioner_id,
+            )
+
+    async def invite_client(self, practitioner_id: int, alias: str | None = None) -> Invite:
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            pr = await session.get(Practitioner, practitioner_id)
+            if pr is None:
+                raise AdminError(f"no practitioner with id {practitioner_id}")
+            client = await get_or_create_client(
+                session, self._deps.config, practitioner_id, alias, now
+            )
+            code = issue(
+                session, now=now, valid_days=self._deps.invite_valid_days, client_id=client.id
+            )
+            await record(session, now, "admin", "client.invited", "client", client.id)
+            links = {p: t.format(code=code) for p, t in self._deps.invite_links.items()}
+            return Invite(client_id=client.id, alias=client.alias, code=code, links=links)
+
+    async def audit_log(self, limit: int = 200) -> list[AuditEvent]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+            )
+            return list(rows.scalars())

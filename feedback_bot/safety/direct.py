@@ -1,0 +1,48 @@
+"""The crisis path that must work even when the database does not."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from feedback_bot.conversation.turn import EngineDeps
+from feedback_bot.people.practice_config import PracticeConfig
+from feedback_bot.ports import Adapter, IncomingEvent, OutgoingMessage, SendError
+from feedback_bot.safety import DEFAULT_CONFIG_PATH, RiskDetector, load_config, merge_configs
+
+log = logging.getLogger(__name__)
+
+
+def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> RiskDetector:
+    """Phrase lists beside the practice's prompts file, else the ones shipped in the repo."""
+    if phrases_file is None or not phrases_file.exists():
+        phrases_file = DEFAULT_CONFIG_PATH
+    data = load_config(phrases_file)
+    if config.safety_phrases:
+        # Practice extensions add to the shipped lists; they never remove from them.
+        data = merge_configs(data, {"version": 1, "languages": config.safety_phrases})
+    return RiskDetector.from_config(data)
+
+
+def crisis_text(deps: EngineDeps, lang: str) -> str:
+    res = deps.config.crisis_resources
+    lines = [deps.catalog.t("safety.reply", lang), ""]
+    lines += [f"• {r.name}: {r.contact}" for r in res.emergency + res.crisis_lines]
+    return "\n".join(lines)
+
+
+async def send_direct_safety_reply(
+    adapter: Adapter, deps: EngineDeps, event: IncomingEvent
+) -> None:
+    """Straight to the adapter, bypassing the outbox: the database just failed us."""
+    message = OutgoingMessage(
+        outbox_id=0,
+        platform=event.platform,
+        address=event.address,
+        text=crisis_text(deps, deps.config.language),
+    )
+    try:
+        await adapter.send(message)
+        log.warning("safety: crisis resources sent directly while the database was unavailable")
+    except SendError as exc:
+        log.error("safety: direct crisis reply failed (%s)", type(exc).__name__)

@@ -1,0 +1,1 @@
+"""Time: the clock, wall-clock calendars, appointments and check-in slots."""

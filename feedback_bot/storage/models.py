@@ -1,0 +1,319 @@
+"""Tables. Columns ending in ``_enc`` hold ciphertext from :mod:`feedback_bot.privacy.crypto`.
+
+Every encrypted row has a random ``uid`` generated before insert, so its ciphertext can
+be bound to the row without a flush round-trip.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Practice(Base):
+    __tablename__ = "practice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    feedback_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("practitioner.id", use_alter=True, ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+
+
+class Practitioner(Base):
+    __tablename__ = "practitioner"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    digest_weekday: Mapped[int] = mapped_column(Integer, default=0)  # Monday
+    digest_time: Mapped[str] = mapped_column(String(5), default="08:00")
+    pre_session_hours: Mapped[int] = mapped_column(Integer, default=24)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    matrix_user_id: Mapped[str | None] = mapped_column(String(255))  # the bot opens the DM
+    created_at: Mapped[datetime]
+
+
+class Client(Base):
+    __tablename__ = "client"
+    __table_args__ = (UniqueConstraint("practitioner_id", "alias"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
+    alias: Mapped[str] = mapped_column(String(80))
+    # invited → active (consented) ⇄ paused; stopped = consent withdrawn
+    status: Mapped[str] = mapped_column(String(16), default="invited")
+    status_changed_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    consented_at: Mapped[datetime | None]
+    risk_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    loop_notices: Mapped[bool] = mapped_column(Boolean, default=True)
+    checkin_cadence: Mapped[str] = mapped_column(String(16), default="after_session")
+    checkin_weekday: Mapped[int] = mapped_column(Integer, default=3)
+    checkin_time: Mapped[str] = mapped_column(String(5), default="18:00")
+    after_session_hours: Mapped[int] = mapped_column(Integer, default=20)
+    quiet_start: Mapped[str] = mapped_column(String(5), default="21:00")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
+    created_at: Mapped[datetime]
+
+
+class Identity(Base):
+    """A chat address on a platform, linked to exactly one client or practitioner."""
+
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("platform", "address"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    # The person's own id on the platform (Matrix user id). A Matrix DM is a room, so a
+    # person who leaves and opens a new DM arrives from a new address: this finds them.
+    platform_user: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime]
+
+
+class InviteCode(Base):
+    __tablename__ = "invite_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(
+        String(64), unique=True
+    )  # sha256; the code is never stored
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ConsentRecord(Base):
+    __tablename__ = "consent_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(32))
+    risk_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    given_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class FeedbackItem(Base):
+    __tablename__ = "feedback_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    valence: Mapped[str | None] = mapped_column(String(16))  # good | not_right | other
+    text_enc: Mapped[str | None] = mapped_column(Text)
+    routing: Mapped[str | None] = mapped_column(String(16))  # session | fyi | contact
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft|submitted|withdrawn
+    source: Mapped[str] = mapped_column(String(16), default="anytime")  # anytime | checkin
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id", ondelete="SET NULL"))
+    risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    edit_count: Mapped[int] = mapped_column(Integer, default=0)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    edited_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class Conversation(Base):
+    """Where a chat is in a dialogue. Holds ids and option keys only, never content."""
+
+    __tablename__ = "conversation"
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identity.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(32), default="idle")
+    prompt_id: Mapped[str | None] = mapped_column(String(16))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_item.id", ondelete="SET NULL"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=50)
+    weekly: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Checkin(Base):
+    __tablename__ = "checkin"
+    __table_args__ = (UniqueConstraint("client_id", "kind", "slot_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # weekly | after_session
+    slot_at: Mapped[datetime]  # the nominal slot: the idempotency key
+    due_at: Mapped[datetime]  # after quiet hours and jitter
+    # scheduled → sent → answered | snoozed → (reminded) → answered | expired; missed; skipped
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    sent_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None]
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    response: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class AllianceScore(Base):
+    __tablename__ = "alliance_score"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    item_key: Mapped[str] = mapped_column(String(32))
+    score: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+
+
+class SafetyEvent(Base):
+    """A risk-detector hit. No content: the flag and whether the practitioner was alerted."""
+
+    __tablename__ = "safety_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id", ondelete="SET NULL"))
+
+
+class Digest(Base):
+    __tablename__ = "digest"
+    __table_args__ = (UniqueConstraint("practitioner_id", "kind", "slot_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # weekly | pre_session | on_demand
+    slot_key: Mapped[str] = mapped_column(String(64))  # idempotency key of the scheduled slot
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None]
+    # No body is stored: digests are rendered into the (encrypted, then wiped) outbox only.
+
+
+class InboxEvent(Base):
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id"),
+        Index("ix_inbox_status_id", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    # Keyed hash of the chat address: enough for per-chat order and throttling, while the
+    # address itself lives only in the encrypted payload, which is cleared once processed.
+    chat_hash: Mapped[str] = mapped_column(String(64), index=True)
+    payload_enc: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # The id is the adapters' idempotency key (Matrix tx_id), so it must never be
+        # reused; plain SQLite rowids are, once the newest row is deleted.
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    platform: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(255))
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24), default="reply")
+    payload_enc: Mapped[str] = mapped_column(Text)
+    attachments_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # pending → sending → sent | failed(retrying) | dead | unavailable
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(64))  # a reason code, never content
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    subject_type: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # ids and counts only
+
+
+class Cursor(Base):
+    __tablename__ = "cursor"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
