@@ -17,7 +17,6 @@ from feedback_bot.app.settings import Settings
 from feedback_bot.catalog import Catalog
 from feedback_bot.conversation.processor import Processor
 from feedback_bot.conversation.router import Router
-from feedback_bot.conversation.turn import EngineDeps
 from feedback_bot.delivery.cursors import DbCursorStore
 from feedback_bot.delivery.dispatcher import Dispatcher, Sleep
 from feedback_bot.delivery.inbox import Inbox
@@ -32,6 +31,7 @@ from feedback_bot.privacy.vault import Vault
 from feedback_bot.safety.direct import load_detector, send_direct_safety_reply
 from feedback_bot.scheduling.checkins import CheckinScheduler
 from feedback_bot.scheduling.clock import Clock, SystemClock
+from feedback_bot.services import Services
 from feedback_bot.storage.database import create_engine, is_sqlite, session_factory
 from feedback_bot.storage.migrate import upgrade
 
@@ -85,7 +85,7 @@ class App:
     vault: Vault
     catalog: Catalog
     config: PracticeConfig
-    deps: EngineDeps
+    deps: Services
     inbox: Inbox
     processor: Processor
     dispatcher: Dispatcher
@@ -216,7 +216,7 @@ async def build_app(
     cursors = DbCursorStore(sessions, clock)
     built = [a if isinstance(a, Adapter) else a(cursors) for a in adapters]
     adapter_map = {a.platform: a for a in built}
-    deps = EngineDeps(
+    deps = Services(
         vault=vault,
         catalog=catalog,
         config=config,

@@ -14,11 +14,12 @@ from sqlalchemy.orm import aliased
 
 from feedback_bot.app.metrics import MESSAGES_IN
 from feedback_bot.conversation.router import Router
-from feedback_bot.conversation.turn import EngineDeps, Turn, load_people
+from feedback_bot.conversation.turn import Turn, load_people
 from feedback_bot.delivery.inbox import event_from_payload
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import IncomingEvent
 from feedback_bot.scheduling.clock import Clock
+from feedback_bot.services import Services
 from feedback_bot.storage.models import InboxEvent
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class Processor:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        deps: EngineDeps,
+        deps: Services,
         clock: Clock,
         router: Router,
     ) -> None:

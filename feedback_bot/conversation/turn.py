@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.catalog import Catalog, dates
+from feedback_bot.catalog import dates
 from feedback_bot.delivery.outbox import enqueue
-from feedback_bot.people.practice_config import PracticeConfig
 from feedback_bot.ports import Attachment, Choice, EventKind, IncomingEvent
-from feedback_bot.privacy.vault import Vault
-from feedback_bot.safety import RiskDetector
+from feedback_bot.services import Services
 from feedback_bot.storage.models import Client, Conversation, Identity, Practice, Practitioner
-
-
-@dataclass
-class EngineDeps:
-    vault: Vault
-    catalog: Catalog
-    config: PracticeConfig
-    detector: RiskDetector
-    command_prefixes: dict[str, str] = field(default_factory=dict)
-    invite_links: dict[str, str] = field(default_factory=dict)  # platform → "…{code}"
-    max_text_chars: int = 20_000
-    retention_days: int = 365
-    invite_valid_days: int = 7
-
-    def prefix(self, platform: str) -> str:
-        return self.command_prefixes.get(platform, "!")
 
 
 @dataclass
 class Turn:
     session: AsyncSession
-    deps: EngineDeps
+    deps: Services
     event: IncomingEvent
     now: datetime
     identity: Identity | None = None

@@ -9,17 +9,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.conversation.turn import EngineDeps
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import Adapter, SendError
 from feedback_bot.privacy.audit import record
+from feedback_bot.services import Services
 from feedback_bot.storage.models import Identity, Practice, Practitioner
 
 log = logging.getLogger(__name__)
 
 
 async def open_practitioner_dms(
-    sessions: async_sessionmaker[AsyncSession], deps: EngineDeps, adapter: Adapter, now: datetime
+    sessions: async_sessionmaker[AsyncSession], deps: Services, adapter: Adapter, now: datetime
 ) -> int:
     open_dm = getattr(adapter, "open_dm", None)
     if open_dm is None:

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.conversation.turn import EngineDeps
 from feedback_bot.digest.timing import practitioner_tz
 from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
 from feedback_bot.privacy.access import Reader, read_text
+from feedback_bot.services import Services
 from feedback_bot.storage.models import (
     AllianceScore,
     Checkin,
@@ -46,7 +46,7 @@ def _order_key(item: FeedbackItem) -> tuple[int, float]:
 
 
 class DigestBuilder:
-    def __init__(self, session: AsyncSession, deps: EngineDeps, now: datetime) -> None:
+    def __init__(self, session: AsyncSession, deps: Services, now: datetime) -> None:
         self.s = session
         self.deps = deps
         self.now = now

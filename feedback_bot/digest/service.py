@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.conversation.practitioner import find_client
-from feedback_bot.conversation.turn import EngineDeps, Turn
+from feedback_bot.conversation.turn import Turn
 from feedback_bot.delivery.attachments import html_file, png_image
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
@@ -22,6 +22,7 @@ from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.appointments import occurrences
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.wallclock import parse_hhmm, weekly_occurrence_on_or_before, zone
+from feedback_bot.services import Services
 from feedback_bot.storage.database import upsert_insert
 from feedback_bot.storage.models import (
     Appointment,
@@ -49,7 +50,7 @@ class DigestService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        deps: EngineDeps,
+        deps: Services,
         clock: Clock,
         missed_grace: timedelta = timedelta(hours=2),
     ) -> None:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.conversation.turn import EngineDeps
 from feedback_bot.people.clients import get_or_create_client
 from feedback_bot.people.codes import issue
 from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.wallclock import WEEKDAYS, is_valid_zone
+from feedback_bot.services import Services
 from feedback_bot.storage.models import AuditEvent, Identity, Practice, Practitioner
 
 
@@ -31,7 +31,7 @@ class Invite:
 
 class Admin:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], deps: EngineDeps, clock: Clock
+        self, sessions: async_sessionmaker[AsyncSession], deps: Services, clock: Clock
     ) -> None:
         self._sessions = sessions
         self._deps = deps

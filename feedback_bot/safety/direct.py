@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from feedback_bot.conversation.turn import EngineDeps
 from feedback_bot.people.practice_config import PracticeConfig
 from feedback_bot.ports import Adapter, IncomingEvent, OutgoingMessage, SendError
 from feedback_bot.safety import DEFAULT_CONFIG_PATH, RiskDetector, load_config, merge_configs
+from feedback_bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> R
     return RiskDetector.from_config(data)
 
 
-def crisis_text(deps: EngineDeps, lang: str) -> str:
+def crisis_text(deps: Services, lang: str) -> str:
     res = deps.config.crisis_resources
     lines = [deps.catalog.t("safety.reply", lang), ""]
     lines += [f"• {r.name}: {r.contact}" for r in res.emergency + res.crisis_lines]
@@ -32,7 +32,7 @@ def crisis_text(deps: EngineDeps, lang: str) -> str:
 
 
 async def send_direct_safety_reply(
-    adapter: Adapter, deps: EngineDeps, event: IncomingEvent
+    adapter: Adapter, deps: Services, event: IncomingEvent
 ) -> None:
     """Straight to the adapter, bypassing the outbox: the database just failed us."""
     message = OutgoingMessage(

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from feedback_bot.app.metrics import CHECKINS_SENT
 from feedback_bot.app.settings import SchedulingSettings
 from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS, choice_prefix
-from feedback_bot.conversation.turn import EngineDeps
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import Choice
 from feedback_bot.scheduling.appointments import occurrences
@@ -29,6 +28,7 @@ from feedback_bot.scheduling.wallclock import (
     weekly_occurrence_on_or_before,
     zone,
 )
+from feedback_bot.services import Services
 from feedback_bot.storage.database import upsert_insert
 from feedback_bot.storage.models import (
     Appointment,
@@ -57,7 +57,7 @@ class CheckinScheduler:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        deps: EngineDeps,
+        deps: Services,
         clock: Clock,
         settings: SchedulingSettings,
     ) -> None:
