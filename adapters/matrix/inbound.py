@@ -29,7 +29,9 @@ from nio import (
 from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import CursorStore, EventKind, InboundSink, IncomingEvent
 
+from . import rawapi
 from .content import text_content
+from .cross_signing import ForeignIdentity, KeyFileError, NeedsAuth, ensure_cross_signed
 from .errors import NETWORK_ERRORS, is_rate_limited, retry_after_seconds
 from .events import PLATFORM, bot_removed, other_party_left, reaction_target, translate
 from .logs import describe
@@ -53,6 +55,7 @@ class SyncState:
     connected: bool = False
     pending_rooms: set[str] = field(default_factory=set)  # joined/created, not yet synced
     bot_events: Recent[None] = field(default_factory=Recent)  # our own event ids
+    identity: str | None = None  # cross-signing outcome, or "error: ..." (see cross_signing)
 
     async def wait_for(self, predicate: Callable[[], bool], seconds: float) -> bool:
         """Re-checked after every processed sync; False if still untrue after ``seconds``."""
@@ -108,6 +111,7 @@ class SyncLoop:
         self._since: str | None = None  # where the next sync starts
         self._saved: str | None = None  # what the cursor store holds
         self._disconnect_logged = False
+        self._identity_retry_at = 0.0  # loop time; inf once settled for this run
 
     async def prepare(self) -> None:
         """Load the cursor and try to log in; an unreachable homeserver is retried later."""
@@ -125,6 +129,7 @@ class SyncLoop:
                 if not client.logged_in:
                     await open_session(client, self._settings)
                 await self._maintain_keys()
+                await self._cross_sign()
                 await self._sync_once()
             except asyncio.CancelledError:
                 raise
@@ -173,6 +178,31 @@ class SyncLoop:
         if client.should_claim_keys:
             await client.keys_claim(client.get_users_for_key_claiming())
         await client.send_to_device_messages()
+
+    async def _cross_sign(self) -> None:
+        """Once per run: our device signed by our own identity (see cross_signing.py)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._identity_retry_at:
+            return
+        settings = self._settings
+        assert settings.pickle_key
+        password = settings.password.get_secret_value() if settings.password else None
+        try:
+            outcome = await ensure_cross_signed(
+                self._client, settings.store_path, settings.pickle_key.get_secret_value(), password
+            )
+        except (ForeignIdentity, NeedsAuth, KeyFileError) as exc:
+            # Operator action needed; say it once and keep serving (unsigned) meanwhile.
+            log.error("Matrix identity: %s", exc)
+            self._state.identity = f"error: {type(exc).__name__}"
+            self._identity_retry_at = float("inf")
+            return
+        except rawapi.MatrixHTTPError as exc:
+            log.warning("Matrix identity not set up yet (%s); retrying in a minute", exc)
+            self._identity_retry_at = loop.time() + 60
+            return
+        self._state.identity = outcome.value
+        self._identity_retry_at = float("inf")
 
     async def _sync_once(self) -> None:
         since = self._since
