@@ -28,3 +28,14 @@ class Services:
 
     def prefix(self, platform: str) -> str:
         return self.command_prefixes.get(platform, "!")
+
+    def crisis_block(self, lang: str) -> str:
+        """The practice's crisis resources under a short heading, in the reader's language."""
+        res = self.config.crisis_resources
+        lines = [self.catalog.t("common.crisis_header", lang)]
+        lines += [f"• {r.name}: {r.contact}" for r in res.emergency + res.crisis_lines]
+        return "\n".join(lines)
+
+    def crisis_reply(self, lang: str) -> str:
+        """What someone who may be in danger is told, by the outbox or directly."""
+        return self.catalog.t("safety.reply", lang) + "\n\n" + self.crisis_block(lang)

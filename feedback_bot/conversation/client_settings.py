@@ -7,8 +7,8 @@ from feedback_bot.conversation.onboarding import ask_consent, withdraw_consent
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.delivery.attachments import json_file
 from feedback_bot.delivery.outbox import enqueue
-from feedback_bot.digest.timing import practitioner_tz
 from feedback_bot.people.practice_config import _HHMM
+from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.audit import record
 from feedback_bot.privacy.data_rights import erase_client, export_client, export_json
 from feedback_bot.scheduling.wallclock import is_valid_zone
@@ -135,7 +135,7 @@ async def timezone(turn: Turn) -> None:
     wanted = turn.event.args.strip()
     if not wanted:
         assert turn.practitioner is not None and turn.practice is not None
-        current = turn.client.timezone or practitioner_tz(turn.practitioner, turn.practice)
+        current = client_tz(turn.client, turn.practitioner, turn.practice)
         turn.say(turn.t("settings.timezone_current", tz=current))
     elif is_valid_zone(wanted):
         turn.client.timezone = wanted

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from feedback_bot.conversation.turn import Turn
-from feedback_bot.digest.timing import next_digest_for_client, next_weekly_digest, practitioner_tz
+from feedback_bot.digest.timing import next_digest_for_client, next_weekly_digest
+from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.access import read_own_text, seal_text
 from feedback_bot.storage.models import FeedbackItem, Practice, Practitioner, new_uid
 
@@ -170,7 +171,7 @@ async def acknowledgement(turn: Turn, item: FeedbackItem) -> str:
 def _when(turn: Turn, reader: Practitioner | None, practice: Practice, at: datetime | None) -> str:
     if reader is None or at is None:
         return turn.t("feedback.when_soon")
-    tz_name = (turn.client.timezone if turn.client else None) or practitioner_tz(reader, practice)
+    tz_name = client_tz(turn.client, reader, practice)
     return turn.t("feedback.when_digest", date=turn.when(at, tz_name))
 
 

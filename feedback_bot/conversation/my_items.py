@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.turn import Turn
-from feedback_bot.digest.timing import practitioner_tz
+from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.access import seal_text
 from feedback_bot.storage.models import FeedbackItem
 
@@ -30,7 +30,7 @@ async def show_mine(turn: Turn) -> None:
         turn.say(turn.t("mine.empty"))
         return
     assert turn.practitioner is not None and turn.practice is not None and turn.client is not None
-    tz_name = turn.client.timezone or practitioner_tz(turn.practitioner, turn.practice)
+    tz_name = client_tz(turn.client, turn.practitioner, turn.practice)
     lines = [turn.t("mine.header")]
     for n, item in enumerate(items, start=1):
         status = ""

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.delivery.outbox import enqueue
-from feedback_bot.storage.models import Identity
-
-
-async def practitioner_identities(turn: Turn, practitioner_id: int) -> list[Identity]:
-    rows = await turn.session.execute(
-        select(Identity).where(
-            Identity.practitioner_id == practitioner_id, Identity.reachable.is_(True)
-        )
-    )
-    return list(rows.scalars())
+from feedback_bot.people.rules import practitioner_chats
 
 
 async def notify_practitioner(
@@ -23,7 +12,7 @@ async def notify_practitioner(
 ) -> int:
     assert turn.practitioner is not None
     sent = 0
-    for ident in await practitioner_identities(turn, turn.practitioner.id):
+    for ident in await practitioner_chats(turn.session, turn.practitioner.id):
         lang = ident.language or turn.deps.config.language
         text = turn.deps.catalog.t(key, lang, p=turn.deps.prefix(ident.platform), **params)
         enqueue(

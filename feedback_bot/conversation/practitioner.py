@@ -8,9 +8,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from feedback_bot.conversation.turn import Turn
-from feedback_bot.digest.timing import practitioner_tz
 from feedback_bot.people.clients import get_or_create_client
 from feedback_bot.people.codes import issue
+from feedback_bot.people.rules import find_client_by_alias, practitioner_tz
 from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.wallclock import WEEKDAYS, local_to_utc, next_weekly_occurrence, zone
 from feedback_bot.storage.models import Appointment, Client, FeedbackItem
@@ -98,14 +98,7 @@ async def clients(turn: Turn) -> None:
 
 async def find_client(turn: Turn, alias: str) -> Client | None:
     assert turn.practitioner is not None
-    return (
-        await turn.session.execute(
-            select(Client).where(
-                Client.practitioner_id == turn.practitioner.id,
-                func.lower(Client.alias) == alias.lower(),
-            )
-        )
-    ).scalar_one_or_none()
+    return await find_client_by_alias(turn.session, turn.practitioner.id, alias)
 
 
 _WHEN = re.compile(

@@ -87,7 +87,7 @@ class Router:
 
     async def _safety(self, turn: Turn) -> None:
         if turn.event.event_id not in self.already_warned:
-            turn.say(turn.t("safety.reply") + "\n\n" + turn.crisis_block(), kind="safety")
+            turn.say(turn.deps.crisis_reply(turn.lang), kind="safety")
         self.already_warned.discard(turn.event.event_id)
         if turn.client is None or turn.client.status not in ("active", "paused"):
             return

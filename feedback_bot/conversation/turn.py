@@ -70,10 +70,7 @@ class Turn:
         )
 
     def crisis_block(self) -> str:
-        res = self.deps.config.crisis_resources
-        lines = [self.t("common.crisis_header")]
-        lines += [f"• {r.name}: {r.contact}" for r in res.emergency + res.crisis_lines]
-        return "\n".join(lines)
+        return self.deps.crisis_block(self.lang)
 
     def footer(self) -> str:
         """The not-monitored notice, crisis resources and how to pause or stop."""

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.digest.timing import practitioner_tz
 from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
+from feedback_bot.people.rules import practitioner_tz
 from feedback_bot.privacy.access import Reader, read_text
 from feedback_bot.services import Services
 from feedback_bot.storage.models import (

@@ -15,8 +15,8 @@ from feedback_bot.delivery.attachments import html_file, png_image
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
 from feedback_bot.digest.render import render_chat_text, render_html, render_markdown
-from feedback_bot.digest.timing import practitioner_tz
 from feedback_bot.digest.view import DigestView
+from feedback_bot.people.rules import client_chat, practitioner_chats, practitioner_tz
 from feedback_bot.ports import Choice
 from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.appointments import occurrences
@@ -173,15 +173,7 @@ class DigestService:
         on_demand: bool = False,
     ) -> int:
         now = self._clock.now()
-        targets = list(
-            (
-                await session.execute(
-                    select(Identity).where(
-                        Identity.practitioner_id == pr.id, Identity.reachable.is_(True)
-                    )
-                )
-            ).scalars()
-        )
+        targets = await practitioner_chats(session, pr.id)
         lang = next((i.language for i in targets if i.language), None) or self._deps.config.language
         built = await DigestBuilder(session, self._deps, now).build(
             pr, digest.kind, lang=lang, since=since, only_client_ids=only
@@ -394,13 +386,7 @@ class DigestService:
                 if any(i.routing == "session" for i in client_items)
                 else "loop.read"
             )
-            ident = (
-                await session.execute(
-                    select(Identity)
-                    .where(Identity.client_id == client_id, Identity.reachable.is_(True))
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+            ident = await client_chat(session, client_id)
             if ident is None:
                 continue
             lang = client.language or self._deps.config.language

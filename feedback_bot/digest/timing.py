@@ -7,13 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_bot.people.rules import practitioner_tz
 from feedback_bot.scheduling.appointments import next_session
 from feedback_bot.scheduling.wallclock import next_weekly_occurrence, parse_hhmm, zone
 from feedback_bot.storage.models import Practice, Practitioner
-
-
-def practitioner_tz(practitioner: Practitioner, practice: Practice) -> str:
-    return practitioner.timezone or practice.timezone
 
 
 def next_weekly_digest(practitioner: Practitioner, practice: Practice, now: datetime) -> datetime:

@@ -24,13 +24,6 @@ def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> R
     return RiskDetector.from_config(data)
 
 
-def crisis_text(deps: Services, lang: str) -> str:
-    res = deps.config.crisis_resources
-    lines = [deps.catalog.t("safety.reply", lang), ""]
-    lines += [f"• {r.name}: {r.contact}" for r in res.emergency + res.crisis_lines]
-    return "\n".join(lines)
-
-
 async def send_direct_safety_reply(
     adapter: Adapter, deps: Services, event: IncomingEvent
 ) -> None:
@@ -39,7 +32,7 @@ async def send_direct_safety_reply(
         outbox_id=0,
         platform=event.platform,
         address=event.address,
-        text=crisis_text(deps, deps.config.language),
+        text=deps.crisis_reply(deps.config.language),
     )
     try:
         await adapter.send(message)

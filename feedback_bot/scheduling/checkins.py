@@ -19,6 +19,7 @@ from feedback_bot.app.metrics import CHECKINS_SENT
 from feedback_bot.app.settings import SchedulingSettings
 from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS, choice_prefix
 from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.people.rules import client_chat, client_tz, client_tz_of
 from feedback_bot.ports import Choice
 from feedback_bot.scheduling.appointments import occurrences
 from feedback_bot.scheduling.clock import Clock
@@ -105,7 +106,7 @@ class CheckinScheduler:
             appointments[appt.client_id].append(appt)
         wanted: list[tuple[Client, str, datetime, str]] = []
         for client, practitioner, practice in rows:
-            tz_name = client.timezone or practitioner.timezone or practice.timezone
+            tz_name = client_tz(client, practitioner, practice)
             for kind, slot in self._slots(client, appointments[client.id], tz_name, now):
                 wanted.append((client, kind, slot, tz_name))
         if not wanted:
@@ -207,7 +208,7 @@ class CheckinScheduler:
         checkin = await session.get(Checkin, checkin_id)
         assert checkin is not None
         client = await session.get(Client, checkin.client_id)
-        target = await self._reachable_identity(session, checkin.client_id)
+        target = await client_chat(session, checkin.client_id)
         if now - checkin.due_at > grace:
             new_status = "missed"  # too late to be kind; the next slot will come
         elif client is None or client.status != "active" or target is None:
@@ -272,17 +273,6 @@ class CheckinScheduler:
             now=now,
         )
 
-    @staticmethod
-    async def _reachable_identity(session: AsyncSession, client_id: int) -> Identity | None:
-        return (
-            await session.execute(
-                select(Identity)
-                .where(Identity.client_id == client_id, Identity.reachable.is_(True))
-                .order_by(Identity.id)
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-
     async def remind_due(self, session: AsyncSession, now: datetime) -> int:
         sent = 0
         rows = (
@@ -300,10 +290,10 @@ class CheckinScheduler:
         )
         for checkin in rows:
             client = await session.get(Client, checkin.client_id)
-            target = await self._reachable_identity(session, checkin.client_id)
+            target = await client_chat(session, checkin.client_id)
             if client is None or client.status != "active" or target is None:
                 continue
-            tz = zone(client.timezone or await self._tz_of(session, client))
+            tz = zone(await client_tz_of(session, client))
             quiet = parse_hhmm(client.quiet_start), parse_hhmm(client.quiet_end)
             later = after_quiet_hours(now, *quiet, tz)
             if later > now:
@@ -319,14 +309,6 @@ class CheckinScheduler:
                 self._enqueue(session, client, target, checkin.id, "checkin.reminder", options, now)
                 sent += 1
         return sent
-
-    @staticmethod
-    async def _tz_of(session: AsyncSession, client: Client) -> str:
-        pr = await session.get(Practitioner, client.practitioner_id)
-        assert pr is not None
-        practice = await session.get(Practice, pr.practice_id)
-        assert practice is not None
-        return pr.timezone or practice.timezone
 
     async def expire(self, session: AsyncSession, now: datetime) -> int:
         cutoff = now - timedelta(hours=self._deps.config.checkins.expire_hours)
