@@ -10,8 +10,9 @@ from feedback_bot.app.metrics import CHECKINS_ANSWERED
 from feedback_bot.conversation import feedback
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.storage.models import AllianceScore, Checkin
+from feedback_bot.storage.states import CheckinStatus, ItemSource
 
-OPEN = ("sent", "snoozed")
+OPEN = (CheckinStatus.SENT, CheckinStatus.SNOOZED)
 CHECKIN_OPTIONS = ["good", "not_right", "nothing", "later"]
 SCALE = [str(n) for n in range(11)] + ["skip"]
 
@@ -53,11 +54,11 @@ async def answer(turn: Turn, checkin: Checkin, key: str) -> None:
         if checkin.reminded:
             key = "nothing"  # one reminder, ever: a second "later" lets it rest
         else:
-            checkin.status = "snoozed"
+            checkin.status = CheckinStatus.SNOOZED
             checkin.remind_at = turn.now + timedelta(hours=turn.deps.config.checkins.snooze_hours)
             turn.say(turn.t("checkin.later"))
             return
-    checkin.status = "answered"
+    checkin.status = CheckinStatus.ANSWERED
     checkin.response = key
     checkin.answered_at = turn.now
     CHECKINS_ANSWERED.inc()
@@ -65,16 +66,16 @@ async def answer(turn: Turn, checkin: Checkin, key: str) -> None:
         turn.say(turn.t("checkin.nothing"))
         await start_alliance(turn, checkin.id)
         return
-    await feedback.start(turn, source="checkin", checkin_id=checkin.id, valence=key)
+    await feedback.start(turn, source=ItemSource.CHECKIN, checkin_id=checkin.id, valence=key)
 
 
 async def answer_with_text(turn: Turn, checkin: Checkin, text: str, risk: bool) -> None:
     """Words typed in reply to a check-in answer it, and become feedback."""
-    checkin.status = "answered"
+    checkin.status = CheckinStatus.ANSWERED
     checkin.response = "text"
     checkin.answered_at = turn.now
     CHECKINS_ANSWERED.inc()
-    await feedback.start(turn, text, source="checkin", checkin_id=checkin.id, risk=risk)
+    await feedback.start(turn, text, source=ItemSource.CHECKIN, checkin_id=checkin.id, risk=risk)
 
 
 async def start_alliance(turn: Turn, checkin_id: int) -> None:

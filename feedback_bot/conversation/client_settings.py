@@ -12,24 +12,25 @@ from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.audit import record
 from feedback_bot.privacy.data_rights import erase_client, export_client, export_json
 from feedback_bot.scheduling.wallclock import is_valid_zone
+from feedback_bot.storage.states import Cadence, ClientStatus, OutboxKind
 
-CADENCES = ["after_session", "weekly", "off"]
+CADENCES = [str(c) for c in Cadence]
 
 
 async def pause(turn: Turn) -> None:
     assert turn.client is not None
-    if turn.client.status == "active":
-        turn.client.status = "paused"
+    if turn.client.status == ClientStatus.ACTIVE:
+        turn.client.status = ClientStatus.PAUSED
         turn.client.status_changed_at = turn.now
     turn.say(turn.t("pause.done"))
 
 
 async def resume(turn: Turn) -> None:
     assert turn.client is not None
-    if turn.client.status == "stopped":
+    if turn.client.status == ClientStatus.STOPPED:
         await ask_consent(turn)  # coming back after stop means agreeing again
         return
-    turn.client.status = "active"
+    turn.client.status = ClientStatus.ACTIVE
     turn.client.status_changed_at = turn.now
     if turn.identity is not None:
         turn.identity.reachable = True
@@ -85,7 +86,7 @@ async def on_delete(turn: Turn, key: str) -> None:
         platform=platform,
         address=address,
         text=done_text,
-        kind="ephemeral",
+        kind=OutboxKind.EPHEMERAL,
         now=turn.now,
     )
 
@@ -125,7 +126,7 @@ async def checkins(turn: Turn) -> None:
 
 async def on_cadence(turn: Turn, key: str) -> None:
     assert turn.client is not None
-    turn.client.checkin_cadence = key
+    turn.client.checkin_cadence = Cadence(key)
     await turn.reset()
     turn.say(turn.t("settings.checkins_done", cadence=turn.t(f"labels.cadence.{key}")))
 

@@ -11,15 +11,16 @@ from feedback_bot.digest.timing import next_digest_for_client, next_weekly_diges
 from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.access import read_own_text, seal_text
 from feedback_bot.storage.models import FeedbackItem, Practice, Practitioner, new_uid
+from feedback_bot.storage.states import ItemStatus, Routing, Valence
 
 VALENCE_OPTIONS = ["good", "not_right", "other", "skip"]
-DEFAULT_VALENCE = "other"
+DEFAULT_VALENCE = Valence.OTHER
 # Within this, new words continue an unfinished draft; later they start afresh (a week-old
 # half-sentence glued to today's would put words together the client never meant together).
 RESUME_WINDOW = timedelta(hours=24)
 # Skipping "where should this go" must not put words in front of the practitioner that the
 # client did not choose to bring into the room, so the gentler route is the default.
-DEFAULT_ROUTING = "fyi"
+DEFAULT_ROUTING = Routing.FYI
 
 
 def routing_options(turn: Turn) -> list[str]:
@@ -37,7 +38,7 @@ async def current_item(turn: Turn) -> FeedbackItem | None:
     if conv.item_id is None:
         return None
     item = await turn.session.get(FeedbackItem, conv.item_id)
-    return item if item is not None and item.status == "draft" else None
+    return item if item is not None and item.status == ItemStatus.DRAFT else None
 
 
 async def start(
@@ -59,7 +60,7 @@ async def start(
     item = FeedbackItem(
         uid=new_uid(),  # before sealing: the ciphertext is bound to it
         client_id=turn.client.id,
-        status="draft",
+        status=ItemStatus.DRAFT,
         source=source,
         checkin_id=checkin_id,
         valence=valence,
@@ -98,7 +99,7 @@ async def on_valence(turn: Turn, key: str | None) -> None:
     if key is None:
         await _keep_words_and_ask_again(turn, item, "valence", VALENCE_OPTIONS)
         return
-    item.valence = DEFAULT_VALENCE if key == "skip" else key
+    item.valence = DEFAULT_VALENCE if key == "skip" else Valence(key)
     if item.text_enc is None:
         await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
     else:
@@ -124,9 +125,9 @@ async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
     if key is None:
         await _keep_words_and_ask_again(turn, item, "routing", routing_options(turn))
         return None
-    item.routing = DEFAULT_ROUTING if key == "skip" else key
+    item.routing = DEFAULT_ROUTING if key == "skip" else Routing(key)
     item.valence = item.valence or DEFAULT_VALENCE
-    item.status = "submitted"
+    item.status = ItemStatus.SUBMITTED
     item.submitted_at = turn.now
     await turn.reset()
     (await turn.conv()).item_id = None  # finished: no draft to continue

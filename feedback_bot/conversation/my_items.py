@@ -9,6 +9,7 @@ from feedback_bot.conversation.turn import Turn
 from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.access import seal_text
 from feedback_bot.storage.models import FeedbackItem
+from feedback_bot.storage.states import ItemStatus
 
 MINE_LIMIT = 10
 
@@ -17,7 +18,7 @@ async def recent_items(turn: Turn) -> list[FeedbackItem]:
     assert turn.client is not None
     rows = await turn.session.execute(
         select(FeedbackItem)
-        .where(FeedbackItem.client_id == turn.client.id, FeedbackItem.status != "draft")
+        .where(FeedbackItem.client_id == turn.client.id, FeedbackItem.status != ItemStatus.DRAFT)
         .order_by(FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
         .limit(MINE_LIMIT)
     )
@@ -34,7 +35,7 @@ async def show_mine(turn: Turn) -> None:
     lines = [turn.t("mine.header")]
     for n, item in enumerate(items, start=1):
         status = ""
-        if item.status == "withdrawn":
+        if item.status == ItemStatus.WITHDRAWN:
             status = turn.t("mine.status_withdrawn")
         elif item.digest_id is not None:
             status = turn.t("mine.status_seen")
@@ -63,7 +64,7 @@ async def _pick(turn: Turn) -> FeedbackItem | None:
         return None
     item = await turn.session.get(FeedbackItem, ids[int(arg) - 1])
     assert turn.client is not None
-    if item is None or item.client_id != turn.client.id or item.status == "withdrawn":
+    if item is None or item.client_id != turn.client.id or item.status == ItemStatus.WITHDRAWN:
         turn.say(turn.t("mine.pick_unknown", n=arg))
         return None
     return item
@@ -101,7 +102,7 @@ async def withdraw(turn: Turn) -> None:
     item = await _pick(turn)
     if item is None:
         return
-    item.status = "withdrawn"
+    item.status = ItemStatus.WITHDRAWN
     item.withdrawn_at = turn.now
     if item.digest_id is None:
         # Never seen: the words go now, not at retention time.

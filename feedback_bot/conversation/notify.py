@@ -5,10 +5,11 @@ from __future__ import annotations
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.people.rules import practitioner_chats
+from feedback_bot.storage.states import OutboxKind
 
 
 async def notify_practitioner(
-    turn: Turn, key: str, *, kind: str = "notice", **params: object
+    turn: Turn, key: str, *, kind: OutboxKind = OutboxKind.NOTICE, **params: object
 ) -> int:
     assert turn.practitioner is not None
     sent = 0

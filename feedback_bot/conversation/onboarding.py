@@ -8,14 +8,15 @@ from feedback_bot.conversation.turn import Turn
 from feedback_bot.people.codes import FailedCodeThrottle, redeem
 from feedback_bot.privacy.audit import record
 from feedback_bot.storage.models import Client, ConsentRecord, Identity, Practice, Practitioner
+from feedback_bot.storage.states import ClientStatus, OutboxKind
 
 
 async def handle_start(turn: Turn, throttle: FailedCodeThrottle) -> None:
     code = turn.event.args.strip()
     if turn.identity is not None:
-        if turn.client is not None and turn.client.status == "invited":
+        if turn.client is not None and turn.client.status == ClientStatus.INVITED:
             await ask_consent(turn)  # "start" again after "Not now"
-        elif turn.client is not None and turn.client.status == "stopped" and not code:
+        elif turn.client is not None and turn.client.status == ClientStatus.STOPPED and not code:
             await ask_consent(turn)
         else:
             turn.say(turn.t("code.already_linked"))
@@ -66,7 +67,7 @@ async def handle_start(turn: Turn, throttle: FailedCodeThrottle) -> None:
             turn.t("practitioner.welcome", name=turn.practitioner.name, practice=turn.practice.name)
             + "\n\n"
             + turn.t("help.practitioner"),
-            kind="practitioner_welcome",
+            kind=OutboxKind.PRACTITIONER_WELCOME,
         )
 
 
@@ -100,7 +101,7 @@ async def on_alerts(turn: Turn, key: str) -> None:
     client = turn.client
     assert client is not None
     client.risk_alerts = key == "yes_alert"
-    client.status = "active"
+    client.status = ClientStatus.ACTIVE
     client.status_changed_at = turn.now
     client.consented_at = turn.now
     client.consent_version = turn.deps.config.consent_version
@@ -120,7 +121,7 @@ async def on_alerts(turn: Turn, key: str) -> None:
 async def withdraw_consent(turn: Turn) -> None:
     client = turn.client
     assert client is not None
-    client.status = "stopped"
+    client.status = ClientStatus.STOPPED
     client.status_changed_at = turn.now
     open_consents = await turn.session.execute(
         select(ConsentRecord).where(

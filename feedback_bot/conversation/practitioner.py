@@ -14,6 +14,7 @@ from feedback_bot.people.rules import find_client_by_alias, practitioner_tz
 from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.wallclock import WEEKDAYS, local_to_utc, next_weekly_occurrence, zone
 from feedback_bot.storage.models import Appointment, Client, FeedbackItem
+from feedback_bot.storage.states import ItemStatus, Routing
 
 ALIAS = re.compile(r"^[\w .'-]{1,80}$")
 
@@ -72,9 +73,9 @@ async def clients(turn: Turn) -> None:
         .outerjoin(
             FeedbackItem,
             (FeedbackItem.client_id == Client.id)
-            & (FeedbackItem.status == "submitted")
+            & (FeedbackItem.status == ItemStatus.SUBMITTED)
             # Items sent to the feedback contact instead must leave no trace here.
-            & (FeedbackItem.routing != "contact"),
+            & (FeedbackItem.routing != Routing.CONTACT),
         )
         .where(Client.practitioner_id == turn.practitioner.id)
         .group_by(Client.id)

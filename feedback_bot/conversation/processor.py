@@ -21,6 +21,7 @@ from feedback_bot.ports import IncomingEvent
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.services import Services
 from feedback_bot.storage.models import InboxEvent
+from feedback_bot.storage.states import InboxStatus, OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,12 @@ class Processor:
             stmt = (
                 select(InboxEvent)
                 .where(
-                    InboxEvent.status == "pending",
+                    InboxEvent.status == InboxStatus.PENDING,
                     # Only a chat's oldest pending event: while another worker holds it,
                     # this chat's later events wait, so one conversation stays in order.
                     ~exists().where(
                         earlier.chat_hash == InboxEvent.chat_hash,
-                        earlier.status == "pending",
+                        earlier.status == InboxStatus.PENDING,
                         earlier.id < InboxEvent.id,
                     ),
                 )
@@ -80,16 +81,20 @@ class Processor:
             try:
                 async with session.begin_nested():
                     await self._handle(session, event)
-                status = "done"
+                status = InboxStatus.DONE
             except Exception as exc:  # one bad event must not block the rest
                 # Where it failed, but not the exception's message: that may quote content.
                 where = " < ".join(
                     f"{Path(f.filename).name}:{f.lineno}"
                     for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
                 )
-                log.error("engine: event failed (%s at %s) on inbox row %s",
-                          type(exc).__name__, where, row_id)
-                status = "failed"
+                log.error(
+                    "engine: event failed (%s at %s) on inbox row %s",
+                    type(exc).__name__,
+                    where,
+                    row_id,
+                )
+                status = InboxStatus.FAILED
                 self._apologise(session, event)
             row.status = status
             row.processed_at = self._clock.now()
@@ -112,6 +117,6 @@ class Processor:
             platform=event.platform,
             address=event.address,
             text=text,
-            kind="ephemeral",
+            kind=OutboxKind.EPHEMERAL,
             now=now,
         )

@@ -18,6 +18,7 @@ from feedback_bot.conversation.turn import Turn
 from feedback_bot.people.codes import FailedCodeThrottle
 from feedback_bot.ports import EventKind
 from feedback_bot.storage.models import SafetyEvent
+from feedback_bot.storage.states import ClientStatus, OutboxKind
 
 Handler = Callable[[Turn], Awaitable[None]]
 DigestHooks = tuple[Callable[[Turn], Awaitable[None]], Callable[[Turn], Awaitable[None]]]
@@ -87,20 +88,23 @@ class Router:
 
     async def _safety(self, turn: Turn) -> None:
         if turn.event.event_id not in self.already_warned:
-            turn.say(turn.deps.crisis_reply(turn.lang), kind="safety")
+            turn.say(turn.deps.crisis_reply(turn.lang), kind=OutboxKind.SAFETY)
         self.already_warned.discard(turn.event.event_id)
-        if turn.client is None or turn.client.status not in ("active", "paused"):
+        if turn.client is None or turn.client.status not in (
+            ClientStatus.ACTIVE,
+            ClientStatus.PAUSED,
+        ):
             return
         alerted = False
         if turn.client.risk_alerts:
             alerted = bool(
                 await notify_practitioner(
-                    turn, "practitioner.risk_alert", kind="safety", alias=turn.client.alias
+                    turn, "practitioner.risk_alert", kind=OutboxKind.SAFETY, alias=turn.client.alias
                 )
             )
         turn.session.add(SafetyEvent(client_id=turn.client.id, at=turn.now, alerted=alerted))
         if alerted:
-            turn.say(turn.t("safety.alerted"), kind="safety")
+            turn.say(turn.t("safety.alerted"), kind=OutboxKind.SAFETY)
 
     async def _practitioner(self, turn: Turn) -> None:
         commands: dict[str, Handler] = {
@@ -129,9 +133,9 @@ class Router:
         assert client is not None
         if event.kind is EventKind.COMMAND:
             name = event.command or ""
-            if client.status == "invited" and name not in BEFORE_CONSENT:
+            if client.status == ClientStatus.INVITED and name not in BEFORE_CONSENT:
                 turn.say(turn.t("onboarding.need_consent"))
-            elif client.status == "stopped" and name in STORE_NEW_WORDS:
+            elif client.status == ClientStatus.STOPPED and name in STORE_NEW_WORDS:
                 turn.say(turn.t("pause.stopped_already"))
             elif name in CLIENT_COMMANDS:
                 await CLIENT_COMMANDS[name](turn)
@@ -143,7 +147,7 @@ class Router:
                 )
             return
         if event.kind is EventKind.CHOICE and (event.choice_id or "").startswith("c"):
-            if client.status == "stopped":
+            if client.status == ClientStatus.STOPPED:
                 turn.say(turn.t("pause.stopped_already"))
             else:
                 await checkin_answers.on_checkin_choice(turn)
@@ -159,9 +163,9 @@ class Router:
             return
         if event.kind is not EventKind.TEXT:
             return
-        if client.status == "invited":
+        if client.status == ClientStatus.INVITED:
             turn.say(turn.t("onboarding.need_consent"))
-        elif client.status == "stopped":
+        elif client.status == ClientStatus.STOPPED:
             turn.say(turn.t("pause.stopped_already"))
         elif (open_checkin := await checkin_answers.open_checkin(turn)) is not None:
             await checkin_answers.answer_with_text(turn, open_checkin, event.text or "", risky)

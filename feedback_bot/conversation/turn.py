@@ -14,6 +14,7 @@ from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import Attachment, Choice, EventKind, IncomingEvent
 from feedback_bot.services import Services
 from feedback_bot.storage.models import Client, Conversation, Identity, Practice, Practitioner
+from feedback_bot.storage.states import OutboxKind
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Turn:
         text: str,
         choices: tuple[Choice, ...] = (),
         *,
-        kind: str = "reply",
+        kind: OutboxKind = OutboxKind.REPLY,
         attachments: tuple[Attachment, ...] = (),
         protect: bool = False,
     ) -> None:
@@ -65,7 +66,7 @@ class Turn:
             choices=choices,
             attachments=attachments,
             protect=protect,
-            kind=kind if self.identity is not None else "ephemeral",
+            kind=kind if self.identity is not None else OutboxKind.EPHEMERAL,
             now=self.now,
         )
 

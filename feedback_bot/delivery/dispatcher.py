@@ -38,10 +38,11 @@ from feedback_bot.ports.numbered_choices import with_numbered_choices
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.storage.models import Identity, OutboxMessage
+from feedback_bot.storage.states import OutboxStatus
 
 log = logging.getLogger(__name__)
 
-WAITING = ("pending", "failed")
+WAITING = (OutboxStatus.PENDING, OutboxStatus.FAILED)
 NEVER_RESEND_UNCONFIRMED = frozenset({"checkin", "reminder"})
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -139,7 +140,7 @@ class Dispatcher:
                     # a backlog is not claimed and released again on every round.
                     ~exists().where(
                         earlier.address == OutboxMessage.address,
-                        earlier.status.in_([*WAITING, "sending"]),
+                        earlier.status.in_([*WAITING, OutboxStatus.SENDING]),
                         earlier.id < OutboxMessage.id,
                     ),
                 )
@@ -149,7 +150,7 @@ class Dispatcher:
             )
             rows = list((await session.execute(stmt)).scalars())
             for row in rows:
-                row.status = "sending"
+                row.status = OutboxStatus.SENDING
                 row.claimed_by = self.worker_id
                 row.claimed_at = now
         return [r.id for r in rows]
@@ -157,7 +158,11 @@ class Dispatcher:
     async def _deliver(self, row_id: int, held: set[str]) -> int:
         async with self._sessions() as session:
             row = await session.get(OutboxMessage, row_id)
-            if row is None or row.status != "sending" or row.claimed_by != self.worker_id:
+            if (
+                row is None
+                or row.status != OutboxStatus.SENDING
+                or row.claimed_by != self.worker_id
+            ):
                 return 0
             adapter = self._adapters[row.platform]
             pacer = self._pacers.get(row.platform)
@@ -187,7 +192,7 @@ class Dispatcher:
                 return 0
             except SendError as exc:  # the platform refused this message: retrying won't help
                 log.warning("dispatch: outbox %s rejected (%s)", row.id, type(exc).__name__)
-                row.status, row.last_error, row.claimed_by = "dead", "rejected", None
+                row.status, row.last_error, row.claimed_by = OutboxStatus.DEAD, "rejected", None
                 SEND_FAILURES.labels(platform=row.platform, reason="rejected").inc()
                 await session.commit()
                 return 0
@@ -223,7 +228,7 @@ class Dispatcher:
         return message
 
     async def _release(self, session: AsyncSession, row: OutboxMessage, at: datetime) -> None:
-        row.status = "pending"
+        row.status = OutboxStatus.PENDING
         row.next_attempt_at = max(row.next_attempt_at, at)
         row.claimed_by = None
         await session.commit()
@@ -234,7 +239,7 @@ class Dispatcher:
         if row.kind in EPHEMERAL_KINDS:
             await session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
         else:
-            row.status = "sent"
+            row.status = OutboxStatus.SENT
             row.sent_at = at
             row.platform_message_id = platform_id
             # Delivered content is not kept: the chat has it, the database needn't.
@@ -259,7 +264,7 @@ class Dispatcher:
         row.last_error = exc.reason[:64]
         row.claimed_by = None
         if exc.retry_after is None and row.attempts >= self._settings.max_send_attempts:
-            row.status = "dead"
+            row.status = OutboxStatus.DEAD
             log.warning(
                 "dispatch: outbox %s is a dead letter after %s attempts", row.id, row.attempts
             )
@@ -267,7 +272,7 @@ class Dispatcher:
             return
         delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
         until = now + timedelta(seconds=delay)
-        row.status = "failed"
+        row.status = OutboxStatus.FAILED
         row.next_attempt_at = until
         if pacer is not None and exc.retry_after is not None:
             pacer.hold(row.address, until)
@@ -277,7 +282,7 @@ class Dispatcher:
             .where(
                 OutboxMessage.address == row.address,
                 OutboxMessage.id > row.id,
-                OutboxMessage.status == "pending",
+                OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.next_attempt_at < until,
             )
             .values(next_attempt_at=until)
@@ -286,7 +291,7 @@ class Dispatcher:
 
     async def _unavailable(self, session: AsyncSession, row: OutboxMessage, reason: str) -> None:
         SEND_FAILURES.labels(platform=row.platform, reason=reason[:32]).inc()
-        row.status = "unavailable"
+        row.status = OutboxStatus.UNAVAILABLE
         row.last_error = reason[:64]
         row.claimed_by = None
         if row.identity_id is not None:
@@ -297,7 +302,7 @@ class Dispatcher:
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.address == row.address, OutboxMessage.status.in_(WAITING))
-            .values(status="unavailable", last_error="recipient_unavailable")
+            .values(status=OutboxStatus.UNAVAILABLE, last_error="recipient_unavailable")
         )
         log.info("dispatch: recipient unavailable (%s) for outbox %s", reason, row.id)
         await session.commit()
@@ -315,7 +320,7 @@ class Dispatcher:
             await session.execute(
                 select(OutboxMessage).where(
                     OutboxMessage.address == old_hash,
-                    OutboxMessage.status.in_([*WAITING, "sending"]),
+                    OutboxMessage.status.in_([*WAITING, OutboxStatus.SENDING]),
                 )
             )
         ).scalars()
@@ -324,7 +329,7 @@ class Dispatcher:
             payload["address"] = new_address
             other.payload_enc = self._vault.seal_json("outbox", "payload", other.uid, payload)
             other.address = new_hash
-        row.status = "pending"
+        row.status = OutboxStatus.PENDING
         row.claimed_by = None
         row.attempts = max(0, row.attempts - 1)  # a move is not a failed attempt
         await session.commit()
@@ -337,7 +342,10 @@ class Dispatcher:
             rows = (
                 await session.execute(
                     select(OutboxMessage)
-                    .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < cutoff)
+                    .where(
+                        OutboxMessage.status == OutboxStatus.SENDING,
+                        OutboxMessage.claimed_at < cutoff,
+                    )
                     .with_for_update(skip_locked=True)
                 )
             ).scalars()
@@ -345,9 +353,9 @@ class Dispatcher:
                 adapter = self._adapters.get(row.platform)
                 idempotent = bool(getattr(adapter, "idempotent_sends", False))
                 if idempotent or row.kind not in NEVER_RESEND_UNCONFIRMED:
-                    row.status = "pending"
+                    row.status = OutboxStatus.PENDING
                 else:
-                    row.status = "unknown"
+                    row.status = OutboxStatus.UNKNOWN
                 row.claimed_by = None
                 resolved += 1
         return resolved

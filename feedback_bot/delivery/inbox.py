@@ -17,6 +17,7 @@ from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.storage.database import upsert_insert
 from feedback_bot.storage.models import InboxEvent, new_uid
+from feedback_bot.storage.states import InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class Inbox:
                     event_id=event.event_id,
                     chat_hash=self._vault.keyed_hash(event.platform, event.address),
                     payload_enc=self._vault.seal_json("inbox", "payload", uid, payload),
-                    status="pending",
+                    status=InboxStatus.PENDING,
                     received_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["platform", "event_id"])
@@ -126,7 +127,6 @@ class InboundThrottle:
             self._notified[chat] = now
             return "notify"
         return "drop"
-
 
     def _forget_quiet(self, now: float) -> None:
         """Chats silent for a minute need no memory: bounded however many chats we see."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_bot.ports import Attachment, Choice, OutgoingMessage
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.storage.models import OutboxMessage, new_uid
+from feedback_bot.storage.states import OutboxKind, OutboxStatus
 
 EPHEMERAL_KINDS = frozenset(
     {"ephemeral"}
@@ -30,7 +31,7 @@ def enqueue(
     choices: tuple[Choice, ...] = (),
     attachments: tuple[Attachment, ...] = (),
     protect: bool = False,
-    kind: str = "reply",
+    kind: OutboxKind = OutboxKind.REPLY,
     digest_id: int | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
@@ -60,7 +61,7 @@ def enqueue(
         kind=kind,
         payload_enc=vault.seal_json("outbox", "payload", uid, payload),
         attachments_enc=blob,
-        status="pending",
+        status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=not_before or now,
         digest_id=digest_id,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.storage.models import OutboxMessage
+from feedback_bot.storage.states import OutboxStatus
 
 
 async def summary(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
@@ -29,7 +30,7 @@ async def summary(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
                     OutboxMessage.attempts,
                     OutboxMessage.last_error,
                 )
-                .where(OutboxMessage.status == "dead")
+                .where(OutboxMessage.status == OutboxStatus.DEAD)
                 .order_by(OutboxMessage.id)
                 .limit(100)
             )
@@ -43,9 +44,14 @@ async def summary(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
 async def retry(sessions: async_sessionmaker[AsyncSession], clock: Clock, message_id: int) -> bool:
     async with sessions() as session, session.begin():
         row = await session.get(OutboxMessage, message_id)
-        if row is None or row.status not in ("dead", "failed", "unavailable", "unknown"):
+        if row is None or row.status not in (
+            OutboxStatus.DEAD,
+            OutboxStatus.FAILED,
+            OutboxStatus.UNAVAILABLE,
+            OutboxStatus.UNKNOWN,
+        ):
             return False
-        row.status = "pending"
+        row.status = OutboxStatus.PENDING
         row.attempts = 0
         row.next_attempt_at = clock.now()
         row.last_error = None

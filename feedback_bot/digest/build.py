@@ -22,11 +22,19 @@ from feedback_bot.storage.models import (
     Practitioner,
     SafetyEvent,
 )
+from feedback_bot.storage.states import (
+    CheckinStatus,
+    ClientStatus,
+    DigestKind,
+    ItemStatus,
+    Routing,
+    Valence,
+)
 
 TREND_WEEKS = 8
 RATE_WEEKS = 4
 ANSWERED = ("answered",)
-UNANSWERED = ("expired", "sent", "snoozed")
+UNANSWERED = (CheckinStatus.EXPIRED, CheckinStatus.SENT, CheckinStatus.SNOOZED)
 
 
 @dataclass
@@ -40,7 +48,7 @@ class BuiltDigest:
 def _order_key(item: FeedbackItem) -> tuple[int, float]:
     # Items for the session and things that didn't feel right first, then "just so you know";
     # newest first within each group.
-    top = item.routing == "session" or item.valence == "not_right"
+    top = item.routing == Routing.SESSION or item.valence == Valence.NOT_RIGHT
     stamp = (item.submitted_at or item.created_at).timestamp()
     return (0 if top else 1, -stamp)
 
@@ -65,7 +73,7 @@ class DigestBuilder:
     ) -> BuiltDigest:
         practice = await self.s.get(Practice, reader.practice_id)
         assert practice is not None
-        as_contact = kind == "contact"
+        as_contact = kind == DigestKind.CONTACT
         who = Reader("contact" if as_contact else "practitioner", reader.id)
         clients = await self._clients(reader, practice, as_contact, only_client_ids)
         sections: list[ClientSection] = []
@@ -80,8 +88,8 @@ class DigestBuilder:
                     ItemView(
                         item_id=item.id,
                         when=item.submitted_at or item.created_at,
-                        valence=item.valence or "other",
-                        routing=item.routing or "fyi",
+                        valence=item.valence or Valence.OTHER,
+                        routing=item.routing or Routing.FYI,
                         text=await read_text(self.s, self.deps.vault, who, item),
                         edited=item.edit_count > 0,
                         risk=item.risk,
@@ -146,12 +154,14 @@ class DigestBuilder:
 
     async def _new_items(self, client: Client, as_contact: bool) -> list[FeedbackItem]:
         route = (
-            FeedbackItem.routing == "contact" if as_contact else FeedbackItem.routing != "contact"
+            FeedbackItem.routing == Routing.CONTACT
+            if as_contact
+            else FeedbackItem.routing != Routing.CONTACT
         )
         rows = await self.s.execute(
             select(FeedbackItem).where(
                 FeedbackItem.client_id == client.id,
-                FeedbackItem.status == "submitted",
+                FeedbackItem.status == ItemStatus.SUBMITTED,
                 FeedbackItem.digest_id.is_(None),
                 route,
             )
@@ -210,7 +220,7 @@ class DigestBuilder:
 
         if safety:
             flag("risk", count=len(safety))
-        n_not_right = sum(1 for i in items if i.valence == "not_right")
+        n_not_right = sum(1 for i in items if i.valence == Valence.NOT_RIGHT)
         if n_not_right:
             flag("not_right", count=n_not_right)
         await self._score_flags(client, since, flag)
@@ -218,7 +228,7 @@ class DigestBuilder:
             flag("unanswered", weeks=self.deps.config.digest.unanswered_weeks)
         changed = client.status_changed_at
         if (
-            client.status in ("paused", "stopped")
+            client.status in (ClientStatus.PAUSED, ClientStatus.STOPPED)
             and changed
             and (since is None or changed > since)
         ):
@@ -254,8 +264,8 @@ class DigestBuilder:
             select(FeedbackItem.submitted_at)
             .where(
                 FeedbackItem.client_id == client.id,
-                FeedbackItem.valence == "not_right",
-                FeedbackItem.status != "draft",
+                FeedbackItem.valence == Valence.NOT_RIGHT,
+                FeedbackItem.status != ItemStatus.DRAFT,
             )
             .order_by(FeedbackItem.submitted_at.desc())
             .limit(1)

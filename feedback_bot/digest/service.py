@@ -35,6 +35,7 @@ from feedback_bot.storage.models import (
     SafetyEvent,
     new_uid,
 )
+from feedback_bot.storage.states import ClientStatus, DigestKind, ItemStatus, OutboxKind, Routing
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,9 @@ class DigestService:
             )
             if now - slot > self._grace or slot < pr.created_at:
                 return 0
-            kinds = ["weekly"] + (["contact"] if practice.feedback_contact_id == pr.id else [])
+            kinds = [DigestKind.WEEKLY] + (
+                [DigestKind.CONTACT] if practice.feedback_contact_id == pr.id else []
+            )
             for kind in kinds:
                 digest = await self._claim_slot(session, pr.id, kind, slot.isoformat(), now)
                 if digest is not None:
@@ -104,7 +107,8 @@ class DigestService:
             tz_name = practitioner_tz(pr, practice)
             lead = timedelta(hours=pr.pre_session_hours)
             clients = select(Client.id).where(
-                Client.practitioner_id == pr.id, Client.status.in_(["active", "paused"])
+                Client.practitioner_id == pr.id,
+                Client.status.in_([ClientStatus.ACTIVE, ClientStatus.PAUSED]),
             )
             appts = (
                 await session.execute(select(Appointment).where(Appointment.client_id.in_(clients)))
@@ -112,7 +116,9 @@ class DigestService:
             for appt in list(appts):
                 for start in occurrences(appt, tz_name, now, now + lead):
                     key = f"{appt.client_id}:{start.isoformat()}"
-                    digest = await self._claim_slot(session, pr.id, "pre_session", key, now)
+                    digest = await self._claim_slot(
+                        session, pr.id, DigestKind.PRE_SESSION, key, now
+                    )
                     if digest is not None:
                         sent += await self._compose(
                             session, pr, digest, since=None, only=[appt.client_id]
@@ -230,7 +236,7 @@ class DigestService:
                 address=ident.address,
                 identity_id=ident.id,
                 text=render_chat_text(view, cat),
-                kind="digest",
+                kind=OutboxKind.DIGEST,
                 now=now,
             )
             return
@@ -251,7 +257,7 @@ class DigestService:
             attachments=tuple(attachments),
             protect=True,
             choices=(Choice(id=f"d{digest.id}.ack", label=cat.t("choices.ack", lang)),),
-            kind="digest",
+            kind=OutboxKind.DIGEST,
             digest_id=digest.id,
             now=now,
         )
@@ -279,15 +285,19 @@ class DigestService:
         )
         sent = 0
         if has_clients is not None or not is_contact:
-            digest = await self._claim_slot(session, pr.id, "on_demand", f"od:{new_uid()}", now)
+            digest = await self._claim_slot(
+                session, pr.id, DigestKind.ON_DEMAND, f"od:{new_uid()}", now
+            )
             assert digest is not None
-            since = await self._last_sent(session, pr.id, "weekly", digest.id)
+            since = await self._last_sent(session, pr.id, DigestKind.WEEKLY, digest.id)
             sent += await self._compose(session, pr, digest, since=since, only=only, on_demand=True)
         if is_contact and only is None:
             # The feedback contact also gets what clients sent to them instead.
-            digest = await self._claim_slot(session, pr.id, "contact", f"od:{new_uid()}", now)
+            digest = await self._claim_slot(
+                session, pr.id, DigestKind.CONTACT, f"od:{new_uid()}", now
+            )
             assert digest is not None
-            since = await self._last_sent(session, pr.id, "contact", digest.id)
+            since = await self._last_sent(session, pr.id, DigestKind.CONTACT, digest.id)
             sent += await self._compose(
                 session, pr, digest, since=since, on_demand=has_clients is None
             )
@@ -304,7 +314,7 @@ class DigestService:
         async with self._sessions() as session:
             pr, _ = await self._load(session, practitioner_id)
             built = await DigestBuilder(session, self._deps, self._clock.now()).build(
-                pr, "on_demand", lang=self._deps.config.language, since=None
+                pr, DigestKind.ON_DEMAND, lang=self._deps.config.language, since=None
             )
             await session.rollback()
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -364,7 +374,8 @@ class DigestService:
             (
                 await session.execute(
                     select(FeedbackItem).where(
-                        FeedbackItem.digest_id == digest.id, FeedbackItem.status == "submitted"
+                        FeedbackItem.digest_id == digest.id,
+                        FeedbackItem.status == ItemStatus.SUBMITTED,
                     )
                 )
             ).scalars()
@@ -378,12 +389,12 @@ class DigestService:
             if (
                 client is None
                 or not client.loop_notices
-                or client.status not in ("active", "paused")
+                or client.status not in (ClientStatus.ACTIVE, ClientStatus.PAUSED)
             ):
                 continue
             key = (
                 "loop.read_session"
-                if any(i.routing == "session" for i in client_items)
+                if any(i.routing == Routing.SESSION for i in client_items)
                 else "loop.read"
             )
             ident = await client_chat(session, client_id)
@@ -396,7 +407,7 @@ class DigestService:
                 platform=ident.platform,
                 address=ident.address,
                 identity_id=ident.id,
-                kind="notice",
+                kind=OutboxKind.NOTICE,
                 now=now,
                 text=self._deps.catalog.t(key, lang, practitioner=pr.name),
             )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from feedback_bot.storage.states import ClientStatus
+
 
 @dataclass(frozen=True, slots=True)
 class ItemView:
@@ -41,7 +43,7 @@ class ClientSection:
     checkins_sent: int = 0
     checkins_answered: int = 0
     scores: tuple[ScorePoint, ...] = ()
-    status: str = "active"
+    status: str = ClientStatus.ACTIVE
 
     @property
     def response_rate(self) -> float | None:

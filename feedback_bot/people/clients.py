@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feedback_bot.people.practice_config import PracticeConfig
 from feedback_bot.scheduling.wallclock import WEEKDAYS
 from feedback_bot.storage.models import Client
+from feedback_bot.storage.states import ClientStatus
 
 
 async def get_or_create_client(
@@ -37,7 +38,7 @@ async def get_or_create_client(
     client = Client(
         practitioner_id=practitioner_id,
         alias=alias,
-        status="invited",
+        status=ClientStatus.INVITED,
         checkin_cadence=c.cadence,
         checkin_weekday=WEEKDAYS.index(c.weekly_day),
         checkin_time=c.weekly_time,

@@ -17,6 +17,7 @@ from feedback_bot.storage.models import (
     OutboxMessage,
     SafetyEvent,
 )
+from feedback_bot.storage.states import OutboxStatus
 
 PROCESSED_INBOX_DAYS = 30  # long enough to drop any platform redelivery as a duplicate
 
@@ -41,7 +42,7 @@ async def purge_expired(
                 "outbox",
                 delete(OutboxMessage).where(
                     OutboxMessage.created_at < cutoff,
-                    OutboxMessage.status.notin_(["pending", "failed", "sending"]),
+                    OutboxMessage.status.notin_(["pending", "failed", OutboxStatus.SENDING]),
                 ),
             ),
             (

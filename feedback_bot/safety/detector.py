@@ -329,9 +329,7 @@ class _Language:
         first_indirect: RiskMatch | None = None
         while found is not None:
             if spans is None:
-                spans = (
-                    [m.span() for m in self.exclusions.finditer(key)] if self.exclusions else []
-                )
+                spans = [m.span() for m in self.exclusions.finditer(key)] if self.exclusions else []
             hit: RiskMatch | None = None
             if not self._excluded(found.span(), spans):
                 hit = self.rules[str(found.lastgroup)].match
@@ -423,9 +421,7 @@ def _build_language(lang: str, section: Any, seen_ids: set[str]) -> _Language:
             category: Category = "explicit" if list_key == "explicit" else "indirect"
             name = f"r{len(rules)}"
             groups.append(f"(?P<{name}>{body})")
-            rules[name] = _Rule(
-                RiskMatch(category, lang, rule_id), re.compile(_wrap(body), _FLAGS)
-            )
+            rules[name] = _Rule(RiskMatch(category, lang, rule_id), re.compile(_wrap(body), _FLAGS))
     hints_raw = section.get("hint_words") or []
     if not isinstance(hints_raw, list) or not all(isinstance(h, str) for h in hints_raw):
         raise SafetyConfigError(f"languages.{lang}.hint_words: must be a list of words")

@@ -24,9 +24,7 @@ def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> R
     return RiskDetector.from_config(data)
 
 
-async def send_direct_safety_reply(
-    adapter: Adapter, deps: Services, event: IncomingEvent
-) -> None:
+async def send_direct_safety_reply(adapter: Adapter, deps: Services, event: IncomingEvent) -> None:
     """Straight to the adapter, bypassing the outbox: the database just failed us."""
     message = OutgoingMessage(
         outbox_id=0,

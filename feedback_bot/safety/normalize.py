@@ -39,14 +39,11 @@ __all__ = ["breaks_clause", "matching_key", "normalize"]
 # U+00B4, which German and Spanish keyboards produce for "don´t", into a space).
 _APOSTROPHES: Final = "\u2019\u2018\u201b\u02bc\u02bb\u02b9\u02bd\u2032\u00b4`\uff07\ua78c\u055a"
 _QUOTES: Final = "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\u2033\u301d\u301e\uff02"
-_PRE_TABLE: Final = str.maketrans(
-    {**{c: "'" for c in _APOSTROPHES}, **{c: '"' for c in _QUOTES}}
-)
+_PRE_TABLE: Final = str.maketrans({**{c: "'" for c in _APOSTROPHES}, **{c: '"' for c in _QUOTES}})
 
 # Characters that end a clause (after NFKD, so full-width forms are already ASCII).
 _CLAUSE_CHARS: Final = frozenset(
-    ".,;:!?\u2026\u00bf\u00a1\u2014\u2013\u3002\u3001\uff61"
-    "\n\r\x0b\x0c\x85\u2028\u2029"
+    ".,;:!?\u2026\u00bf\u00a1\u2014\u2013\u3002\u3001\uff61\n\r\x0b\x0c\x85\u2028\u2029"
 )
 _DROP_CATEGORIES: Final = frozenset({"Cf", "Cs", "Co", "Cn"})
 _CACHE_LIMIT: Final = 8192
@@ -94,11 +91,29 @@ _TOKEN: Final = re.compile(r"\w+")
 # Latin letters with Cyrillic/Greek ones.
 _CONFUSABLES: Final = str.maketrans(
     {
-        "\u0430": "a", "\u0435": "e", "\u0456": "i", "\u0458": "j", "\u043a": "k",
-        "\u043c": "m", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0443": "y",
-        "\u0445": "x", "\u0455": "s", "\u0501": "d", "\u04cf": "l", "\u03b1": "a",
-        "\u03bf": "o", "\u03c1": "p", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v",
-        "\u03c4": "t", "\u03c5": "u", "\u03b5": "e",
+        "\u0430": "a",
+        "\u0435": "e",
+        "\u0456": "i",
+        "\u0458": "j",
+        "\u043a": "k",
+        "\u043c": "m",
+        "\u043e": "o",
+        "\u0440": "p",
+        "\u0441": "c",
+        "\u0443": "y",
+        "\u0445": "x",
+        "\u0455": "s",
+        "\u0501": "d",
+        "\u04cf": "l",
+        "\u03b1": "a",
+        "\u03bf": "o",
+        "\u03c1": "p",
+        "\u03b9": "i",
+        "\u03ba": "k",
+        "\u03bd": "v",
+        "\u03c4": "t",
+        "\u03c5": "u",
+        "\u03b5": "e",
     }
 )
 _CYRILLIC_GREEK: Final = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")

@@ -39,6 +39,13 @@ from feedback_bot.storage.models import (
     Practice,
     Practitioner,
 )
+from feedback_bot.storage.states import (
+    Cadence,
+    CheckinKind,
+    CheckinStatus,
+    ClientStatus,
+    OutboxKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +100,7 @@ class CheckinScheduler:
                 select(Client, Practitioner, Practice)
                 .join(Practitioner, Practitioner.id == Client.practitioner_id)
                 .join(Practice, Practice.id == Practitioner.practice_id)
-                .where(Client.status == "active", Client.checkin_cadence != "off")
+                .where(Client.status == ClientStatus.ACTIVE, Client.checkin_cadence != Cadence.OFF)
             )
         ).all()
         if not rows:
@@ -104,7 +111,7 @@ class CheckinScheduler:
             await session.execute(select(Appointment).where(Appointment.client_id.in_(ids)))
         ).scalars():
             appointments[appt.client_id].append(appt)
-        wanted: list[tuple[Client, str, datetime, str]] = []
+        wanted: list[tuple[Client, CheckinKind, datetime, str]] = []
         for client, practitioner, practice in rows:
             tz_name = client_tz(client, practitioner, practice)
             for kind, slot in self._slots(client, appointments[client.id], tz_name, now):
@@ -131,13 +138,13 @@ class CheckinScheduler:
     @staticmethod
     def _slots(
         client: Client, appointments: list[Appointment], tz_name: str, now: datetime
-    ) -> list[tuple[str, datetime]]:
+    ) -> list[tuple[CheckinKind, datetime]]:
         since = client.consented_at or now
-        if client.checkin_cadence == "weekly":
+        if client.checkin_cadence == Cadence.WEEKLY:
             slot = weekly_occurrence_on_or_before(
                 client.checkin_weekday, parse_hhmm(client.checkin_time), zone(tz_name), now
             )
-            return [("weekly", slot)] if slot >= since else []
+            return [(CheckinKind.WEEKLY, slot)] if slot >= since else []
         out = []
         hours = timedelta(hours=client.after_session_hours)
         window_start = now - AFTER_SESSION_LOOKBACK - hours
@@ -145,14 +152,14 @@ class CheckinScheduler:
             for start in occurrences(appt, tz_name, window_start, now):
                 slot = start + timedelta(minutes=appt.duration_minutes) + hours
                 if since <= slot <= now:
-                    out.append(("after_session", slot))
+                    out.append((CheckinKind.AFTER_SESSION, slot))
         return out
 
     async def _insert_slot(
         self,
         session: AsyncSession,
         client: Client,
-        kind: str,
+        kind: CheckinKind,
         slot: datetime,
         tz_name: str,
         now: datetime,
@@ -165,7 +172,7 @@ class CheckinScheduler:
         )
         due = after_quiet_hours(jittered, *quiet, tz)
         grace = timedelta(minutes=self._settings.missed_slot_grace_minutes)
-        status = "missed" if now - due > grace else "scheduled"
+        status = CheckinStatus.MISSED if now - due > grace else CheckinStatus.SCHEDULED
         insert = upsert_insert(session)
         result = await session.execute(
             insert(Checkin)
@@ -190,7 +197,7 @@ class CheckinScheduler:
             (
                 await session.execute(
                     select(Checkin.id)
-                    .where(Checkin.status == "scheduled", Checkin.due_at <= now)
+                    .where(Checkin.status == CheckinStatus.SCHEDULED, Checkin.due_at <= now)
                     .order_by(Checkin.due_at)
                     .limit(limit)
                 )
@@ -210,17 +217,17 @@ class CheckinScheduler:
         client = await session.get(Client, checkin.client_id)
         target = await client_chat(session, checkin.client_id)
         if now - checkin.due_at > grace:
-            new_status = "missed"  # too late to be kind; the next slot will come
-        elif client is None or client.status != "active" or target is None:
-            new_status = "skipped"
+            new_status = CheckinStatus.MISSED  # too late to be kind; the next slot will come
+        elif client is None or client.status != ClientStatus.ACTIVE or target is None:
+            new_status = CheckinStatus.SKIPPED
         else:
-            new_status = "sent"
+            new_status = CheckinStatus.SENT
         claimed = await session.execute(
             update(Checkin)
-            .where(Checkin.id == checkin_id, Checkin.status == "scheduled")
-            .values(status=new_status, sent_at=now if new_status == "sent" else None)
+            .where(Checkin.id == checkin_id, Checkin.status == CheckinStatus.SCHEDULED)
+            .values(status=new_status, sent_at=now if new_status == CheckinStatus.SENT else None)
         )
-        if claimed.rowcount != 1 or new_status != "sent":  # type: ignore[attr-defined]
+        if claimed.rowcount != 1 or new_status != CheckinStatus.SENT:  # type: ignore[attr-defined]
             return 0
         assert client is not None and target is not None
         # Only one open check-in at a time: an older unanswered one quietly lapses.
@@ -229,9 +236,9 @@ class CheckinScheduler:
             .where(
                 Checkin.client_id == client.id,
                 Checkin.id != checkin_id,
-                Checkin.status.in_(["sent", "snoozed"]),
+                Checkin.status.in_([CheckinStatus.SENT, CheckinStatus.SNOOZED]),
             )
-            .values(status="expired")
+            .values(status=CheckinStatus.EXPIRED)
         )
         self._enqueue(session, client, target, checkin_id, "checkin.ask", CHECKIN_OPTIONS, now)
         CHECKINS_SENT.inc()
@@ -269,7 +276,7 @@ class CheckinScheduler:
             identity_id=target.id,
             text=text,
             choices=choices,
-            kind="checkin" if text_key == "checkin.ask" else "reminder",
+            kind=OutboxKind.CHECKIN if text_key == "checkin.ask" else OutboxKind.REMINDER,
             now=now,
         )
 
@@ -279,7 +286,7 @@ class CheckinScheduler:
             (
                 await session.execute(
                     select(Checkin).where(
-                        Checkin.status == "snoozed",
+                        Checkin.status == CheckinStatus.SNOOZED,
                         Checkin.reminded.is_(False),
                         Checkin.remind_at <= now,
                     )
@@ -291,7 +298,7 @@ class CheckinScheduler:
         for checkin in rows:
             client = await session.get(Client, checkin.client_id)
             target = await client_chat(session, checkin.client_id)
-            if client is None or client.status != "active" or target is None:
+            if client is None or client.status != ClientStatus.ACTIVE or target is None:
                 continue
             tz = zone(await client_tz_of(session, client))
             quiet = parse_hhmm(client.quiet_start), parse_hhmm(client.quiet_end)
@@ -302,7 +309,7 @@ class CheckinScheduler:
             claimed = await session.execute(
                 update(Checkin)
                 .where(Checkin.id == checkin.id, Checkin.reminded.is_(False))
-                .values(reminded=True, status="sent")
+                .values(reminded=True, status=CheckinStatus.SENT)
             )
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 options = [k for k in CHECKIN_OPTIONS if k != "later"]
@@ -314,7 +321,10 @@ class CheckinScheduler:
         cutoff = now - timedelta(hours=self._deps.config.checkins.expire_hours)
         result = await session.execute(
             update(Checkin)
-            .where(Checkin.status.in_(["sent", "snoozed"]), Checkin.sent_at <= cutoff)
-            .values(status="expired")
+            .where(
+                Checkin.status.in_([CheckinStatus.SENT, CheckinStatus.SNOOZED]),
+                Checkin.sent_at <= cutoff,
+            )
+            .values(status=CheckinStatus.EXPIRED)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -27,6 +27,22 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from feedback_bot.storage.states import (
+    Cadence,
+    CheckinKind,
+    CheckinStatus,
+    ClientStatus,
+    DigestKind,
+    InboxStatus,
+    ItemSource,
+    ItemStatus,
+    OutboxKind,
+    OutboxStatus,
+    Routing,
+    StrEnumText,
+    Valence,
+)
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite hands back naive values)."""
@@ -98,7 +114,9 @@ class Client(Base):
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
     alias: Mapped[str] = mapped_column(String(80))
     # invited → active (consented) ⇄ paused; stopped = consent withdrawn
-    status: Mapped[str] = mapped_column(String(16), default="invited")
+    status: Mapped[ClientStatus] = mapped_column(
+        StrEnumText(ClientStatus, 16), default=ClientStatus.INVITED
+    )
     status_changed_at: Mapped[datetime | None]
     language: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))
@@ -106,7 +124,9 @@ class Client(Base):
     consented_at: Mapped[datetime | None]
     risk_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
     loop_notices: Mapped[bool] = mapped_column(Boolean, default=True)
-    checkin_cadence: Mapped[str] = mapped_column(String(16), default="after_session")
+    checkin_cadence: Mapped[Cadence] = mapped_column(
+        StrEnumText(Cadence, 16), default=Cadence.AFTER_SESSION
+    )
     checkin_weekday: Mapped[int] = mapped_column(Integer, default=3)
     checkin_time: Mapped[str] = mapped_column(String(5), default="18:00")
     after_session_hours: Mapped[int] = mapped_column(Integer, default=20)
@@ -161,11 +181,15 @@ class FeedbackItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
-    valence: Mapped[str | None] = mapped_column(String(16))  # good | not_right | other
+    valence: Mapped[Valence | None] = mapped_column(StrEnumText(Valence, 16))
     text_enc: Mapped[str | None] = mapped_column(Text)
-    routing: Mapped[str | None] = mapped_column(String(16))  # session | fyi | contact
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft|submitted|withdrawn
-    source: Mapped[str] = mapped_column(String(16), default="anytime")  # anytime | checkin
+    routing: Mapped[Routing | None] = mapped_column(StrEnumText(Routing, 16))
+    status: Mapped[ItemStatus] = mapped_column(
+        StrEnumText(ItemStatus, 16), default=ItemStatus.DRAFT
+    )
+    source: Mapped[ItemSource] = mapped_column(
+        StrEnumText(ItemSource, 16), default=ItemSource.ANYTIME
+    )
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id", ondelete="SET NULL"))
     risk: Mapped[bool] = mapped_column(Boolean, default=False)
     edit_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -205,11 +229,12 @@ class Checkin(Base):
     __table_args__ = (UniqueConstraint("client_id", "kind", "slot_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # weekly | after_session
+    kind: Mapped[CheckinKind] = mapped_column(StrEnumText(CheckinKind, 16))
     slot_at: Mapped[datetime]  # the nominal slot: the idempotency key
     due_at: Mapped[datetime]  # after quiet hours and jitter
-    # scheduled → sent → answered | snoozed → (reminded) → answered | expired; missed; skipped
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    status: Mapped[CheckinStatus] = mapped_column(
+        StrEnumText(CheckinStatus, 16), default=CheckinStatus.SCHEDULED
+    )
     sent_at: Mapped[datetime | None]
     remind_at: Mapped[datetime | None]
     reminded: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -245,7 +270,7 @@ class Digest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # weekly | pre_session | on_demand
+    kind: Mapped[DigestKind] = mapped_column(StrEnumText(DigestKind, 16))
     slot_key: Mapped[str] = mapped_column(String(64))  # idempotency key of the scheduled slot
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
@@ -267,7 +292,9 @@ class InboxEvent(Base):
     # address itself lives only in the encrypted payload, which is cleared once processed.
     chat_hash: Mapped[str] = mapped_column(String(64), index=True)
     payload_enc: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed
+    status: Mapped[InboxStatus] = mapped_column(
+        StrEnumText(InboxStatus, 16), default=InboxStatus.PENDING
+    )
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
 
@@ -285,11 +312,12 @@ class OutboxMessage(Base):
     platform: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(255))
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(24), default="reply")
+    kind: Mapped[OutboxKind] = mapped_column(StrEnumText(OutboxKind, 24), default=OutboxKind.REPLY)
     payload_enc: Mapped[str] = mapped_column(Text)
     attachments_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # pending → sending → sent | failed(retrying) | dead | unavailable
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[OutboxStatus] = mapped_column(
+        StrEnumText(OutboxStatus, 16), default=OutboxStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(64))

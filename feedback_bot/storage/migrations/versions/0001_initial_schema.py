@@ -35,7 +35,9 @@ def upgrade() -> None:
         "cursor",
         sa.Column("name", sa.String(length=128), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.Column("updated_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "updated_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_cursor")),
     )
     op.create_table(
@@ -47,8 +49,12 @@ def upgrade() -> None:
         sa.Column("chat_hash", sa.String(length=64), nullable=False),
         sa.Column("payload_enc", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("received_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "received_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "processed_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox")),
         sa.UniqueConstraint("platform", "event_id", name=op.f("uq_inbox_platform")),
         sa.UniqueConstraint("uid", name=op.f("uq_inbox_uid")),
@@ -64,7 +70,9 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("feedback_contact_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_practice")),
     )
     op.create_table(
@@ -77,7 +85,9 @@ def upgrade() -> None:
         sa.Column("digest_time", sa.String(length=5), nullable=False),
         sa.Column("pre_session_hours", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["practice_id"], ["practice.id"], name=op.f("fk_practitioner_practice_id_practice")
         ),
@@ -99,12 +109,16 @@ def upgrade() -> None:
         sa.Column("alias", sa.String(length=80), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column(
-            "status_changed_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+            "status_changed_at",
+            feedback_bot.storage.models.UTCDateTime(timezone=True),
+            nullable=True,
         ),
         sa.Column("language", sa.String(length=8), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.Column("consent_version", sa.String(length=32), nullable=True),
-        sa.Column("consented_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "consented_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("risk_alerts", sa.Boolean(), nullable=False),
         sa.Column("loop_notices", sa.Boolean(), nullable=False),
         sa.Column("checkin_cadence", sa.String(length=16), nullable=False),
@@ -113,7 +127,9 @@ def upgrade() -> None:
         sa.Column("after_session_hours", sa.Integer(), nullable=False),
         sa.Column("quiet_start", sa.String(length=5), nullable=False),
         sa.Column("quiet_end", sa.String(length=5), nullable=False),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["practitioner_id"],
             ["practitioner.id"],
@@ -129,9 +145,13 @@ def upgrade() -> None:
         sa.Column("practitioner_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("slot_key", sa.String(length=64), nullable=False),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("sent_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("acked_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "acked_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["practitioner_id"],
             ["practitioner.id"],
@@ -152,10 +172,14 @@ def upgrade() -> None:
         "appointment",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=False),
-        sa.Column("starts_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "starts_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("duration_minutes", sa.Integer(), nullable=False),
         sa.Column("weekly", sa.Boolean(), nullable=False),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["client.id"],
@@ -172,15 +196,23 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("slot_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "slot_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("due_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("sent_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("remind_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "remind_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("reminded", sa.Boolean(), nullable=False),
         sa.Column("response", sa.String(length=16), nullable=True),
-        sa.Column("answered_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "answered_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["client.id"],
@@ -199,8 +231,12 @@ def upgrade() -> None:
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.String(length=32), nullable=False),
         sa.Column("risk_alerts", sa.Boolean(), nullable=False),
-        sa.Column("given_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("withdrawn_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "given_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "withdrawn_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["client.id"],
@@ -218,7 +254,9 @@ def upgrade() -> None:
         sa.Column("practitioner_id", sa.Integer(), nullable=True),
         sa.Column("reachable", sa.Boolean(), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=True),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["client.id"],
@@ -239,9 +277,13 @@ def upgrade() -> None:
         sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=True),
         sa.Column("practitioner_id", sa.Integer(), nullable=True),
-        sa.Column("expires_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "expires_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("used_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["client.id"],
@@ -321,10 +363,18 @@ def upgrade() -> None:
         sa.Column("risk", sa.Boolean(), nullable=False),
         sa.Column("edit_count", sa.Integer(), nullable=False),
         sa.Column("digest_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("submitted_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("edited_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("withdrawn_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "submitted_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "edited_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "withdrawn_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["checkin_id"],
             ["checkin.id"],
@@ -362,14 +412,20 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column(
-            "next_attempt_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+            "next_attempt_at",
+            feedback_bot.storage.models.UTCDateTime(timezone=True),
+            nullable=False,
         ),
         sa.Column("claimed_by", sa.String(length=64), nullable=True),
-        sa.Column("claimed_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "claimed_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("last_error", sa.String(length=64), nullable=True),
         sa.Column("platform_message_id", sa.String(length=64), nullable=True),
         sa.Column("digest_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("sent_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["digest_id"],
@@ -396,7 +452,9 @@ def upgrade() -> None:
         sa.Column("prompt_id", sa.String(length=16), nullable=True),
         sa.Column("item_id", sa.Integer(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("updated_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "updated_at", feedback_bot.storage.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["identity_id"],
             ["identity.id"],
