@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from feedback_bot.app.metrics import REGISTRY
-from feedback_bot.app.settings import SchedulingSettings
+from feedback_bot.metrics import REGISTRY
 from feedback_bot.ports import EventKind, IncomingEvent
 from feedback_bot.scheduling.checkins import jitter_seconds
+from feedback_bot.scheduling.settings import SchedulingSettings
 from feedback_bot.storage.models import Checkin, Identity
 from tests.harness import Harness, make_harness
 

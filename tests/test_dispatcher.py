@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.app.settings import SchedulingSettings
 from feedback_bot.delivery.dispatcher import Dispatcher
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import (
@@ -30,6 +29,7 @@ from feedback_bot.ports import (
 from feedback_bot.privacy.crypto import KeyRing, _decode_key, generate_key
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import FakeClock
+from feedback_bot.scheduling.settings import SchedulingSettings
 from feedback_bot.storage.database import create_engine, session_factory
 from feedback_bot.storage.migrate import upgrade
 from feedback_bot.storage.models import OutboxMessage

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from feedback_bot.app.metrics import REGISTRY
+from feedback_bot.metrics import REGISTRY
 
 if TYPE_CHECKING:
     from feedback_bot.app.bootstrap import App

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feedback_bot.scheduling.settings import SchedulingSettings
+
 ENV_PREFIX = "FEEDBACK_BOT_"
 
 
@@ -35,18 +37,6 @@ class MatrixSettings(BaseModel):
     pickle_key: SecretStr | None = None
     per_room_per_second: float = 1.0
     overall_per_second: float = 10.0
-
-
-class SchedulingSettings(BaseModel):
-    tick_seconds: int = 30
-    dispatch_seconds: float = 1.0
-    misfire_grace_seconds: int = 60
-    missed_slot_grace_minutes: int = 120  # a check-in missed by less than this is still sent once
-    jitter_seconds: int = 300
-    max_send_attempts: int = 8
-    backoff_base_seconds: float = 2.0
-    backoff_max_seconds: float = 900.0
-    sending_stale_seconds: int = 300
 
 
 class Settings(BaseSettings):

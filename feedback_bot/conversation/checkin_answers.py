@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from feedback_bot.app.metrics import CHECKINS_ANSWERED
 from feedback_bot.conversation import feedback
 from feedback_bot.conversation.turn import Turn
+from feedback_bot.metrics import CHECKINS_ANSWERED
 from feedback_bot.storage.models import AllianceScore, Checkin
 from feedback_bot.storage.states import CheckinStatus, ItemSource
 

@@ -12,11 +12,11 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from feedback_bot.app.metrics import MESSAGES_IN
 from feedback_bot.conversation.router import Router
 from feedback_bot.conversation.turn import Turn, load_people
 from feedback_bot.delivery.inbox import event_from_payload
 from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.metrics import MESSAGES_IN
 from feedback_bot.ports import IncomingEvent
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.services import Services

@@ -20,10 +20,9 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from feedback_bot.app.metrics import MESSAGES_OUT, OUTBOX_DEPTH, OUTBOX_OLDEST_AGE, SEND_FAILURES
-from feedback_bot.app.settings import SchedulingSettings
 from feedback_bot.delivery.outbox import EPHEMERAL_KINDS, to_message
 from feedback_bot.delivery.pacing import Pacer
+from feedback_bot.metrics import MESSAGES_OUT, OUTBOX_DEPTH, OUTBOX_OLDEST_AGE, SEND_FAILURES
 from feedback_bot.ports import (
     Adapter,
     AddressMigrated,
@@ -37,6 +36,7 @@ from feedback_bot.ports import (
 from feedback_bot.ports.numbered_choices import with_numbered_choices
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import Clock
+from feedback_bot.scheduling.settings import SchedulingSettings
 from feedback_bot.storage.models import Identity, OutboxMessage
 from feedback_bot.storage.states import OutboxStatus
 

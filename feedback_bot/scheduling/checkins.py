@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.app.metrics import CHECKINS_SENT
-from feedback_bot.app.settings import SchedulingSettings
 from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS, choice_prefix
 from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.metrics import CHECKINS_SENT
 from feedback_bot.people.rules import client_chat, client_tz, client_tz_of
 from feedback_bot.ports import Choice
 from feedback_bot.scheduling.appointments import occurrences
 from feedback_bot.scheduling.clock import Clock
+from feedback_bot.scheduling.settings import SchedulingSettings
 from feedback_bot.scheduling.wallclock import (
     after_quiet_hours,
     parse_hhmm,
