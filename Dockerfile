@@ -1,10 +1,10 @@
 # Build wheels in one stage, run as an unprivileged user in a slim second stage.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY feedback_bot ./feedback_bot
 COPY adapters ./adapters
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[telegram,matrix,postgres]"
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt ".[telegram,matrix,postgres]"
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 feedback

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def fresh_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Settings for a database nobody has created yet."""
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
     values = {
         "FEEDBACK_BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
@@ -25,6 +26,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for k, v in values.items():
         monkeypatch.setenv(k, v)
     return values
+
+
+@pytest.fixture
+def env(fresh_env: dict[str, str]) -> dict[str, str]:
+    """Settings for a database set up as an admin does: `db upgrade` first."""
+    code, out = invoke("db", "upgrade")
+    assert code == 0, out
+    return fresh_env
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -236,3 +245,79 @@ def test_unlinking_a_practitioner_removes_their_chats_and_gives_a_new_code(
     assert asyncio.run(linked_chats(link=False)) == 0
     _, out = invoke("audit", "--json")
     assert "practitioner.unlinked" in [row["action"] for row in json.loads(out)]
+
+
+def _tables(database_url: str) -> list[str]:
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    path = make_url(database_url).database
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+
+def test_admin_commands_ask_for_db_upgrade_instead_of_migrating(
+    fresh_env: dict[str, str],
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    from feedback_bot.storage.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    behind = (
+        f"The database schema is behind (at none, needs {head}). "
+        "Run `feedback-bot db upgrade` first."
+    )
+    code, out = invoke("practice", "add", "--name", "Oak House", "--timezone", "Europe/Berlin")
+    assert code != 0 and behind in out and "Traceback" not in out
+    assert len(out.strip().splitlines()) == 1, out
+    code, out = invoke("audit", "--json")
+    assert code != 0 and json.loads(out) == {
+        "error": behind,
+        "schema_current": None,
+        "schema_head": head,
+    }
+    for args in (("outbox",), ("keys", "rotate"), ("digest", "send", "--practitioner", "1")):
+        code, out = invoke(*args)
+        assert code != 0 and behind in out, (args, out)
+    code, out = invoke("db", "status", "--json")
+    assert code == 1 and json.loads(out)["up_to_date"] is False
+    assert _tables(fresh_env["FEEDBACK_BOT_DATABASE_URL"]) == [], "nothing was migrated"
+
+    assert invoke("db", "upgrade")[0] == 0
+    status = invoke_json("db", "status")
+    assert status["current"] == status["head"] == head and status["up_to_date"] is True
+    practice = invoke_json("practice", "add", "--name", "Oak House", "--timezone", "Europe/Berlin")
+    assert practice["practice_id"] == 1
+
+
+def test_a_database_one_migration_behind_names_both_revisions(fresh_env: dict[str, str]) -> None:
+    import asyncio
+
+    from alembic.script import ScriptDirectory
+
+    from feedback_bot.storage.database import create_engine
+    from feedback_bot.storage.migrate import alembic_config, upgrade
+
+    script = ScriptDirectory.from_config(alembic_config())
+    head = script.get_revision("head")
+    assert head is not None and isinstance(head.down_revision, str)
+    previous = head.down_revision
+
+    async def migrate_to_previous() -> None:
+        engine = create_engine(fresh_env["FEEDBACK_BOT_DATABASE_URL"])
+        try:
+            await upgrade(engine, previous)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate_to_previous())
+    code, out = invoke("practice", "add", "--name", "Oak House", "--timezone", "Europe/Berlin")
+    assert code != 0
+    assert f"(at {previous}, needs {head.revision})" in out and "db upgrade" in out
+    code, out = invoke("db", "status")
+    assert code == 1 and previous in out
+    assert invoke("db", "upgrade")[0] == 0
+    assert invoke("db", "status")[0] == 0

@@ -48,8 +48,12 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 
-def fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+def fail(message: str, as_json: bool = False, **details: Any) -> typer.Exit:
+    """One line on stderr (or a JSON object on stdout for ``--json``), exit status 2."""
+    if as_json:
+        sys.stdout.write(json.dumps({"error": message, **details}) + "\n")
+    else:
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -60,19 +64,32 @@ def settings_or_exit() -> Settings:
         raise fail(str(exc)) from None
 
 
-def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+def run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
     from feedback_bot.app.bootstrap import StartupError
+    from feedback_bot.storage.migrate import SchemaNotCurrent
 
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
     except (StartupError, ConfigError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), as_json) from None
+    except SchemaNotCurrent as exc:
+        raise fail(
+            str(exc), as_json, schema_current=exc.status.current, schema_head=exc.status.head
+        ) from None
 
 
-async def _app(settings: Settings, adapters: list[Any] | None = None) -> Any:
+async def _app(settings: Settings) -> Any:
+    """The app for an admin command: the schema is checked, never changed (`db upgrade`)."""
     from feedback_bot.app.bootstrap import build_app
+    from feedback_bot.storage.migrate import require_current
 
-    return await build_app(settings, adapters=adapters or [])
+    bot = await build_app(settings, migrate=False)
+    try:
+        await require_current(bot.engine)
+    except BaseException:
+        await bot.close()
+        raise
+    return bot
 
 
 def emit(data: dict[str, Any], as_json: bool, title: str) -> None:
@@ -109,7 +126,8 @@ def demo(
 
 @app.command()
 def chat(as_: str = typer.Option("client", "--as", help="client or practitioner")) -> None:
-    """Talk to the bot in this terminal (console adapter, your configured database)."""
+    """Talk to the bot in this terminal (console adapter, your configured database).
+    Like `demo` it sets up whatever is missing, the database schema included."""
     from feedback_bot.app.console_chat import chat_session
 
     if as_ not in ("client", "practitioner"):
@@ -137,6 +155,37 @@ def db_upgrade() -> None:
     out.print("database is up to date")
 
 
+@db_app.command("status")
+def db_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show the database's schema revision and the one this version needs (exit 1: behind)."""
+    from feedback_bot.storage.database import create_engine
+    from feedback_bot.storage.migrate import SchemaStatus, schema_status
+
+    settings = settings_or_exit()
+
+    async def go() -> SchemaStatus:
+        engine = create_engine(settings.database_url)
+        try:
+            return await schema_status(engine)
+        finally:
+            await engine.dispose()
+
+    status = run(go, as_json)
+    problem = status.problem()
+    emit(
+        {
+            "current": status.current if as_json else status.current or "none (empty database)",
+            "head": status.head,
+            "up_to_date": status.up_to_date,
+            **({"problem": problem} if problem else {}),
+        },
+        as_json,
+        "Database schema",
+    )
+    if problem:
+        raise typer.Exit(code=1)
+
+
 @prompts_app.command("validate")
 def prompts_validate(
     path: Path = typer.Argument(None, help="defaults to FEEDBACK_BOT_PROMPTS_FILE"),
@@ -154,7 +203,7 @@ def prompts_validate(
 
 
 # -- admin ----------------------------------------------------------------------------
-def _admin_call(fn: Callable[[Any], Awaitable[T]]) -> T:
+def _admin_call(fn: Callable[[Any], Awaitable[T]], as_json: bool = False) -> T:
     from feedback_bot.people.admin import AdminError
 
     settings = settings_or_exit()
@@ -167,9 +216,9 @@ def _admin_call(fn: Callable[[Any], Awaitable[T]]) -> T:
             await bot.close()
 
     try:
-        return run(go)
+        return run(go, as_json)
     except (AdminError, LookupError) as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), as_json) from None
 
 
 @practice_app.command("add")
@@ -178,7 +227,7 @@ def practice_add(
     timezone: str = typer.Option(...),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    pid = _admin_call(lambda b: b.admin.create_practice(name, timezone))
+    pid = _admin_call(lambda b: b.admin.create_practice(name, timezone), as_json)
     emit({"practice_id": pid, "name": name, "timezone": timezone}, as_json, "Practice added")
 
 
@@ -192,7 +241,8 @@ def practitioner_add(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     pid, code = _admin_call(
-        lambda b: b.admin.add_practitioner(practice, name, timezone, feedback_contact, matrix_user)
+        lambda b: b.admin.add_practitioner(practice, name, timezone, feedback_contact, matrix_user),
+        as_json,
     )
     emit(
         {
@@ -210,7 +260,7 @@ def practitioner_unlink(
     practitioner: int = typer.Option(..., "--id"), as_json: bool = typer.Option(False, "--json")
 ) -> None:
     """Disconnect a practitioner's chats (lost phone, left the practice); prints a new code."""
-    pid, code = _admin_call(lambda b: b.admin.unlink_practitioner(practitioner))
+    pid, code = _admin_call(lambda b: b.admin.unlink_practitioner(practitioner), as_json)
     emit({"practitioner_id": pid, "new_link_code": code}, as_json, "Practitioner unlinked")
 
 
@@ -220,7 +270,7 @@ def client_invite(
     alias: str = typer.Option(None),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    invite = _admin_call(lambda b: b.admin.invite_client(practitioner, alias))
+    invite = _admin_call(lambda b: b.admin.invite_client(practitioner, alias), as_json)
     data: dict[str, Any] = {
         "client_id": invite.client_id,
         "alias": invite.alias,
@@ -236,7 +286,7 @@ def client_invite(
 @app.command("audit")
 def audit(limit: int = typer.Option(100), as_json: bool = typer.Option(False, "--json")) -> None:
     """Who did what (ids only; no content is ever recorded)."""
-    rows = _admin_call(lambda b: b.admin.audit_log(limit))
+    rows = _admin_call(lambda b: b.admin.audit_log(limit), as_json)
     data = [
         {
             "at": r.at.isoformat(),

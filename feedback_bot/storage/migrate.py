@@ -1,11 +1,18 @@
-"""Schema upgrades with Alembic, numbered migrations in ``feedback_bot/storage/migrations``."""
+"""Schema upgrades with Alembic, numbered migrations in ``feedback_bot/storage/migrations``.
+
+Only ``run``, ``demo``, ``chat`` and ``db upgrade`` change the schema; every other command
+checks it with :func:`require_current` and asks for ``feedback-bot db upgrade`` when behind.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,3 +34,62 @@ def _upgrade(connection: Connection, revision: str) -> None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: str | None  # None: an empty database (no schema yet)
+    head: str
+    known: bool  # the current revision is one of ours (False: written by a newer version)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+    @property
+    def behind(self) -> bool:
+        return not self.up_to_date and self.known
+
+    def problem(self) -> str | None:
+        """One line saying what is wrong and what to do, or None when up to date."""
+        if self.up_to_date:
+            return None
+        if self.behind:
+            return (
+                f"The database schema is behind (at {self.current or 'none'}, needs "
+                f"{self.head}). Run `feedback-bot db upgrade` first."
+            )
+        return (
+            f"The database schema is at {self.current}, which this version of feedback-bot "
+            f"does not know (it needs {self.head}). Is a newer version using this database?"
+        )
+
+
+def _status(connection: Connection) -> SchemaStatus:
+    # Reads alembic_version only; creates nothing, on an empty database either.
+    current = MigrationContext.configure(connection).get_current_revision()
+    script = ScriptDirectory.from_config(alembic_config())
+    head = script.get_current_head()
+    assert head is not None, "no migrations"
+    known = current is None or any(r.revision == current for r in script.walk_revisions())
+    return SchemaStatus(current, head, known)
+
+
+async def schema_status(engine: AsyncEngine) -> SchemaStatus:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_status)
+
+
+class SchemaNotCurrent(Exception):
+    """The database is not at the schema this code needs; ``str()`` is one readable line."""
+
+    def __init__(self, status: SchemaStatus) -> None:
+        super().__init__(status.problem())
+        self.status = status
+
+
+async def require_current(engine: AsyncEngine) -> None:
+    """Raise :class:`SchemaNotCurrent` unless the schema is exactly at head."""
+    status = await schema_status(engine)
+    if not status.up_to_date:
+        raise SchemaNotCurrent(status)
