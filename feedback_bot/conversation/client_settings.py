@@ -6,7 +6,7 @@ from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.onboarding import ask_consent, withdraw_consent
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.delivery.attachments import json_file
-from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.delivery.outbox import Delivery, enqueue
 from feedback_bot.digest.timing import practitioner_tz
 from feedback_bot.people.practice_config import _HHMM
 from feedback_bot.privacy.audit import record
@@ -86,6 +86,7 @@ async def on_delete(turn: Turn, key: str) -> None:
         address=address,
         text=done_text,
         kind="ephemeral",
+        delivery=Delivery.EPHEMERAL,
         now=turn.now,
     )
 

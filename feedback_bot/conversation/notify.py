@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from feedback_bot.conversation.turn import Turn
-from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.delivery.outbox import Delivery, enqueue
 from feedback_bot.storage.models import Identity
 
 
@@ -19,7 +19,12 @@ async def practitioner_identities(turn: Turn, practitioner_id: int) -> list[Iden
 
 
 async def notify_practitioner(
-    turn: Turn, key: str, *, kind: str = "notice", **params: object
+    turn: Turn,
+    key: str,
+    *,
+    kind: str = "notice",
+    delivery: Delivery = Delivery.AT_LEAST_ONCE,
+    **params: object,
 ) -> int:
     assert turn.practitioner is not None
     sent = 0
@@ -34,6 +39,7 @@ async def notify_practitioner(
             identity_id=ident.id,
             text=text,
             kind=kind,
+            delivery=delivery,
             now=turn.now,
         )
         sent += 1

@@ -16,7 +16,7 @@ from feedback_bot.app.metrics import MESSAGES_IN
 from feedback_bot.conversation.router import Router
 from feedback_bot.conversation.turn import Turn, load_people
 from feedback_bot.delivery.inbox import event_from_payload
-from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.delivery.outbox import Delivery, enqueue
 from feedback_bot.ports import IncomingEvent
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.services import Services
@@ -113,5 +113,6 @@ class Processor:
             address=event.address,
             text=text,
             kind="ephemeral",
+            delivery=Delivery.EPHEMERAL,
             now=now,
         )

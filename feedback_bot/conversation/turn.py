@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.catalog import dates
-from feedback_bot.delivery.outbox import enqueue
-from feedback_bot.ports import Attachment, Choice, EventKind, IncomingEvent
+from feedback_bot.delivery.outbox import Delivery, enqueue
+from feedback_bot.ports import AfterSend, Attachment, Choice, EventKind, IncomingEvent
 from feedback_bot.services import Services
 from feedback_bot.storage.models import Client, Conversation, Identity, Practice, Practitioner
 
@@ -52,9 +52,12 @@ class Turn:
         choices: tuple[Choice, ...] = (),
         *,
         kind: str = "reply",
+        delivery: Delivery = Delivery.AT_LEAST_ONCE,
+        then: AfterSend = AfterSend.NOTHING,
         attachments: tuple[Attachment, ...] = (),
         protect: bool = False,
     ) -> None:
+        linked = self.identity is not None
         enqueue(
             self.session,
             self.deps.vault,
@@ -65,7 +68,10 @@ class Turn:
             choices=choices,
             attachments=attachments,
             protect=protect,
-            kind=kind if self.identity is not None else "ephemeral",
+            # A chat nobody is linked to keeps nothing: the reply is deleted once sent.
+            kind=kind if linked else "ephemeral",
+            delivery=delivery if linked else Delivery.EPHEMERAL,
+            then=then,
             now=self.now,
         )
 

@@ -4,18 +4,29 @@ causes them, so a message exists if and only if its cause was committed."""
 from __future__ import annotations
 
 import base64
+import enum
 import json
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.ports import Attachment, Choice, OutgoingMessage
+from feedback_bot.ports import AfterSend, Attachment, Choice, OutgoingMessage
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.storage.models import OutboxMessage, new_uid
 
-EPHEMERAL_KINDS = frozenset(
-    {"ephemeral"}
-)  # deleted once sent: replies to unlinked chats, erasure notices
+
+class Delivery(enum.StrEnum):
+    """How the dispatcher treats a message, decided by whoever enqueues it.
+
+    After a crash a message may be left claimed with its outcome unknown. Platforms
+    with idempotent sends resend every such message; the others resend all but
+    AT_MOST_ONCE ones (see the dispatcher's crash rule).
+    """
+
+    AT_LEAST_ONCE = "at_least_once"  # replies: a duplicate is kinder than a lost one
+    URGENT = "urgent"  # at least once, and claimed before anything else waiting (safety)
+    AT_MOST_ONCE = "at_most_once"  # nudges (check-ins, reminders): "never twice" comes first
+    EPHEMERAL = "ephemeral"  # at least once, deleted once sent: replies to unlinked chats
 
 
 def enqueue(
@@ -31,6 +42,8 @@ def enqueue(
     attachments: tuple[Attachment, ...] = (),
     protect: bool = False,
     kind: str = "reply",
+    delivery: Delivery = Delivery.AT_LEAST_ONCE,
+    then: AfterSend = AfterSend.NOTHING,
     digest_id: int | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
@@ -58,6 +71,8 @@ def enqueue(
         address=vault.keyed_hash(platform, address),
         identity_id=identity_id,
         kind=kind,
+        delivery=delivery.value,
+        after_send=then.value,
         payload_enc=vault.seal_json("outbox", "payload", uid, payload),
         attachments_enc=blob,
         status="pending",
@@ -88,4 +103,5 @@ def to_message(vault: Vault, row: OutboxMessage) -> OutgoingMessage:
         attachments=attachments,
         protect=bool(payload["protect"]),
         attempt=row.attempts,
+        then=AfterSend(row.after_send),
     )

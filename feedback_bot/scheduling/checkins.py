@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from feedback_bot.app.metrics import CHECKINS_SENT
 from feedback_bot.app.settings import SchedulingSettings
 from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS, choice_prefix
-from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.delivery.outbox import Delivery, enqueue
 from feedback_bot.ports import Choice
 from feedback_bot.scheduling.appointments import occurrences
 from feedback_bot.scheduling.clock import Clock
@@ -269,6 +269,7 @@ class CheckinScheduler:
             text=text,
             choices=choices,
             kind="checkin" if text_key == "checkin.ask" else "reminder",
+            delivery=Delivery.AT_MOST_ONCE,  # a nudge is never sent twice
             now=now,
         )
 

@@ -87,7 +87,9 @@ class Practitioner(Base):
     digest_time: Mapped[str] = mapped_column(String(5), default="08:00")
     pre_session_hours: Mapped[int] = mapped_column(Integer, default=24)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    matrix_user_id: Mapped[str | None] = mapped_column(String(255))  # the bot opens the DM
+    # A user id on a platform whose adapter opens DMs (Matrix): the bot opens the DM itself.
+    platform: Mapped[str | None] = mapped_column(String(16))  # where platform_user_id lives
+    platform_user_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
 
 
@@ -285,7 +287,11 @@ class OutboxMessage(Base):
     platform: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(255))
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(24), default="reply")
+    kind: Mapped[str] = mapped_column(String(24), default="reply")  # what it is (metrics, admin)
+    # How it is delivered and what follows, decided at enqueue (delivery.outbox.Delivery,
+    # ports.AfterSend): the dispatcher reads these, never the kind.
+    delivery: Mapped[str] = mapped_column(String(16), default="at_least_once")
+    after_send: Mapped[str] = mapped_column(String(24), default="nothing")
     payload_enc: Mapped[str] = mapped_column(Text)
     attachments_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # pending → sending → sent | failed(retrying) | dead | unavailable

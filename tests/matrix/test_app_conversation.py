@@ -10,8 +10,9 @@ from nio import MemoryDownloadResponse, RoomEncryptedFile, RoomEncryptedImage
 from nio.crypto import decrypt_attachment
 
 from adapters.matrix import MatrixAdapter
+from adapters.matrix.settings import MatrixSettings
 from feedback_bot.app.bootstrap import App, build_app
-from feedback_bot.app.settings import MatrixSettings, Settings
+from feedback_bot.app.settings import Settings
 from feedback_bot.ports import Adapter, CursorStore
 from feedback_bot.storage.models import AllianceScore
 from tests import harness

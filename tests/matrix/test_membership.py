@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedback_bot.app.settings import MatrixSettings
+from adapters.matrix.settings import MatrixSettings
 from feedback_bot.ports import EventKind, OutgoingMessage, RecipientUnavailable
 from tests.fakes.synapse import SynapseServer
 from tests.matrix.conftest import AdapterRunner, unique
