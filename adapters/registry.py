@@ -20,5 +20,6 @@ PLATFORM_MODULES: tuple[str, ...] = (
 )
 
 
-def platforms(modules: Iterable[str] = PLATFORM_MODULES) -> Platforms:
-    return tuple(import_module(name).PLATFORM for name in modules)
+def platforms(modules: Iterable[str] | None = None) -> Platforms:
+    names = PLATFORM_MODULES if modules is None else modules
+    return tuple(import_module(name).PLATFORM for name in names)
