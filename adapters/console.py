@@ -11,8 +11,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import BaseModel
+
+from feedback_bot.app.platforms import Platform
 from feedback_bot.ports import (
+    Adapter,
+    BaseAdapter,
     Capability,
+    CursorStore,
     EventKind,
     InboundSink,
     IncomingEvent,
@@ -25,7 +31,7 @@ from feedback_bot.ports.command_text import parse_command
 Output = Callable[[OutgoingMessage], None]
 
 
-class ConsoleAdapter:
+class ConsoleAdapter(BaseAdapter):
     platform = "console"
     command_prefix = "!"
     capabilities = frozenset({Capability.IMAGES, Capability.FILES})
@@ -97,3 +103,19 @@ class ConsoleAdapter:
                 self.platform, uuid.uuid4().hex, address, EventKind.CHOICE, choice_id=choice_id
             )
         )
+
+
+class ConsoleSettings(BaseModel):
+    """Nothing to set: the console is built in code (demo, ``chat``, tests)."""
+
+
+def _build(settings: ConsoleSettings, cursors: CursorStore) -> Adapter:
+    return ConsoleAdapter()
+
+
+PLATFORM = Platform(
+    name="console",
+    settings_model=ConsoleSettings,
+    is_configured=lambda settings: False,  # `run` never starts it
+    build=_build,
+)

@@ -31,7 +31,7 @@ from bench.common import (
     make_rig,
 )
 from bench.stats import settle
-from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.delivery.outbox import Delivery, enqueue
 from feedback_bot.ports import Choice, RateLimit
 from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.storage.models import OutboxMessage
@@ -61,6 +61,7 @@ async def enqueue_messages(rig: Rig, messages: int, chats: int) -> None:
                 text=TEXT,
                 choices=CHOICES,
                 kind="checkin",
+                delivery=Delivery.AT_MOST_ONCE,
                 now=now,
             )
 

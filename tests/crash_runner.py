@@ -159,16 +159,18 @@ async def wait_for(
 
 
 def main() -> None:
+    from adapters.registry import platforms
     from feedback_bot.app.cli import run
     from feedback_bot.app.logging_setup import configure
+    from feedback_bot.app.platforms import settings_class
     from feedback_bot.app.runner import run_forever
     from feedback_bot.app.settings import load_settings
 
     marker = os.environ.get(MARKER_ENV)
     if marker:
         install(marker)
-    settings = load_settings()
-    configure(settings.log_level)
+    settings = load_settings(settings_class(platforms()))
+    configure(settings.log_level, platforms())
     run(lambda: run_forever(settings))
 
 

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from adapters.console import ConsoleAdapter
+from adapters.registry import platforms
 from feedback_bot.app.bootstrap import App, build_app
+from feedback_bot.app.platforms import settings_class
 from feedback_bot.app.settings import Settings
 from feedback_bot.ports import OutgoingMessage
 from feedback_bot.privacy.crypto import generate_key
@@ -44,7 +46,8 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "prompts_file": REPO / "config" / "prompts.yaml",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    # With every registered platform's section: test_settings(url, telegram=...) works.
+    return settings_class(platforms())(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @dataclass

@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.delivery.dispatcher import Dispatcher
-from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.delivery.outbox import Delivery, enqueue
 from feedback_bot.ports import (
+    AfterSend,
     Capability,
     InboundSink,
     OutgoingMessage,
@@ -86,7 +87,14 @@ class Rig:
     adapter: RecordingAdapter
     dispatcher: Dispatcher
 
-    async def queue(self, address: str, n: int = 1, kind: str = "reply") -> None:
+    async def queue(
+        self,
+        address: str,
+        n: int = 1,
+        kind: str = "reply",
+        delivery: Delivery = Delivery.AT_LEAST_ONCE,
+        then: AfterSend = AfterSend.NOTHING,
+    ) -> None:
         async with self.sessions() as s, s.begin():
             for i in range(n):
                 enqueue(
@@ -96,6 +104,8 @@ class Rig:
                     address=address,
                     text=f"m{i}",
                     kind=kind,
+                    delivery=delivery,
+                    then=then,
                     now=self.clock.now(),
                 )
 
@@ -193,7 +203,7 @@ async def test_a_message_the_platform_rejects_is_a_dead_letter_at_once(rig: Rig)
 
 
 async def test_practitioners_get_their_command_menu_after_the_welcome(rig: Rig) -> None:
-    await rig.queue("dr", kind="practitioner_welcome")
+    await rig.queue("dr", kind="practitioner_welcome", then=AfterSend.PRACTITIONER_MENU)
     await rig.queue("client", kind="reply")
     await rig.dispatcher.drain()
     assert rig.adapter.menus == ["dr"]
@@ -211,7 +221,7 @@ async def test_blocked_recipient_is_not_retried(rig: Rig) -> None:
 
 async def test_rows_left_sending_by_a_crash_follow_the_platform_rule(rig: Rig) -> None:
     await rig.queue("a", kind="reply")
-    await rig.queue("a", kind="checkin")
+    await rig.queue("a", kind="checkin", delivery=Delivery.AT_MOST_ONCE)
     async with rig.sessions() as s, s.begin():
         await s.execute(
             update(OutboxMessage).values(

@@ -80,7 +80,9 @@ class DmConsole(ConsoleAdapter):
 
 async def test_the_bot_opens_a_practitioners_dm_once(bot: Harness) -> None:
     practice = await bot.app.admin.create_practice("Oak", "Europe/London")
-    pid, _ = await bot.app.admin.add_practitioner(practice, "Sam", matrix_user="@sam:hs")
+    pid, _ = await bot.app.admin.add_practitioner(
+        practice, "Sam", platform_user=("console", "@sam:hs")
+    )
     adapter = DmConsole()
     await adapter.start(bot.app.receive)
     bot.app.dispatcher.add_adapter(adapter, bot.app.dispatcher._pacers["console"].limit)

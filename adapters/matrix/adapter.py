@@ -21,9 +21,10 @@ from nio import (
     UploadResponse,
 )
 
-from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import (
+    AfterSend,
     Attachment,
+    BaseAdapter,
     Capability,
     CursorStore,
     InboundSink,
@@ -40,6 +41,7 @@ from .inbound import SyncLoop, SyncOptions, SyncState
 from .logs import quiet_library_logs
 from .recent import Recent
 from .session import check_settings, prepare_store
+from .settings import MatrixSettings
 
 ENCRYPTION_STATE = {
     "type": "m.room.encryption",
@@ -48,7 +50,7 @@ ENCRYPTION_STATE = {
 }
 
 
-class MatrixAdapter:
+class MatrixAdapter(BaseAdapter):
     platform = PLATFORM
     capabilities = frozenset({Capability.IMAGES, Capability.FILES})
     max_text_length = MAX_TEXT_CHARS
@@ -74,6 +76,7 @@ class MatrixAdapter:
         self._client: AsyncClient | None = None
         self._state = SyncState()
         self._task: asyncio.Task[None] | None = None
+        self._loop: SyncLoop | None = None
         self._sent: Recent[str] = Recent()  # tx_id → event_id, spares re-uploads on retry
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -101,6 +104,7 @@ class MatrixAdapter:
         self._client = client
         self._state = SyncState()
         loop = SyncLoop(client, self._settings, self._cursors, sink, self._state, self._options)
+        self._loop = loop
         await loop.prepare()
         self._task = asyncio.create_task(loop.run(), name="matrix-sync")
 
@@ -132,6 +136,9 @@ class MatrixAdapter:
         client = self._client
         if client is None or not client.logged_in:
             raise TransientSendError("not_ready")
+        if message.address in self._state.groups and message.then is not AfterSend.LEAVE_CHAT:
+            # Only the core's note about groups may go to a group room, nothing else.
+            raise RecipientUnavailable("group_room")
         room = await self._room_for_send(client, message.address)
         try:
             if client.should_query_keys:
@@ -205,6 +212,12 @@ class MatrixAdapter:
         if not isinstance(response, UploadResponse):
             raise send_error(response)
         return attachment_content(attachment, response.content_uri, keys)
+
+    async def leave_chat(self, address: str) -> None:
+        """The core's note to a group room was delivered: leave (again if invited back)."""
+        self._state.told_groups.add(address)
+        if self._loop is not None:
+            await self._loop.leave(address)
 
     async def open_dm(self, user_id: str) -> str:
         """Create an encrypted direct chat with ``user_id`` and return its room id (address)."""

@@ -7,6 +7,7 @@ We run our own loop instead of nio's ``sync_forever`` because the cursor is ours
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Callable
@@ -26,23 +27,21 @@ from nio import (
     SyncResponse,
 )
 
-from feedback_bot.app.settings import MatrixSettings
 from feedback_bot.ports import CursorStore, EventKind, InboundSink, IncomingEvent
 
 from . import rawapi
-from .content import text_content
 from .cross_signing import ForeignIdentity, KeyFileError, NeedsAuth, ensure_cross_signed
 from .errors import NETWORK_ERRORS, is_rate_limited, retry_after_seconds
 from .events import PLATFORM, bot_removed, other_party_left, reaction_target, translate
 from .logs import describe
 from .recent import Recent
 from .session import LoginFailed, open_session
+from .settings import MatrixSettings
 from .undecrypted import UndecryptedEvents
 
 log = logging.getLogger(__name__)
 
 CURSOR_NAME = "matrix:since"
-GROUP_NOTE = "Sorry, I only work in one-to-one chats. Please start a direct chat with me instead."
 _MAX_GAP_PAGES = 50
 
 
@@ -55,6 +54,10 @@ class SyncState:
     connected: bool = False
     pending_rooms: set[str] = field(default_factory=set)  # joined/created, not yet synced
     bot_events: Recent[None] = field(default_factory=Recent)  # our own event ids
+    # Group rooms: feedback is one-to-one. The core is told (a GROUP event) and its note
+    # is the only message that may still go there; the bot leaves once it is delivered.
+    groups: set[str] = field(default_factory=set)
+    told_groups: set[str] = field(default_factory=set)  # noted and left: leave on sight
     identity: str | None = None  # cross-signing outcome, or "error: ..." (see cross_signing)
 
     async def wait_for(self, predicate: Callable[[], bool], seconds: float) -> bool:
@@ -228,7 +231,7 @@ class SyncLoop:
         client, own = self._client, self._client.user_id
         # Events held back for a missing room key come first: they are older.
         deliveries = self._resolve_undecrypted()
-        to_leave: dict[str, str | None] = {}  # room → note to send first
+        to_leave: set[str] = set()
 
         for room_id in response.rooms.invite:
             await self._join(room_id)
@@ -239,10 +242,14 @@ class SyncLoop:
             if room is None:
                 continue
             if room.member_count > 2:
-                to_leave[room_id] = GROUP_NOTE
-                deliveries.append(
-                    IncomingEvent(PLATFORM, f"group:{room_id}", room_id, EventKind.BLOCKED)
-                )
+                if room_id in self._state.told_groups:
+                    to_leave.add(room_id)  # invited back: the core has said its piece
+                elif room_id not in self._state.groups:
+                    self._state.groups.add(room_id)
+                    # Once per room and sync batch: replayed after a crash, the same id.
+                    batch = hashlib.sha256((since or "").encode()).hexdigest()[:16]
+                    event_id = f"group:{room_id}:{batch}"
+                    deliveries.append(IncomingEvent(PLATFORM, event_id, room_id, EventKind.GROUP))
                 continue
             if since is None:
                 continue  # first ever sync: history from before we ran is not new
@@ -261,7 +268,7 @@ class SyncLoop:
                 if incoming is None:
                     incoming = other_party_left(room_id, source, own)
                     if incoming is not None:
-                        to_leave[room_id] = None
+                        to_leave.add(room_id)
                 if incoming is not None:
                     deliveries.append(incoming)
 
@@ -277,8 +284,8 @@ class SyncLoop:
 
         for incoming in deliveries:
             await self._deliver(incoming)
-        for room_id, note in to_leave.items():
-            await self._leave(room_id, note)
+        for room_id in to_leave:
+            await self.leave(room_id)
         await self._save_cursor(response.next_batch)
 
     def _resolve_undecrypted(self) -> list[IncomingEvent]:
@@ -340,25 +347,16 @@ class SyncLoop:
         # Anything else: fail this turn so the invite is seen again with the same cursor.
         raise SyncFailed(response)
 
-    async def _leave(self, room_id: str, note: str | None) -> None:
-        client = self._client
-        if note is not None and room_id in client.rooms:
-            with suppress(*NETWORK_ERRORS, LocalProtocolError, EncryptionError):
-                await client.room_send(
-                    room_id,
-                    "m.room.message",
-                    text_content(note),
-                    tx_id=f"group-note:{room_id}",
-                    ignore_unverified_devices=True,
-                )
+    async def leave(self, room_id: str) -> None:
         with suppress(*NETWORK_ERRORS):
-            await client.room_leave(room_id)
+            await self._client.room_leave(room_id)
         self._forget(room_id)
 
     def _forget(self, room_id: str) -> None:
         # nio ignores the "leave" section of a sync and would keep the room forever.
         self._client.rooms.pop(room_id, None)
         self._state.pending_rooms.discard(room_id)
+        self._state.groups.discard(room_id)
 
     def _other_party(self, room_id: str) -> str | None:
         room = self._client.rooms.get(room_id)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nio import AsyncClient, LoginResponse, WhoamiResponse
 
-from feedback_bot.app.settings import MatrixSettings
+from .settings import MatrixSettings
 
 log = logging.getLogger(__name__)
 

@@ -31,11 +31,11 @@ from adapters.telegram.errors import to_send_error
 from adapters.telegram.outgoing import MAX_TEXT, Part, TextPart, plan
 from adapters.telegram.polling import Backoff, Poller
 from adapters.telegram.quiet_logs import quiet_library_loggers
+from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.translate import ALLOWED_UPDATES, PLATFORM, translate
 from adapters.telegram.webhook import SECRET_SHAPE, WebhookServer
-from feedback_bot.app.settings import TelegramSettings
 from feedback_bot.ports import (
-    AdapterInfo,
+    BaseAdapter,
     Capability,
     CursorStore,
     InboundSink,
@@ -55,7 +55,7 @@ class TelegramConfigError(ValueError):
     """A setting makes the adapter unusable; the message names the variable."""
 
 
-class TelegramAdapter:
+class TelegramAdapter(BaseAdapter):
     platform = PLATFORM
     capabilities = frozenset(
         {Capability.BUTTONS, Capability.IMAGES, Capability.FILES, Capability.PROTECT_CONTENT}
@@ -179,9 +179,6 @@ class TelegramAdapter:
     def invite_link_template(self) -> str | None:
         """``deep_link`` as a ``str.format`` template; None until the username is known."""
         return f"https://t.me/{self._username}?start={{code}}" if self._username else None
-
-    def info(self) -> AdapterInfo:
-        return AdapterInfo(platform=PLATFORM, invite_link_template=self.invite_link_template)
 
     async def register_practitioner(self, address: str) -> None:
         """Show the practitioner menu (with the client one) in this chat only."""

@@ -8,11 +8,12 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from feedback_bot.app.beat import start_clock_jobs
-from feedback_bot.app.logging_setup import quiet_platform_loggers
+from feedback_bot.app.platforms import Platform, rate_limit_for
 from feedback_bot.app.settings import Settings
 from feedback_bot.catalog import Catalog
 from feedback_bot.conversation.processor import Processor
@@ -24,7 +25,8 @@ from feedback_bot.delivery.practitioner_dm import open_practitioner_dms
 from feedback_bot.digest.service import DigestService
 from feedback_bot.people.admin import Admin
 from feedback_bot.people.practice_config import PracticeConfig, load_practice_config
-from feedback_bot.ports import Adapter, CursorStore, IncomingEvent, RateLimit
+from feedback_bot.ports import Adapter, CursorStore, IncomingEvent
+from feedback_bot.ports.menus import CommandMenus
 from feedback_bot.privacy.crypto import InvalidKey, KeyRing, _decode_key
 from feedback_bot.privacy.retention import purge_expired
 from feedback_bot.privacy.vault import Vault
@@ -61,19 +63,7 @@ def make_vault(settings: Settings) -> Vault:
 
 
 def invite_links(adapters: dict[str, Adapter]) -> dict[str, str]:
-    return {
-        p: link for p, a in adapters.items() if (link := getattr(a, "invite_link_template", None))
-    }
-
-
-def rate_limit_for(settings: Settings, platform: str) -> RateLimit:
-    if platform == "telegram":
-        t = settings.telegram
-        return RateLimit(t.per_chat_per_second, t.overall_per_second)
-    if platform == "matrix":
-        m = settings.matrix
-        return RateLimit(m.per_room_per_second, m.overall_per_second)
-    return RateLimit(50.0, 500.0)
+    return {p: link for p, a in adapters.items() if (link := a.invite_link_template)}
 
 
 @dataclass
@@ -93,6 +83,7 @@ class App:
     digests: DigestService
     admin: Admin
     adapters: dict[str, Adapter] = field(default_factory=dict)
+    command_menus: CommandMenus = field(default_factory=CommandMenus)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _scheduler: object | None = None
@@ -136,6 +127,7 @@ class App:
         await self.dispatcher.recover_stale()
         for adapter in self.adapters.values():
             await adapter.start(self.receive)
+            await adapter.set_command_menus(self.command_menus)
         # Deep links need what the platform told us at start (e.g. the bot's username).
         self.deps.invite_links.update(invite_links(self.adapters))
         for adapter in self.adapters.values():
@@ -202,8 +194,15 @@ async def build_app(
     migrate: bool = True,
     sleep: Sleep = asyncio.sleep,
     worker_id: str | None = None,
+    platforms: Iterable[Platform[Any]] | None = None,
 ) -> App:
-    quiet_platform_loggers()
+    """The app, not yet started. ``platforms`` (default: ``adapters.registry``) give
+    each adapter its rate limit. Global logging is left to the entry points."""
+    if platforms is None:
+        from adapters.registry import platforms as registered
+
+        platforms = registered()
+    platforms = tuple(platforms)
     clock = clock or SystemClock()
     vault = make_vault(settings)
     config = config or load_practice_config(settings.prompts_file)
@@ -221,7 +220,7 @@ async def build_app(
         catalog=catalog,
         config=config,
         detector=detector,
-        command_prefixes={p: getattr(a, "command_prefix", "!") for p, a in adapter_map.items()},
+        command_prefixes={p: a.command_prefix for p, a in adapter_map.items()},
         invite_links=invite_links(adapter_map),
         max_text_chars=settings.max_text_chars,
         retention_days=settings.retention_days,
@@ -232,7 +231,7 @@ async def build_app(
         vault,
         clock,
         adapter_map,
-        {p: rate_limit_for(settings, p) for p in adapter_map},
+        {p: rate_limit_for(platforms, settings, p) for p in adapter_map},
         settings.scheduling,
         sleep=sleep,
         worker_id=worker_id,

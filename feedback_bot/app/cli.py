@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from adapters.registry import platforms
+from feedback_bot.app.platforms import settings_class
 from feedback_bot.app.settings import Settings, SettingsError, load_settings
 from feedback_bot.people.practice_config import ConfigError, load_practice_config
 
@@ -59,7 +61,7 @@ def fail(message: str, as_json: bool = False, **details: Any) -> typer.Exit:
 
 def settings_or_exit() -> Settings:
     try:
-        return load_settings()
+        return load_settings(settings_class(platforms()))
     except SettingsError as exc:
         raise fail(str(exc)) from None
 
@@ -81,8 +83,10 @@ def run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
 async def _app(settings: Settings) -> Any:
     """The app for an admin command: the schema is checked, never changed (`db upgrade`)."""
     from feedback_bot.app.bootstrap import build_app
+    from feedback_bot.app.logging_setup import quiet_platform_loggers
     from feedback_bot.storage.migrate import require_current
 
+    quiet_platform_loggers(platforms())
     bot = await build_app(settings, migrate=False)
     try:
         await require_current(bot.engine)
@@ -110,8 +114,8 @@ def run_bot() -> None:
     from feedback_bot.app.runner import run_forever
 
     settings = settings_or_exit()
-    configure(settings.log_level)
-    run(lambda: run_forever(settings))
+    configure(settings.log_level, platforms())
+    run(lambda: run_forever(settings, platforms()))
 
 
 @app.command()
@@ -120,7 +124,9 @@ def demo(
 ) -> None:
     """Play a short story on a simulated clock: no tokens, no configuration."""
     from feedback_bot.app.demo import run_demo
+    from feedback_bot.app.logging_setup import quiet_platform_loggers
 
+    quiet_platform_loggers(platforms())
     run(lambda: run_demo(out_dir))
 
 
@@ -129,10 +135,12 @@ def chat(as_: str = typer.Option("client", "--as", help="client or practitioner"
     """Talk to the bot in this terminal (console adapter, your configured database).
     Like `demo` it sets up whatever is missing, the database schema included."""
     from feedback_bot.app.console_chat import chat_session
+    from feedback_bot.app.logging_setup import quiet_platform_loggers
 
     if as_ not in ("client", "practitioner"):
         raise fail("--as takes client or practitioner")
     settings = settings_or_exit()
+    quiet_platform_loggers(platforms())
     run(lambda: chat_session(settings, as_))
 
 
@@ -237,11 +245,20 @@ def practitioner_add(
     name: str = typer.Option(...),
     timezone: str = typer.Option(None),
     feedback_contact: bool = typer.Option(False, "--feedback-contact"),
-    matrix_user: str = typer.Option(None, help="@user:server: the bot opens the DM itself"),
+    platform_user: str = typer.Option(
+        None,
+        "--platform-user",
+        metavar="PLATFORM:USER",
+        help="e.g. matrix:@user:server, where the bot opens the DM itself",
+    ),
+    matrix_user: str = typer.Option(None, hidden=True, help="same as --platform-user matrix:…"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
+    if matrix_user:  # the older spelling, kept for existing scripts
+        platform_user = f"matrix:{matrix_user}"
+    user = _platform_user(platform_user) if platform_user else None
     pid, code = _admin_call(
-        lambda b: b.admin.add_practitioner(practice, name, timezone, feedback_contact, matrix_user),
+        lambda b: b.admin.add_practitioner(practice, name, timezone, feedback_contact, user),
         as_json,
     )
     emit(
@@ -253,6 +270,14 @@ def practitioner_add(
         as_json,
         "Practitioner added",
     )
+
+
+def _platform_user(value: str) -> tuple[str, str]:
+    platform, _, user_id = value.partition(":")
+    known = [p.name for p in platforms()]
+    if platform not in known or not user_id:
+        raise fail(f"--platform-user takes PLATFORM:USER with PLATFORM one of {', '.join(known)}")
+    return platform, user_id
 
 
 @practitioner_app.command("unlink")
@@ -277,8 +302,9 @@ def client_invite(
         "invite_code": invite.code,
     }
     settings = settings_or_exit()
-    if settings.telegram.bot_username:
-        data["telegram_link"] = f"https://t.me/{settings.telegram.bot_username}?start={invite.code}"
+    for platform in platforms():
+        if template := platform.invite_link_for(settings):
+            data[f"{platform.name}_link"] = template.format(code=invite.code)
     data.update({f"{p}_link": link for p, link in invite.links.items()})
     emit(data, as_json, "Client invited")
 

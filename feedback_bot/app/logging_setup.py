@@ -8,15 +8,15 @@ and a filter drops any record that still looks like it carries a payload.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import Any
 
-PLATFORM_LOGGERS = (
-    "telegram",
-    "httpx",
-    "httpcore",
-    "nio",
+from feedback_bot.app.platforms import Platform
+
+# The core's own libraries; each platform adds its own (Platform.loggers).
+LIBRARY_LOGGERS = (
     "aiohttp",
     "apscheduler",
-    "peewee",
     "asyncio",
     "sqlalchemy.engine",
     "alembic",
@@ -38,17 +38,20 @@ class NoPayloadFilter(logging.Filter):
         return not any(m in msg for m in self.MARKERS)
 
 
-def quiet_platform_loggers() -> None:
-    for name in PLATFORM_LOGGERS:
+def quiet_platform_loggers(platforms: Iterable[Platform[Any]]) -> None:
+    """Hold library loggers at WARNING with the payload filter. The entry points call it
+    (``run``, the CLI, the demo): building the app leaves global logging alone."""
+    names = [*LIBRARY_LOGGERS, *(name for p in platforms for name in p.loggers)]
+    for name in names:
         lg = logging.getLogger(name)
         lg.setLevel(max(lg.level, logging.WARNING) if lg.level else logging.WARNING)
         if not any(isinstance(f, NoPayloadFilter) for f in lg.filters):
             lg.addFilter(NoPayloadFilter())
 
 
-def configure(level: str) -> None:
+def configure(level: str, platforms: Iterable[Platform[Any]]) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, NoPayloadFilter) for f in handler.filters):
             handler.addFilter(NoPayloadFilter())
-    quiet_platform_loggers()
+    quiet_platform_loggers(platforms)

@@ -5,44 +5,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Iterable
 from typing import Any
 
 from feedback_bot.app.bootstrap import AdapterFactory, StartupError, build_app, make_vault
 from feedback_bot.app.http import start_http
+from feedback_bot.app.platforms import Platform
 from feedback_bot.app.settings import Settings
-from feedback_bot.ports import CursorStore
 
 log = logging.getLogger(__name__)
 
 
-def adapter_factories(settings: Settings) -> list[AdapterFactory]:
-    """Adapters are imported only when configured, so the core runs without their libraries."""
-    factories: list[AdapterFactory] = []
-    if settings.telegram.token is not None:
-        from adapters.telegram import TelegramAdapter
-
-        factories.append(lambda cursors: TelegramAdapter(settings.telegram, cursors))
-    if settings.matrix.homeserver:
-        from adapters.matrix import MatrixAdapter, MatrixConfigError
-
-        def matrix(cursors: CursorStore) -> Any:
-            try:
-                return MatrixAdapter(settings.matrix, cursors)
-            except MatrixConfigError as exc:  # names the missing variables, never values
-                raise StartupError(str(exc)) from None
-
-        factories.append(matrix)
+def adapter_factories(
+    settings: Settings, platforms: Iterable[Platform[Any]]
+) -> list[AdapterFactory]:
+    """One per configured platform; a platform's library is imported only when it is built,
+    so the core runs without the libraries of the others."""
+    platforms = tuple(platforms)
+    factories = [p.adapter_factory(settings) for p in platforms if p.configured(settings)]
     if not factories:
+        hints = " or ".join(p.setup_hint for p in platforms if p.setup_hint)
         raise StartupError(
-            "No chat platform is configured. Set FEEDBACK_BOT_TELEGRAM__TOKEN or "
-            "FEEDBACK_BOT_MATRIX__HOMESERVER (see config/example.env), or try `feedback-bot demo`."
+            f"No chat platform is configured. Set {hints} (see config/example.env), "
+            "or try `feedback-bot demo`."
         )
     return factories
 
 
-async def run_forever(settings: Settings) -> None:
+async def run_forever(settings: Settings, platforms: Iterable[Platform[Any]] | None = None) -> None:
+    if platforms is None:
+        from adapters.registry import platforms as registered
+
+        platforms = registered()
+    platforms = tuple(platforms)
     make_vault(settings)  # no key, no start: checked before anything connects
-    app = await build_app(settings, adapters=adapter_factories(settings))
+    app = await build_app(
+        settings, adapters=adapter_factories(settings, platforms), platforms=platforms
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

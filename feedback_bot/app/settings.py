@@ -1,42 +1,20 @@
-"""Settings from the environment (prefix ``FEEDBACK_BOT_``, nested with ``__``) and ``.env``."""
+"""Settings from the environment (prefix ``FEEDBACK_BOT_``, nested with ``__``) and ``.env``.
+
+Each chat platform owns its section (``FEEDBACK_BOT_TELEGRAM__*``) and model, in its
+package under ``adapters/``; :func:`feedback_bot.app.platforms.settings_class` adds the
+registered platforms' sections to :class:`Settings`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from feedback_bot.scheduling.settings import SchedulingSettings
 
 ENV_PREFIX = "FEEDBACK_BOT_"
-
-
-class TelegramSettings(BaseModel):
-    token: SecretStr | None = None
-    base_url: str = "https://api.telegram.org/bot"
-    base_file_url: str = "https://api.telegram.org/file/bot"
-    bot_username: str | None = None  # filled from getMe when absent; used for deep links
-    mode: str = Field(default="polling", pattern="^(polling|webhook)$")
-    webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = 8443
-    poll_timeout: int = 30
-    per_chat_per_second: float = 1.0
-    overall_per_second: float = 30.0
-
-
-class MatrixSettings(BaseModel):
-    homeserver: str | None = None
-    user_id: str | None = None
-    password: SecretStr | None = None
-    access_token: SecretStr | None = None
-    device_name: str = "feedback-bot"
-    store_path: Path = Path("data/matrix-store")
-    pickle_key: SecretStr | None = None
-    per_room_per_second: float = 1.0
-    overall_per_second: float = 10.0
 
 
 class Settings(BaseSettings):
@@ -59,8 +37,6 @@ class Settings(BaseSettings):
     http_port: int = 0  # 0 = /healthz and /metrics off
     max_text_chars: int = 20_000
     inbound_per_minute: int = 20  # per chat; a flood from one chat cannot starve others
-    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
-    matrix: MatrixSettings = Field(default_factory=MatrixSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
 
 
@@ -77,8 +53,9 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(model: type[Settings] = Settings, **overrides: object) -> Settings:
+    """``model`` is :class:`Settings` with the platforms' sections (``settings_class``)."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return model(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None

@@ -12,7 +12,7 @@ from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.audit import record
 from feedback_bot.privacy.data_rights import erase_client, export_client, export_json
 from feedback_bot.scheduling.wallclock import is_valid_zone
-from feedback_bot.storage.states import Cadence, ClientStatus, OutboxKind
+from feedback_bot.storage.states import Cadence, ClientStatus, Delivery, OutboxKind
 
 CADENCES = [str(c) for c in Cadence]
 
@@ -87,6 +87,7 @@ async def on_delete(turn: Turn, key: str) -> None:
         address=address,
         text=done_text,
         kind=OutboxKind.EPHEMERAL,
+        delivery=Delivery.EPHEMERAL,
         now=turn.now,
     )
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.people.rules import practitioner_chats
-from feedback_bot.storage.states import OutboxKind
+from feedback_bot.storage.states import Delivery, OutboxKind
 
 
 async def notify_practitioner(
-    turn: Turn, key: str, *, kind: OutboxKind = OutboxKind.NOTICE, **params: object
+    turn: Turn,
+    key: str,
+    *,
+    kind: OutboxKind = OutboxKind.NOTICE,
+    delivery: Delivery = Delivery.AT_LEAST_ONCE,
+    **params: object,
 ) -> int:
     assert turn.practitioner is not None
     sent = 0
@@ -24,6 +29,7 @@ async def notify_practitioner(
             identity_id=ident.id,
             text=text,
             kind=kind,
+            delivery=delivery,
             now=turn.now,
         )
         sent += 1

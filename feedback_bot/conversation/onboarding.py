@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.people.codes import FailedCodeThrottle, redeem
+from feedback_bot.ports import AfterSend
 from feedback_bot.privacy.audit import record
 from feedback_bot.storage.models import Client, ConsentRecord, Identity, Practice, Practitioner
 from feedback_bot.storage.states import ClientStatus, OutboxKind
@@ -68,6 +69,7 @@ async def handle_start(turn: Turn, throttle: FailedCodeThrottle) -> None:
             + "\n\n"
             + turn.t("help.practitioner"),
             kind=OutboxKind.PRACTITIONER_WELCOME,
+            then=AfterSend.PRACTITIONER_MENU,
         )
 
 

@@ -48,7 +48,8 @@ async def invite(turn: Turn) -> None:
         return
     client, code = made
     link_line = ""
-    template = turn.deps.invite_links.get("telegram")
+    links = turn.deps.invite_links  # platforms with deep links, in registry order
+    template = links.get(turn.event.platform) or next(iter(links.values()), None)
     if template:
         link_line = turn.t("practitioner.invite_link_line", link=template.format(code=code))
     assert turn.practitioner is not None and turn.practice is not None

@@ -21,7 +21,7 @@ from feedback_bot.ports import IncomingEvent
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.services import Services
 from feedback_bot.storage.models import InboxEvent
-from feedback_bot.storage.states import InboxStatus, OutboxKind
+from feedback_bot.storage.states import Delivery, InboxStatus, OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -118,5 +118,6 @@ class Processor:
             address=event.address,
             text=text,
             kind=OutboxKind.EPHEMERAL,
+            delivery=Delivery.EPHEMERAL,
             now=now,
         )

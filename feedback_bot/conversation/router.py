@@ -16,9 +16,9 @@ from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.onboarding import handle_start, on_alerts, on_consent
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.people.codes import FailedCodeThrottle
-from feedback_bot.ports import EventKind
+from feedback_bot.ports import AfterSend, EventKind
 from feedback_bot.storage.models import SafetyEvent
-from feedback_bot.storage.states import ClientStatus, OutboxKind
+from feedback_bot.storage.states import ClientStatus, Delivery, OutboxKind
 
 Handler = Callable[[Turn], Awaitable[None]]
 DigestHooks = tuple[Callable[[Turn], Awaitable[None]], Callable[[Turn], Awaitable[None]]]
@@ -55,11 +55,15 @@ class Router:
     async def handle(self, turn: Turn, *, risky: bool) -> None:
         event = turn.event
         if event.kind is EventKind.GROUP:
+            if turn.identity is not None:
+                # A private chat that became a group: nothing more is sent there.
+                turn.identity.reachable = False
             # Once per group: a busy group must not get a reply to every message.
             group = turn.deps.vault.keyed_hash(event.platform, event.address)
             if group not in self._groups_told:
                 self._groups_told.add(group)
-                turn.say(turn.t("group_refused"))
+                # Platforms that leave groups do it once this is delivered.
+                turn.say(turn.t("group_refused"), then=AfterSend.LEAVE_CHAT)
             return
         if event.kind is EventKind.THROTTLED:
             turn.say(turn.t("common.slow_down"))
@@ -88,7 +92,9 @@ class Router:
 
     async def _safety(self, turn: Turn) -> None:
         if turn.event.event_id not in self.already_warned:
-            turn.say(turn.deps.crisis_reply(turn.lang), kind=OutboxKind.SAFETY)
+            turn.say(
+                turn.deps.crisis_reply(turn.lang), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT
+            )
         self.already_warned.discard(turn.event.event_id)
         if turn.client is None or turn.client.status not in (
             ClientStatus.ACTIVE,
@@ -99,12 +105,16 @@ class Router:
         if turn.client.risk_alerts:
             alerted = bool(
                 await notify_practitioner(
-                    turn, "practitioner.risk_alert", kind=OutboxKind.SAFETY, alias=turn.client.alias
+                    turn,
+                    "practitioner.risk_alert",
+                    kind=OutboxKind.SAFETY,
+                    delivery=Delivery.URGENT,
+                    alias=turn.client.alias,
                 )
             )
         turn.session.add(SafetyEvent(client_id=turn.client.id, at=turn.now, alerted=alerted))
         if alerted:
-            turn.say(turn.t("safety.alerted"), kind=OutboxKind.SAFETY)
+            turn.say(turn.t("safety.alerted"), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT)
 
     async def _practitioner(self, turn: Turn) -> None:
         commands: dict[str, Handler] = {

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.catalog import dates
 from feedback_bot.delivery.outbox import enqueue
-from feedback_bot.ports import Attachment, Choice, EventKind, IncomingEvent
+from feedback_bot.ports import AfterSend, Attachment, Choice, EventKind, IncomingEvent
 from feedback_bot.services import Services
 from feedback_bot.storage.models import Client, Conversation, Identity, Practice, Practitioner
-from feedback_bot.storage.states import OutboxKind
+from feedback_bot.storage.states import Delivery, OutboxKind
 
 
 @dataclass
@@ -53,9 +53,12 @@ class Turn:
         choices: tuple[Choice, ...] = (),
         *,
         kind: OutboxKind = OutboxKind.REPLY,
+        delivery: Delivery = Delivery.AT_LEAST_ONCE,
+        then: AfterSend = AfterSend.NOTHING,
         attachments: tuple[Attachment, ...] = (),
         protect: bool = False,
     ) -> None:
+        linked = self.identity is not None
         enqueue(
             self.session,
             self.deps.vault,
@@ -66,7 +69,10 @@ class Turn:
             choices=choices,
             attachments=attachments,
             protect=protect,
-            kind=kind if self.identity is not None else OutboxKind.EPHEMERAL,
+            # A chat nobody is linked to keeps nothing: the reply is deleted once sent.
+            kind=kind if linked else OutboxKind.EPHEMERAL,
+            delivery=delivery if linked else Delivery.EPHEMERAL,
+            then=then,
             now=self.now,
         )
 

@@ -1,10 +1,14 @@
 """Delivers outbox rows through adapters: claims, pacing, retries, dead letters.
 
+The dispatcher knows no message kinds: how a row is delivered is data on the row, set
+by whoever enqueued it (:class:`~feedback_bot.delivery.outbox.Delivery`, ``AfterSend``).
+
 Crash rule for rows left in ``sending`` (claimed, outcome unknown):
 * adapters with idempotent sends (Matrix: ``tx_id`` = outbox id; console) resend;
-* other adapters (Telegram has no idempotency key) resend replies and safety messages —
-  a duplicate reply is kinder than a lost one — but never resend check-ins or reminders,
-  which are marked ``unknown``: "never twice" matters more for a nudge than delivery.
+* other adapters (Telegram has no idempotency key) resend every row except AT_MOST_ONCE
+  ones — replies and safety messages are resent, a duplicate reply being kinder than a
+  lost one — while check-ins and reminders (AT_MOST_ONCE) are marked ``unknown``:
+  "never twice" matters more for a nudge than delivery.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from feedback_bot.delivery.outbox import EPHEMERAL_KINDS, to_message
+from feedback_bot.delivery.outbox import to_message
 from feedback_bot.delivery.pacing import Pacer
 from feedback_bot.metrics import MESSAGES_OUT, OUTBOX_DEPTH, OUTBOX_OLDEST_AGE, SEND_FAILURES
 from feedback_bot.ports import (
     Adapter,
     AddressMigrated,
+    AfterSend,
     Capability,
     OutgoingMessage,
     RateLimit,
@@ -38,12 +43,11 @@ from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.settings import SchedulingSettings
 from feedback_bot.storage.models import Identity, OutboxMessage
-from feedback_bot.storage.states import OutboxStatus
+from feedback_bot.storage.states import Delivery, OutboxStatus
 
 log = logging.getLogger(__name__)
 
 WAITING = (OutboxStatus.PENDING, OutboxStatus.FAILED)
-NEVER_RESEND_UNCONFIRMED = frozenset({"checkin", "reminder"})
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -144,7 +148,7 @@ class Dispatcher:
                         earlier.id < OutboxMessage.id,
                     ),
                 )
-                .order_by((OutboxMessage.kind == "safety").desc(), OutboxMessage.id)
+                .order_by((OutboxMessage.delivery == Delivery.URGENT).desc(), OutboxMessage.id)
                 .limit(self._batch)
                 .with_for_update(skip_locked=True)
             )
@@ -206,20 +210,20 @@ class Dispatcher:
                 pacer.sent(row.address, sent_at)
             await self._sent(session, row, receipt.platform_message_id, sent_at)
             MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
-            if row.kind == "practitioner_welcome":
-                await self._show_practitioner_menu(adapter, message.address)
+            await self._after_send(adapter, message)
             return 1
 
     @staticmethod
-    async def _show_practitioner_menu(adapter: Adapter, address: str) -> None:
-        """Platforms with command menus (Telegram) show practitioners their own commands."""
-        register = getattr(adapter, "register_practitioner", None)
-        if register is None:
-            return
+    async def _after_send(adapter: Adapter, message: OutgoingMessage) -> None:
+        """What the enqueuer asked the platform to do once the message was delivered."""
         try:
-            await register(address)
-        except Exception as exc:  # a missing menu must not undo a delivered welcome
-            log.warning("dispatch: practitioner menu not set (%s)", type(exc).__name__)
+            if message.then is AfterSend.PRACTITIONER_MENU:
+                # Platforms with command menus (Telegram) show practitioners their commands.
+                await adapter.register_practitioner(message.address)
+            elif message.then is AfterSend.LEAVE_CHAT:
+                await adapter.leave_chat(message.address)
+        except Exception as exc:  # a missing menu must not undo a delivered message
+            log.warning("dispatch: %s failed (%s)", message.then.value, type(exc).__name__)
 
     @staticmethod
     def _render(adapter: Adapter, message: OutgoingMessage) -> OutgoingMessage:
@@ -236,7 +240,7 @@ class Dispatcher:
     async def _sent(
         self, session: AsyncSession, row: OutboxMessage, platform_id: str | None, at: datetime
     ) -> None:
-        if row.kind in EPHEMERAL_KINDS:
+        if row.delivery == Delivery.EPHEMERAL:
             await session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
         else:
             row.status = OutboxStatus.SENT
@@ -298,10 +302,15 @@ class Dispatcher:
             ident = await session.get(Identity, row.identity_id)
             if ident is not None:
                 ident.reachable = False  # check-ins pause until an unblock event
-        # Everything else waiting for this chat would meet the same wall.
+        # Everything else waiting for this chat would meet the same wall, except a refusal
+        # note to a group chat: the platform takes it before leaving (Adapter.leave_chat).
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.address == row.address, OutboxMessage.status.in_(WAITING))
+            .where(
+                OutboxMessage.address == row.address,
+                OutboxMessage.status.in_(WAITING),
+                OutboxMessage.after_send != AfterSend.LEAVE_CHAT.value,
+            )
             .values(status=OutboxStatus.UNAVAILABLE, last_error="recipient_unavailable")
         )
         log.info("dispatch: recipient unavailable (%s) for outbox %s", reason, row.id)
@@ -351,8 +360,8 @@ class Dispatcher:
             ).scalars()
             for row in rows:
                 adapter = self._adapters.get(row.platform)
-                idempotent = bool(getattr(adapter, "idempotent_sends", False))
-                if idempotent or row.kind not in NEVER_RESEND_UNCONFIRMED:
+                idempotent = adapter is not None and adapter.idempotent_sends
+                if idempotent or row.delivery != Delivery.AT_MOST_ONCE:
                     row.status = OutboxStatus.PENDING
                 else:
                     row.status = OutboxStatus.UNKNOWN

@@ -9,14 +9,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.ports import Attachment, Choice, OutgoingMessage
+from feedback_bot.ports import AfterSend, Attachment, Choice, OutgoingMessage
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.storage.models import OutboxMessage, new_uid
-from feedback_bot.storage.states import OutboxKind, OutboxStatus
-
-EPHEMERAL_KINDS = frozenset(
-    {"ephemeral"}
-)  # deleted once sent: replies to unlinked chats, erasure notices
+from feedback_bot.storage.states import Delivery, OutboxKind, OutboxStatus
 
 
 def enqueue(
@@ -32,6 +28,8 @@ def enqueue(
     attachments: tuple[Attachment, ...] = (),
     protect: bool = False,
     kind: OutboxKind = OutboxKind.REPLY,
+    delivery: Delivery = Delivery.AT_LEAST_ONCE,
+    then: AfterSend = AfterSend.NOTHING,
     digest_id: int | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
@@ -59,6 +57,8 @@ def enqueue(
         address=vault.keyed_hash(platform, address),
         identity_id=identity_id,
         kind=kind,
+        delivery=delivery,
+        after_send=then.value,
         payload_enc=vault.seal_json("outbox", "payload", uid, payload),
         attachments_enc=blob,
         status=OutboxStatus.PENDING,
@@ -89,4 +89,5 @@ def to_message(vault: Vault, row: OutboxMessage) -> OutgoingMessage:
         attachments=attachments,
         protect=bool(payload["protect"]),
         attempt=row.attempts,
+        then=AfterSend(row.after_send),
     )

@@ -1,5 +1,6 @@
-"""On Matrix the bot opens a practitioner's DM itself: practitioners configured with a
-Matrix user id need no link code, and the room is recorded as their chat."""
+"""On platforms whose adapter opens DMs (Matrix) the bot opens a practitioner's chat
+itself: practitioners configured with a user id there need no link code, and the chat is
+recorded as theirs."""
 
 from __future__ import annotations
 
@@ -21,9 +22,6 @@ log = logging.getLogger(__name__)
 async def open_practitioner_dms(
     sessions: async_sessionmaker[AsyncSession], deps: Services, adapter: Adapter, now: datetime
 ) -> int:
-    open_dm = getattr(adapter, "open_dm", None)
-    if open_dm is None:
-        return 0
     async with sessions() as session:
         linked = select(Identity.practitioner_id).where(
             Identity.platform == adapter.platform, Identity.practitioner_id.is_not(None)
@@ -32,7 +30,8 @@ async def open_practitioner_dms(
             (
                 await session.execute(
                     select(Practitioner).where(
-                        Practitioner.matrix_user_id.is_not(None),
+                        Practitioner.platform == adapter.platform,
+                        Practitioner.platform_user_id.is_not(None),
                         Practitioner.active.is_(True),
                         Practitioner.id.not_in(linked),
                     )
@@ -41,11 +40,16 @@ async def open_practitioner_dms(
         )
     opened = 0
     for pr in waiting:
-        assert pr.matrix_user_id is not None
+        assert pr.platform_user_id is not None
         try:
-            room = await open_dm(pr.matrix_user_id)
+            room = await adapter.open_dm(pr.platform_user_id)
         except SendError as exc:
-            log.warning("matrix: could not open a DM for practitioner %s (%s)", pr.id, exc)
+            log.warning(
+                "%s: could not open a DM for practitioner %s (%s)", adapter.platform, pr.id, exc
+            )
+            continue
+        if room is None:
+            log.warning("%s opens no DMs: practitioner %s links by code", adapter.platform, pr.id)
             continue
         async with sessions() as session, session.begin():
             practice = await session.get(Practice, pr.practice_id)
@@ -53,7 +57,7 @@ async def open_practitioner_dms(
                 platform=adapter.platform,
                 address=room,
                 practitioner_id=pr.id,
-                platform_user=pr.matrix_user_id,
+                platform_user=pr.platform_user_id,
                 reachable=True,
                 created_at=now,
             )

@@ -56,9 +56,10 @@ class Admin:
         name: str,
         timezone: str | None = None,
         feedback_contact: bool = False,
-        matrix_user: str | None = None,
+        platform_user: tuple[str, str] | None = None,
     ) -> tuple[int, str]:
-        """Returns the practitioner id and their one-time link code."""
+        """Returns the practitioner id and their one-time link code. ``platform_user`` is
+        (platform, user id) on a platform whose adapter opens the DM itself (Matrix)."""
         if timezone is not None and not is_valid_zone(timezone):
             raise AdminError(f"unknown time zone {timezone!r}")
         now = self._clock.now()
@@ -74,7 +75,8 @@ class Admin:
                 digest_weekday=WEEKDAYS.index(d.weekly_day),
                 digest_time=d.weekly_time,
                 pre_session_hours=d.pre_session_hours,
-                matrix_user_id=matrix_user,
+                platform=platform_user[0] if platform_user else None,
+                platform_user_id=platform_user[1] if platform_user else None,
                 active=True,
                 created_at=now,
             )

@@ -7,14 +7,21 @@ so the adapter may then (and only then) advance its platform cursor.
 The dispatcher hands :class:`OutgoingMessage` to :meth:`Adapter.send`; the adapter
 raises one of the ``Send*`` errors so the dispatcher can decide about retries without
 knowing any platform library.
+
+Everything the core asks of a platform is a member of :class:`Adapter`; the optional
+part has a default in :class:`BaseAdapter`, which adapters inherit. An adapter never
+says anything to a person by itself: what it cannot handle (a group chat, a sticker)
+becomes an event, and the core's answer comes back through the outbox.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from feedback_bot.ports.menus import CommandMenus
 
 
 class EventKind(enum.StrEnum):
@@ -25,7 +32,9 @@ class EventKind(enum.StrEnum):
     EDIT = "edit"  # an edited message; we don't rewrite stored feedback behind the client's back
     BLOCKED = "blocked"  # the person blocked the bot / left the room
     UNBLOCKED = "unblocked"
-    GROUP = "group"  # something arrived from a group chat; feedback is one-to-one
+    # Something arrived from (or the bot was added to) a group chat; feedback is one-to-one.
+    # The core answers once per group, with the message's AfterSend.LEAVE_CHAT.
+    GROUP = "group"
     THROTTLED = "throttled"  # set by the core's inbox for a flooding chat, never by adapters
 
 
@@ -63,6 +72,14 @@ class Attachment:
     is_image: bool = False
 
 
+class AfterSend(enum.StrEnum):
+    """What the platform is asked to do once a message is delivered (chosen at enqueue)."""
+
+    NOTHING = "nothing"
+    PRACTITIONER_MENU = "practitioner_menu"  # Adapter.register_practitioner(address)
+    LEAVE_CHAT = "leave_chat"  # the refusal note to a group chat: Adapter.leave_chat(address)
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     outbox_id: int  # stable per message: adapters use it as an idempotency key (Matrix tx_id)
@@ -73,6 +90,7 @@ class OutgoingMessage:
     attachments: tuple[Attachment, ...] = ()
     protect: bool = False  # sensitive content: ask the platform not to allow forwarding/saving
     attempt: int = 1
+    then: AfterSend = AfterSend.NOTHING  # the dispatcher acts on it after the send
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +138,25 @@ class RateLimit:
 
 @runtime_checkable
 class Adapter(Protocol):
-    platform: str
+    """One chat platform as the core sees it. Inherit :class:`BaseAdapter` for the defaults.
+
+    Attachments go out with :meth:`send` on platforms whose ``capabilities`` include
+    IMAGES or FILES; choices become buttons with BUTTONS, else a numbered list the core
+    writes. Group chats are refused by emitting :attr:`EventKind.GROUP`; the core's
+    localized note comes back through :meth:`send`, then :meth:`leave_chat` is called.
+    """
+
+    platform: str  # the registry name, the settings section, the inbox/outbox column
     capabilities: frozenset[Capability]
     max_text_length: int
+    command_prefix: str  # how the core writes command hints ("send /help", "send !help")
+    idempotent_sends: bool  # resending an outbox id after a crash cannot show it twice
+
+    @property
+    def invite_link_template(self) -> str | None:
+        """A link that opens a chat with the bot and sends ``start <code>``: a
+        ``str.format`` template with ``{code}``, or None. Read again after :meth:`start`."""
+        ...
 
     async def start(self, sink: InboundSink) -> None:
         """Begin receiving. Pass each event to ``sink``; advance cursors only after it returns."""
@@ -135,14 +169,45 @@ class Adapter(Protocol):
 
     def is_connected(self) -> bool: ...
 
+    async def open_dm(self, user_id: str) -> str | None:
+        """Open a direct chat with a platform user and return its address; None when this
+        platform cannot (the person then links with a code). Raise SendError on failure."""
+        ...
 
-@dataclass(slots=True)
-class AdapterInfo:
-    """What ``feedback-bot invite`` needs to know to print a link (e.g. a Telegram deep link)."""
+    async def register_practitioner(self, address: str) -> None:
+        """After the practitioner's welcome: show the practitioner commands in this chat."""
+        ...
 
-    platform: str
-    invite_link_template: str | None = None  # "https://t.me/<bot>?start={code}"
-    extra: dict[str, str] = field(default_factory=dict)
+    async def set_command_menus(self, menus: CommandMenus) -> None:
+        """The command menus to show next to the message field, where the platform has one."""
+        ...
+
+    async def leave_chat(self, address: str) -> None:
+        """After the refusal note to a group chat was delivered: leave it, or stay."""
+        ...
+
+
+class BaseAdapter:
+    """Defaults for the optional part of :class:`Adapter`: adapters inherit them."""
+
+    command_prefix: str = "!"
+    idempotent_sends: bool = False
+
+    @property
+    def invite_link_template(self) -> str | None:
+        return None
+
+    async def open_dm(self, user_id: str) -> str | None:
+        return None
+
+    async def register_practitioner(self, address: str) -> None:
+        return None
+
+    async def set_command_menus(self, menus: CommandMenus) -> None:
+        return None
+
+    async def leave_chat(self, address: str) -> None:
+        return None
 
 
 class CursorStore(Protocol):

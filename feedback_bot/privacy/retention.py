@@ -17,7 +17,7 @@ from feedback_bot.storage.models import (
     OutboxMessage,
     SafetyEvent,
 )
-from feedback_bot.storage.states import OutboxStatus
+from feedback_bot.storage.states import InboxStatus, OutboxStatus
 
 PROCESSED_INBOX_DAYS = 30  # long enough to drop any platform redelivery as a duplicate
 
@@ -42,14 +42,16 @@ async def purge_expired(
                 "outbox",
                 delete(OutboxMessage).where(
                     OutboxMessage.created_at < cutoff,
-                    OutboxMessage.status.notin_(["pending", "failed", OutboxStatus.SENDING]),
+                    OutboxMessage.status.notin_(
+                        [OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING]
+                    ),
                 ),
             ),
             (
                 "inbox",
                 delete(InboxEvent).where(
                     InboxEvent.received_at < now - timedelta(days=PROCESSED_INBOX_DAYS),
-                    InboxEvent.status != "pending",
+                    InboxEvent.status != InboxStatus.PENDING,
                 ),
             ),
         ):

@@ -44,6 +44,7 @@ from feedback_bot.storage.states import (
     CheckinKind,
     CheckinStatus,
     ClientStatus,
+    Delivery,
     OutboxKind,
 )
 
@@ -277,6 +278,7 @@ class CheckinScheduler:
             text=text,
             choices=choices,
             kind=OutboxKind.CHECKIN if text_key == "checkin.ask" else OutboxKind.REMINDER,
+            delivery=Delivery.AT_MOST_ONCE,  # a nudge is never sent twice
             now=now,
         )
 

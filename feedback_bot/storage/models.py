@@ -32,6 +32,7 @@ from feedback_bot.storage.states import (
     CheckinKind,
     CheckinStatus,
     ClientStatus,
+    Delivery,
     DigestKind,
     InboxStatus,
     ItemSource,
@@ -103,7 +104,9 @@ class Practitioner(Base):
     digest_time: Mapped[str] = mapped_column(String(5), default="08:00")
     pre_session_hours: Mapped[int] = mapped_column(Integer, default=24)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    matrix_user_id: Mapped[str | None] = mapped_column(String(255))  # the bot opens the DM
+    # A user id on a platform whose adapter opens DMs (Matrix): the bot opens the DM itself.
+    platform: Mapped[str | None] = mapped_column(String(16))  # where platform_user_id lives
+    platform_user_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
 
 
@@ -312,7 +315,13 @@ class OutboxMessage(Base):
     platform: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(255))
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id", ondelete="CASCADE"))
+    # What it is (metrics, admin); how it is delivered and what follows are decided at
+    # enqueue: the dispatcher reads those two, never the kind.
     kind: Mapped[OutboxKind] = mapped_column(StrEnumText(OutboxKind, 24), default=OutboxKind.REPLY)
+    delivery: Mapped[Delivery] = mapped_column(
+        StrEnumText(Delivery, 16), default=Delivery.AT_LEAST_ONCE
+    )
+    after_send: Mapped[str] = mapped_column(String(24), default="nothing")  # ports.AfterSend
     payload_enc: Mapped[str] = mapped_column(Text)
     attachments_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[OutboxStatus] = mapped_column(

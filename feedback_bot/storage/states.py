@@ -99,6 +99,20 @@ class OutboxKind(enum.StrEnum):
     PRACTITIONER_WELCOME = "practitioner_welcome"
 
 
+class Delivery(enum.StrEnum):
+    """How the dispatcher treats a message, decided by whoever enqueues it.
+
+    After a crash a message may be left claimed with its outcome unknown. Platforms
+    with idempotent sends resend every such message; the others resend all but
+    AT_MOST_ONCE ones (see the dispatcher's crash rule).
+    """
+
+    AT_LEAST_ONCE = "at_least_once"  # replies: a duplicate is kinder than a lost one
+    URGENT = "urgent"  # at least once, and claimed before anything else waiting (safety)
+    AT_MOST_ONCE = "at_most_once"  # nudges (check-ins, reminders): "never twice" comes first
+    EPHEMERAL = "ephemeral"  # at least once, deleted once sent: replies to unlinked chats
+
+
 E = TypeVar("E", bound=enum.StrEnum)
 
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.matrix import MatrixAdapter
-from feedback_bot.app.settings import MatrixSettings
+from adapters.matrix.settings import MatrixSettings
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink
 

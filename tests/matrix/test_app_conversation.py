@@ -8,13 +8,17 @@ from datetime import timedelta
 import pytest
 from nio import MemoryDownloadResponse, RoomEncryptedFile, RoomEncryptedImage
 from nio.crypto import decrypt_attachment
+from sqlalchemy import select
 
 from adapters.matrix import MatrixAdapter
+from adapters.matrix.settings import MatrixSettings
 from feedback_bot.app.bootstrap import App, build_app
-from feedback_bot.app.settings import MatrixSettings, Settings
+from feedback_bot.app.settings import Settings
 from feedback_bot.ports import Adapter, CursorStore
-from feedback_bot.storage.models import AllianceScore
+from feedback_bot.storage.models import AllianceScore, InboxEvent
 from tests import harness
+from tests.fakes.synapse import SynapseServer
+from tests.matrix.conftest import unique
 from tests.matrix.support import ClientUser
 
 
@@ -76,6 +80,32 @@ async def open_chat(person: ClientUser, bot_id: str) -> Chat:
     room_id = await person.create_dm(bot_id)
     await person.wait_for_join(room_id, bot_id)
     return Chat(person, room_id, bot_id)
+
+
+async def test_group_rooms_are_refused_politely(
+    app_settings: Settings, running: list[App], synapse: SynapseServer, client: ClientUser
+) -> None:
+    bot_id = str(app_settings.matrix.user_id)
+    app = await start_app(app_settings, running)
+    third = synapse.register(unique("friend"))
+
+    room_id = await client.create_dm(bot_id, third.user_id)
+    await client.say(room_id, "hello everyone")
+
+    def bot_gone() -> bool:
+        room = client.nio.rooms.get(room_id)
+        return (
+            bool(room) and bot_id not in room.users and bool(client.messages_from(room_id, bot_id))
+        )
+
+    await client.wait_until(bot_gone)
+    [note] = client.messages_from(room_id, bot_id)
+    assert "one-to-one" in note.body
+    assert note.body == app.catalog.t("group_refused", "en")  # the core's words, localized
+    async with app.sessions() as session:
+        received = (await session.execute(select(InboxEvent.event_id))).scalars().all()
+    # Nothing said in the group reaches the core; only that this chat is a group.
+    assert [e.startswith(f"group:{room_id}:") for e in received] == [True]
 
 
 async def test_client_links_consents_gives_feedback_and_practitioner_gets_digest(

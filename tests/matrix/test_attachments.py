@@ -9,7 +9,7 @@ import pytest
 from nio import MemoryDownloadResponse, RoomEncryptedMedia, RoomMessageMedia
 from nio.crypto import decrypt_attachment
 
-from feedback_bot.app.settings import MatrixSettings
+from adapters.matrix.settings import MatrixSettings
 from feedback_bot.ports import Attachment, OutgoingMessage
 from tests.matrix.conftest import AdapterRunner
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from feedback_bot.app.settings import MatrixSettings
+from adapters.matrix.settings import MatrixSettings
 from feedback_bot.ports import EventKind, OutgoingMessage
 from tests.matrix.conftest import AdapterRunner
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink

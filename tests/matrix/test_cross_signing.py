@@ -12,7 +12,7 @@ import pytest
 
 from adapters.matrix import cross_signing, rawapi
 from adapters.matrix.cross_signing import KEY_FILE, IdentityKeys, KeyFileError, verify
-from feedback_bot.app.settings import MatrixSettings
+from adapters.matrix.settings import MatrixSettings
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.conftest import AdapterRunner
 from tests.matrix.support import MemoryCursorStore, RecordingSink

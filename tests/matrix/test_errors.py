@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from adapters.matrix import MatrixAdapter
-from feedback_bot.app.settings import MatrixSettings
+from adapters.matrix.settings import MatrixSettings
 from feedback_bot.ports import OutgoingMessage, TransientSendError
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.conftest import AdapterRunner

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from feedback_bot.app.settings import MatrixSettings
-from feedback_bot.ports import EventKind, OutgoingMessage, RecipientUnavailable
+from adapters.matrix.settings import MatrixSettings
+from feedback_bot.ports import AfterSend, EventKind, OutgoingMessage, RecipientUnavailable
 from tests.fakes.synapse import SynapseServer
 from tests.matrix.conftest import AdapterRunner, unique
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink
 
 
-async def test_group_rooms_are_refused_politely(
+async def test_group_rooms_are_reported_and_left_after_the_cores_note(
     synapse: SynapseServer,
     client: ClientUser,
     bot_settings: MatrixSettings,
@@ -25,6 +25,17 @@ async def test_group_rooms_are_refused_politely(
 
     room_id = await client.create_dm(bot_id, third.user_id)
     await client.say(room_id, "hello everyone")
+    await sink.wait_for(lambda evs: len(evs) >= 1)
+    # Nothing said in the group reaches the core; only that this chat is a group.
+    assert [(e.kind, e.address, e.text) for e in sink.events] == [
+        (EventKind.GROUP, room_id, None)
+    ]
+    # The core's answer, as the dispatcher delivers it: nothing but its note goes there.
+    with pytest.raises(RecipientUnavailable):
+        await bot.send(OutgoingMessage(1, "matrix", room_id, "How was your week?"))
+    note = "Thanks for adding me, but feedback here is always one-to-one."
+    await bot.send(OutgoingMessage(2, "matrix", room_id, note, then=AfterSend.LEAVE_CHAT))
+    await bot.leave_chat(room_id)
 
     def bot_gone() -> bool:
         room = client.nio.rooms.get(room_id)
@@ -33,10 +44,9 @@ async def test_group_rooms_are_refused_politely(
         )
 
     await client.wait_until(bot_gone)
-    [note] = client.messages_from(room_id, bot_id)
-    assert "one-to-one" in note.body
-    # Nothing said in the group reaches the core; only that this address is not usable.
-    assert [(e.kind, e.address) for e in sink.events] == [(EventKind.BLOCKED, room_id)]
+    [said] = client.messages_from(room_id, bot_id)
+    assert "one-to-one" in said.body
+    assert len(sink.events) == 1
 
 
 async def test_client_leaving_marks_the_address_unreachable(

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from adapters.matrix import MatrixAdapter, MatrixConfigError
 from adapters.matrix.session import Credentials, load_credentials, save_credentials
-from feedback_bot.app.settings import MatrixSettings
+from adapters.matrix.settings import MatrixSettings
 from feedback_bot.ports import OutgoingMessage
 from tests.fakes.synapse import SynapseServer
 from tests.matrix.conftest import AdapterRunner, unique

@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from adapters.telegram import Backoff, TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from feedback_bot.app.bootstrap import App, build_app
-from feedback_bot.app.settings import Settings, TelegramSettings
+from feedback_bot.app.settings import Settings
 from feedback_bot.ports import Adapter, CursorStore
 from feedback_bot.scheduling.clock import FakeClock
 from tests import harness

@@ -16,8 +16,8 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.telegram import Backoff, TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from feedback_bot.app.bootstrap import App
-from feedback_bot.app.settings import TelegramSettings
 from feedback_bot.scheduling.clock import FakeClock
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegramApi
 from tests.telegram.app_harness import app_settings, build

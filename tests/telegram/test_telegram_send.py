@@ -213,7 +213,7 @@ async def test_command_menus(started: TelegramAdapter, telegram_api: FakeTelegra
 async def test_deep_link_uses_the_username_telegram_reports(started: TelegramAdapter) -> None:
     assert started.bot_username == "feedback_test_bot"
     assert started.deep_link("Ab_9-xyz") == "https://t.me/feedback_test_bot?start=Ab_9-xyz"
-    assert started.info().invite_link_template == "https://t.me/feedback_test_bot?start={code}"
+    assert started.invite_link_template == "https://t.me/feedback_test_bot?start={code}"
     with pytest.raises(ValueError):
         started.deep_link("has space")
 

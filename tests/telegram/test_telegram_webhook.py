@@ -7,7 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.telegram import TelegramAdapter, TelegramConfigError
-from feedback_bot.app.settings import TelegramSettings
+from adapters.telegram.settings import TelegramSettings
 from feedback_bot.ports import EventKind
 from tests.fakes.telegram_api import DEFAULT_TOKEN, SECRET_HEADER, FakeTelegramApi
 from tests.telegram.harness import CLIENT, AdapterFactory, MemoryCursors, RecordingSink, free_port
