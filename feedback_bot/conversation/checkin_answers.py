@@ -8,16 +8,13 @@ from sqlalchemy import select
 
 from feedback_bot.app.metrics import CHECKINS_ANSWERED
 from feedback_bot.conversation import feedback
+from feedback_bot.conversation.choice_ids import decode
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.storage.models import AllianceScore, Checkin
 
 OPEN = ("sent", "snoozed")
 CHECKIN_OPTIONS = ["good", "not_right", "nothing", "later"]
 SCALE = [str(n) for n in range(11)] + ["skip"]
-
-
-def choice_prefix(checkin_id: int) -> str:
-    return f"c{checkin_id}"
 
 
 async def open_checkin(turn: Turn) -> Checkin | None:
@@ -34,8 +31,8 @@ async def open_checkin(turn: Turn) -> Checkin | None:
 
 async def on_checkin_choice(turn: Turn) -> None:
     assert turn.client is not None and turn.event.choice_id is not None
-    prefix, _, key = turn.event.choice_id.partition(".")
-    checkin_id = int(prefix[1:]) if prefix[1:].isdigit() else -1
+    choice = decode(turn.event.choice_id)
+    checkin_id, key = (choice.number if choice.number is not None else -1), choice.option
     checkin = await turn.session.get(Checkin, checkin_id)
     if (
         checkin is None

@@ -12,6 +12,7 @@ from feedback_bot.conversation import (
     practitioner,
 )
 from feedback_bot.conversation.answers import STALE, resolve
+from feedback_bot.conversation.choice_ids import ChoiceKind, decode
 from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.onboarding import handle_start, on_alerts, on_consent
 from feedback_bot.conversation.turn import Turn
@@ -111,7 +112,7 @@ class Router:
             "ack": self._on_ack,
         }
         event = turn.event
-        if event.kind is EventKind.CHOICE and (event.choice_id or "").startswith("d"):
+        if event.kind is EventKind.CHOICE and decode(event.choice_id).kind is ChoiceKind.DIGEST_ACK:
             await self._on_ack(turn)
         elif event.kind is EventKind.COMMAND and event.command in commands:
             await commands[event.command](turn)
@@ -142,7 +143,7 @@ class Router:
                     turn.t("unknown_command", command=name[:32]) + "\n" + turn.t("help.client")
                 )
             return
-        if event.kind is EventKind.CHOICE and (event.choice_id or "").startswith("c"):
+        if event.kind is EventKind.CHOICE and decode(event.choice_id).kind is ChoiceKind.CHECKIN:
             if client.status == "stopped":
                 turn.say(turn.t("pause.stopped_already"))
             else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.catalog import dates
+from feedback_bot.conversation.choice_ids import new_prompt_id, prompt_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import Attachment, Choice, EventKind, IncomingEvent
 from feedback_bot.services import Services
@@ -97,12 +97,14 @@ class Turn:
     ) -> None:
         """Put a question with choices; the answer comes back as a choice id or as text."""
         conv = await self.conv()
-        prompt_id = "q" + secrets.token_hex(3)
+        prompt_id = new_prompt_id()
         conv.state = state
         conv.prompt_id = prompt_id
         conv.data = {**(data or {}), "options": options}
         conv.updated_at = self.now
-        choices = tuple(Choice(id=f"{prompt_id}.{k}", label=self.option_label(k)) for k in options)
+        choices = tuple(
+            Choice(id=prompt_choice(prompt_id, k), label=self.option_label(k)) for k in options
+        )
         self.say(text, choices)
 
     def when(self, instant: datetime, tz_name: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from feedback_bot.conversation.choice_ids import acked_digest, digest_ack
 from feedback_bot.conversation.practitioner import find_client
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.delivery.attachments import html_file, png_image
@@ -258,7 +259,7 @@ class DigestService:
             text=text,
             attachments=tuple(attachments),
             protect=True,
-            choices=(Choice(id=f"d{digest.id}.ack", label=cat.t("choices.ack", lang)),),
+            choices=(Choice(id=digest_ack(digest.id), label=cat.t("choices.ack", lang)),),
             kind="digest",
             digest_id=digest.id,
             now=now,
@@ -331,9 +332,8 @@ class DigestService:
     # -- closing the loop ----------------------------------------------------------
     async def on_ack(self, turn: Turn) -> None:
         assert turn.practitioner is not None
-        choice = turn.event.choice_id or ""
-        if choice.startswith("d") and choice.endswith(".ack") and choice[1:-4].isdigit():
-            digest = await turn.session.get(Digest, int(choice[1:-4]))
+        if (acked := acked_digest(turn.event.choice_id)) is not None:
+            digest = await turn.session.get(Digest, acked)
         else:
             digest = (
                 await turn.session.execute(

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.app.metrics import CHECKINS_SENT
 from feedback_bot.app.settings import SchedulingSettings
-from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS, choice_prefix
+from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS
+from feedback_bot.conversation.choice_ids import checkin_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import Choice
 from feedback_bot.scheduling.appointments import occurrences
@@ -250,7 +251,7 @@ class CheckinScheduler:
         p = self._deps.prefix(target.platform)
         choices = tuple(
             Choice(
-                id=f"{choice_prefix(checkin_id)}.{k}",
+                id=checkin_choice(checkin_id, k),
                 label=self._deps.catalog.t(f"choices.{k}", lang),
             )
             for k in options
