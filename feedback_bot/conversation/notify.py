@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.storage.models import Identity
 
 
-async def practitioner_identities(turn: Turn, practitioner_id: int) -> list[Identity]:
+async def practitioner_identities(turn: ClientTurn, practitioner_id: int) -> list[Identity]:
     rows = await turn.session.execute(
         select(Identity).where(
             Identity.practitioner_id == practitioner_id, Identity.reachable.is_(True)
@@ -19,9 +19,8 @@ async def practitioner_identities(turn: Turn, practitioner_id: int) -> list[Iden
 
 
 async def notify_practitioner(
-    turn: Turn, key: str, *, kind: str = "notice", **params: object
+    turn: ClientTurn, key: str, *, kind: str = "notice", **params: object
 ) -> int:
-    assert turn.practitioner is not None
     sent = 0
     for ident in await practitioner_identities(turn, turn.practitioner.id):
         lang = ident.language or turn.deps.config.language

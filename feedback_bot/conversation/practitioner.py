@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import PractitionerTurn
 from feedback_bot.digest.timing import practitioner_tz
 from feedback_bot.people.clients import get_or_create_client
 from feedback_bot.people.codes import issue
@@ -18,8 +18,7 @@ from feedback_bot.storage.models import Appointment, Client, FeedbackItem
 ALIAS = re.compile(r"^[\w .'-]{1,80}$")
 
 
-async def create_invite(turn: Turn, alias: str | None) -> tuple[Client, str] | None:
-    assert turn.practitioner is not None
+async def create_invite(turn: PractitionerTurn, alias: str | None) -> tuple[Client, str] | None:
     alias = (alias or "").strip() or None
     if alias is not None and not ALIAS.match(alias):
         return None
@@ -40,7 +39,7 @@ async def create_invite(turn: Turn, alias: str | None) -> tuple[Client, str] | N
     return client, code
 
 
-async def invite(turn: Turn) -> None:
+async def invite(turn: PractitionerTurn) -> None:
     made = await create_invite(turn, turn.event.args)
     if made is None:
         turn.say(turn.t("practitioner.invite_bad"))
@@ -50,7 +49,6 @@ async def invite(turn: Turn) -> None:
     template = turn.deps.invite_links.get("telegram")
     if template:
         link_line = turn.t("practitioner.invite_link_line", link=template.format(code=code))
-    assert turn.practitioner is not None and turn.practice is not None
     expires = turn.now + timedelta(days=turn.deps.invite_valid_days)
     tz_name = practitioner_tz(turn.practitioner, turn.practice)
     turn.say(
@@ -65,8 +63,7 @@ async def invite(turn: Turn) -> None:
     )
 
 
-async def clients(turn: Turn) -> None:
-    assert turn.practitioner is not None
+async def clients(turn: PractitionerTurn) -> None:
     rows = await turn.session.execute(
         select(Client, func.max(FeedbackItem.submitted_at))
         .outerjoin(
@@ -81,7 +78,6 @@ async def clients(turn: Turn) -> None:
         .order_by(Client.alias)
     )
     lines = []
-    assert turn.practice is not None
     tz_name = practitioner_tz(turn.practitioner, turn.practice)
     for client, last in rows.all():
         last_text = turn.date(last, tz_name) if last else turn.t("practitioner.never")
@@ -96,8 +92,7 @@ async def clients(turn: Turn) -> None:
     turn.say("\n".join(lines) if lines else turn.t("practitioner.clients_empty"))
 
 
-async def find_client(turn: Turn, alias: str) -> Client | None:
-    assert turn.practitioner is not None
+async def find_client(turn: PractitionerTurn, alias: str) -> Client | None:
     return (
         await turn.session.execute(
             select(Client).where(
@@ -137,8 +132,7 @@ def parse_session(args: str, tz_name: str, now: datetime) -> tuple[str, datetime
     return m["alias"].strip(), when, bool(m["weekly"])
 
 
-async def set_session(turn: Turn) -> None:
-    assert turn.practitioner is not None and turn.practice is not None
+async def set_session(turn: PractitionerTurn) -> None:
     tz_name = practitioner_tz(turn.practitioner, turn.practice)
     parsed = parse_session(turn.event.args, tz_name, turn.now)
     if parsed is None:

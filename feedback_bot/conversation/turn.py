@@ -129,6 +129,69 @@ class Turn:
         await self.set_state("idle")
 
 
+@dataclass(kw_only=True)
+class ClientTurn(Turn):
+    """A turn in a linked client's chat: the client, their practitioner and practice are known."""
+
+    identity: Identity
+    client: Client
+    practitioner: Practitioner
+    practice: Practice
+
+    @classmethod
+    def of(cls, turn: Turn) -> ClientTurn | None:
+        """The same turn with its people made non-optional; None when it is no client's."""
+        if isinstance(turn, ClientTurn):
+            return turn
+        identity, client, pr, practice = (
+            turn.identity,
+            turn.client,
+            turn.practitioner,
+            turn.practice,
+        )
+        if identity is None or client is None or pr is None or practice is None:
+            return None
+        return cls(
+            session=turn.session,
+            deps=turn.deps,
+            event=turn.event,
+            now=turn.now,
+            identity=identity,
+            client=client,
+            practitioner=pr,
+            practice=practice,
+            conversation=turn.conversation,
+        )
+
+
+@dataclass(kw_only=True)
+class PractitionerTurn(Turn):
+    """A turn in a linked practitioner's own chat."""
+
+    identity: Identity
+    practitioner: Practitioner
+    practice: Practice
+
+    @classmethod
+    def of(cls, turn: Turn) -> PractitionerTurn | None:
+        """The same turn with its people made non-optional; None when it is no practitioner's."""
+        if isinstance(turn, PractitionerTurn):
+            return turn
+        identity, pr, practice = turn.identity, turn.practitioner, turn.practice
+        if identity is None or turn.client is not None or pr is None or practice is None:
+            return None
+        return cls(
+            session=turn.session,
+            deps=turn.deps,
+            event=turn.event,
+            now=turn.now,
+            identity=identity,
+            practitioner=pr,
+            practice=practice,
+            conversation=turn.conversation,
+        )
+
+
 async def _moved_identity(turn: Turn) -> Identity | None:
     """The same person writing from a new chat (a new Matrix DM after leaving the old one):
     the link follows them, and a paused-by-leaving client is reachable again."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.conversation.choice_ids import acked_digest, digest_ack
 from feedback_bot.conversation.practitioner import find_client
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import PractitionerTurn
 from feedback_bot.delivery.attachments import html_file, png_image
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
@@ -266,8 +266,7 @@ class DigestService:
         )
 
     # -- on demand -----------------------------------------------------------------
-    async def on_command(self, turn: Turn) -> None:
-        assert turn.practitioner is not None
+    async def on_command(self, turn: PractitionerTurn) -> None:
         alias = turn.event.args.strip()
         only = None
         if alias:
@@ -330,8 +329,7 @@ class DigestService:
         return written
 
     # -- closing the loop ----------------------------------------------------------
-    async def on_ack(self, turn: Turn) -> None:
-        assert turn.practitioner is not None
+    async def on_ack(self, turn: PractitionerTurn) -> None:
         if (acked := acked_digest(turn.event.choice_id)) is not None:
             digest = await turn.session.get(Digest, acked)
         else:
