@@ -15,6 +15,7 @@ from feedback_bot.app.beat import start_clock_jobs
 from feedback_bot.app.logging_setup import quiet_platform_loggers
 from feedback_bot.app.settings import Settings
 from feedback_bot.catalog import Catalog
+from feedback_bot.conversation.commands import command_menus
 from feedback_bot.conversation.processor import Processor
 from feedback_bot.conversation.router import Router
 from feedback_bot.delivery.cursors import DbCursorStore
@@ -25,6 +26,7 @@ from feedback_bot.digest.service import DigestService
 from feedback_bot.people.admin import Admin
 from feedback_bot.people.practice_config import PracticeConfig, load_practice_config
 from feedback_bot.ports import Adapter, CursorStore, IncomingEvent, RateLimit
+from feedback_bot.ports.menus import ShowsCommandMenus
 from feedback_bot.privacy.crypto import InvalidKey, KeyRing, _decode_key
 from feedback_bot.privacy.retention import purge_expired
 from feedback_bot.privacy.vault import Vault
@@ -216,6 +218,10 @@ async def build_app(
     cursors = DbCursorStore(sessions, clock)
     built = [a if isinstance(a, Adapter) else a(cursors) for a in adapters]
     adapter_map = {a.platform: a for a in built}
+    menus = command_menus(catalog, config.languages, config.language)
+    for adapter in built:
+        if isinstance(adapter, ShowsCommandMenus):
+            adapter.set_command_menus(menus)
     deps = Services(
         vault=vault,
         catalog=catalog,

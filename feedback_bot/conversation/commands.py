@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from feedback_bot.catalog import Catalog
+from feedback_bot.catalog import FALLBACK, Catalog
 from feedback_bot.conversation import (
     checkin_answers,
     client_settings,
@@ -76,6 +76,8 @@ class CommandTable:
 
     def menus(self, catalog: Catalog, languages: Sequence[str], default: str) -> CommandMenus:
         """Each role's menu in every language the catalog has (and the practice offers)."""
+        if default not in catalog.languages:
+            default = FALLBACK
         langs = [lang for lang in dict.fromkeys([default, *languages]) if lang in catalog.languages]
         return CommandMenus(
             default_language=default,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +38,11 @@ class CommandMenus:
 
     def practitioner_menu(self, language: str | None = None) -> CommandMenu:
         return self.practitioner[language or self.default_language]
+
+
+@runtime_checkable
+class ShowsCommandMenus(Protocol):
+    """An adapter whose platform shows command menus (Telegram)."""
+
+    def set_command_menus(self, menus: CommandMenus) -> None:
+        """Called once before ``start``."""
