@@ -15,6 +15,7 @@ from adapters.registry import platforms
 from feedback_bot.app.bootstrap import App, build_app
 from feedback_bot.app.platforms import settings_class
 from feedback_bot.app.settings import Settings
+from feedback_bot.conversation.commands import COMMANDS, Role
 from feedback_bot.ports import OutgoingMessage
 from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.scheduling.clock import FakeClock
@@ -27,6 +28,12 @@ def t(bot: Harness, key: str, **params: object) -> str:
     params.setdefault("p", "!")
     params.setdefault("practitioner", "Sam")
     return bot.app.catalog.t(key, "en", **params)
+
+
+def help_text(bot: Harness, role: Role) -> str:
+    """The help a client or practitioner gets, as the console shows it (built from the
+    command table: an intro, then one line per command)."""
+    return COMMANDS.help_text(bot.app.catalog, "en", role, p="!")
 
 
 async def rows(bot: Harness, model: Any, *where: Any) -> list[Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from feedback_bot.conversation.commands import Role
 from feedback_bot.ports import EventKind, IncomingEvent
 from feedback_bot.privacy.access import read_own_text
 from feedback_bot.storage.models import (
@@ -16,7 +17,7 @@ from feedback_bot.storage.models import (
     OutboxMessage,
     SafetyEvent,
 )
-from tests.harness import Harness, count, rows, t
+from tests.harness import Harness, count, help_text, rows, t
 
 
 def event(who: str, kind: EventKind, **fields: Any) -> IncomingEvent:
@@ -92,9 +93,11 @@ async def test_a_reply_after_a_deleted_message_is_still_delivered(bot: Harness) 
 async def test_unknown_command_gets_help(bot: Harness) -> None:
     await setup(bot)
     [reply] = await bot.says("alex", "!help")
-    assert reply.startswith(t(bot, "help.client"))
+    assert reply.startswith(help_text(bot, Role.CLIENT))
     [reply] = await bot.says("alex", "!frobnicate now please")
-    assert reply == t(bot, "unknown_command", command="frobnicate") + "\n" + t(bot, "help.client")
+    assert reply == t(bot, "unknown_command", command="frobnicate") + "\n" + help_text(
+        bot, Role.CLIENT
+    )
     long_name = "x" * 32
     [reply] = await bot.says("alex", f"!{long_name}")
     assert reply.startswith(t(bot, "unknown_command", command=long_name))

@@ -88,7 +88,7 @@ class PigeonAdapter(BaseAdapter):
         self.delivered.set()
         return SendReceipt(str(message.outbox_id))
 
-    async def set_command_menus(self, menus: CommandMenus) -> None:
+    def set_command_menus(self, menus: CommandMenus) -> None:
         self.menus = menus
 
 

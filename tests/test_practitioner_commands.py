@@ -10,8 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from feedback_bot.catalog import dates
+from feedback_bot.conversation.commands import Role
 from feedback_bot.storage.models import Appointment, Client
-from tests.harness import Harness, rows, t
+from tests.harness import Harness, help_text, rows, t
 
 
 def today(bot: Harness) -> str:
@@ -303,8 +304,8 @@ async def test_ack_command_marks_the_latest_digest(bot: Harness) -> None:
 async def test_unknown_command_and_free_text_get_the_practitioner_help(bot: Harness) -> None:
     await bot.practitioner("dr")
     [reply] = await bot.says("dr", "!feedback")
-    assert reply == t(bot, "unknown_command", command="feedback") + "\n" + t(
-        bot, "help.practitioner"
+    assert reply == t(bot, "unknown_command", command="feedback") + "\n" + help_text(
+        bot, Role.PRACTITIONER
     )
-    assert await bot.says("dr", "hello bot") == [t(bot, "help.practitioner")]
-    assert await bot.says("dr", "!help") == [t(bot, "help.practitioner")]
+    assert await bot.says("dr", "hello bot") == [help_text(bot, Role.PRACTITIONER)]
+    assert await bot.says("dr", "!help") == [help_text(bot, Role.PRACTITIONER)]

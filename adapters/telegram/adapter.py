@@ -26,7 +26,7 @@ from telegram import (
 from telegram.error import BadRequest, TelegramError
 from telegram.request import HTTPXRequest
 
-from adapters.telegram.commands import CLIENT_COMMANDS, PRACTITIONER_COMMANDS
+from adapters.telegram.commands import client_menus_by_language, practitioner_commands
 from adapters.telegram.errors import to_send_error
 from adapters.telegram.outgoing import MAX_TEXT, Part, TextPart, plan
 from adapters.telegram.polling import Backoff, Poller
@@ -43,6 +43,7 @@ from feedback_bot.ports import (
     RecipientUnavailable,
     SendReceipt,
 )
+from feedback_bot.ports.menus import CommandMenus
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class TelegramAdapter(BaseAdapter):
         self._connected = False
         # (outbox_id, address, content hash) → (parts delivered, id of the message with buttons)
         self._progress: OrderedDict[_ProgressKey, tuple[int, str | None]] = OrderedDict()
+        self._menus: CommandMenus | None = None  # from the core, before start
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -180,11 +182,16 @@ class TelegramAdapter(BaseAdapter):
         """``deep_link`` as a ``str.format`` template; None until the username is known."""
         return f"https://t.me/{self._username}?start={{code}}" if self._username else None
 
+    def set_command_menus(self, menus: CommandMenus) -> None:
+        """The menus to show; set before ``start``, which registers the clients' menu."""
+        self._menus = menus
+
     async def register_practitioner(self, address: str) -> None:
         """Show the practitioner menu (with the client one) in this chat only."""
+        if self._menus is None:
+            return
         await self._bot.set_my_commands(
-            [*CLIENT_COMMANDS, *PRACTITIONER_COMMANDS],
-            scope=BotCommandScopeChat(int(address)),
+            practitioner_commands(self._menus), scope=BotCommandScopeChat(int(address))
         )
 
     # --- outbound ---------------------------------------------------------------------------
@@ -316,8 +323,13 @@ class TelegramAdapter(BaseAdapter):
         self._connected = connected
 
     async def _register_client_commands(self) -> None:
+        if self._menus is None:
+            return
         try:
-            await self._bot.set_my_commands(CLIENT_COMMANDS, scope=BotCommandScopeAllPrivateChats())
+            for language, commands in client_menus_by_language(self._menus):
+                await self._bot.set_my_commands(
+                    commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
+                )
         except TelegramError as exc:
             # Only the menu is missing; commands typed by hand still work.
             log.warning("Telegram command menu not set: %s", exc.message)

@@ -16,6 +16,7 @@ from feedback_bot.app.beat import start_clock_jobs
 from feedback_bot.app.platforms import Platform, rate_limit_for
 from feedback_bot.app.settings import Settings
 from feedback_bot.catalog import Catalog
+from feedback_bot.conversation.commands import command_menus
 from feedback_bot.conversation.processor import Processor
 from feedback_bot.conversation.router import Router
 from feedback_bot.delivery.cursors import DbCursorStore
@@ -83,7 +84,7 @@ class App:
     digests: DigestService
     admin: Admin
     adapters: dict[str, Adapter] = field(default_factory=dict)
-    command_menus: CommandMenus = field(default_factory=CommandMenus)
+    command_menus: CommandMenus = field(default_factory=lambda: CommandMenus("en", {}, {}))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _scheduler: object | None = None
@@ -127,7 +128,6 @@ class App:
         await self.dispatcher.recover_stale()
         for adapter in self.adapters.values():
             await adapter.start(self.receive)
-            await adapter.set_command_menus(self.command_menus)
         # Deep links need what the platform told us at start (e.g. the bot's username).
         self.deps.invite_links.update(invite_links(self.adapters))
         for adapter in self.adapters.values():
@@ -215,6 +215,9 @@ async def build_app(
     cursors = DbCursorStore(sessions, clock)
     built = [a if isinstance(a, Adapter) else a(cursors) for a in adapters]
     adapter_map = {a.platform: a for a in built}
+    menus = command_menus(catalog, config.languages, config.language)
+    for adapter in built:
+        adapter.set_command_menus(menus)
     deps = Services(
         vault=vault,
         catalog=catalog,
@@ -275,6 +278,7 @@ async def build_app(
         digests=digests,
         admin=Admin(sessions, deps, clock),
         adapters=adapter_map,
+        command_menus=menus,
     )
     app_holder.append(app)
     if is_sqlite(settings.database_url):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from feedback_bot.conversation.choice_ids import decode
 from feedback_bot.conversation.turn import Turn
 from feedback_bot.ports import EventKind
 
@@ -24,9 +25,9 @@ async def resolve(turn: Turn) -> str | None:
     options: list[str] = list(conv.data.get("options", []))
     event = turn.event
     if event.kind is EventKind.CHOICE and event.choice_id:
-        prompt_id, _, key = event.choice_id.partition(".")
-        if conv.prompt_id and prompt_id == conv.prompt_id and key in options:
-            return key
+        choice = decode(event.choice_id)
+        if conv.prompt_id and choice.head == conv.prompt_id and choice.option in options:
+            return choice.option
         return STALE
     if event.kind is EventKind.TEXT and options and event.text:
         said = _norm(event.text)

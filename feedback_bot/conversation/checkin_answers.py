@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from feedback_bot.conversation import feedback
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.choice_ids import decode
+from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.metrics import CHECKINS_ANSWERED
 from feedback_bot.storage.models import AllianceScore, Checkin
 from feedback_bot.storage.states import CheckinStatus, ItemSource
@@ -17,12 +18,7 @@ CHECKIN_OPTIONS = ["good", "not_right", "nothing", "later"]
 SCALE = [str(n) for n in range(11)] + ["skip"]
 
 
-def choice_prefix(checkin_id: int) -> str:
-    return f"c{checkin_id}"
-
-
-async def open_checkin(turn: Turn) -> Checkin | None:
-    assert turn.client is not None
+async def open_checkin(turn: ClientTurn) -> Checkin | None:
     return (
         await turn.session.execute(
             select(Checkin)
@@ -33,10 +29,9 @@ async def open_checkin(turn: Turn) -> Checkin | None:
     ).scalar_one_or_none()
 
 
-async def on_checkin_choice(turn: Turn) -> None:
-    assert turn.client is not None and turn.event.choice_id is not None
-    prefix, _, key = turn.event.choice_id.partition(".")
-    checkin_id = int(prefix[1:]) if prefix[1:].isdigit() else -1
+async def on_checkin_choice(turn: ClientTurn) -> None:
+    choice = decode(turn.event.choice_id)
+    checkin_id, key = (choice.number if choice.number is not None else -1), choice.option
     checkin = await turn.session.get(Checkin, checkin_id)
     if (
         checkin is None
@@ -49,7 +44,7 @@ async def on_checkin_choice(turn: Turn) -> None:
     await answer(turn, checkin, key)
 
 
-async def answer(turn: Turn, checkin: Checkin, key: str) -> None:
+async def answer(turn: ClientTurn, checkin: Checkin, key: str) -> None:
     if key == "later":
         if checkin.reminded:
             key = "nothing"  # one reminder, ever: a second "later" lets it rest
@@ -69,7 +64,7 @@ async def answer(turn: Turn, checkin: Checkin, key: str) -> None:
     await feedback.start(turn, source=ItemSource.CHECKIN, checkin_id=checkin.id, valence=key)
 
 
-async def answer_with_text(turn: Turn, checkin: Checkin, text: str, risk: bool) -> None:
+async def answer_with_text(turn: ClientTurn, checkin: Checkin, text: str, risk: bool) -> None:
     """Words typed in reply to a check-in answer it, and become feedback."""
     checkin.status = CheckinStatus.ANSWERED
     checkin.response = "text"
@@ -78,7 +73,7 @@ async def answer_with_text(turn: Turn, checkin: Checkin, text: str, risk: bool) 
     await feedback.start(turn, text, source=ItemSource.CHECKIN, checkin_id=checkin.id, risk=risk)
 
 
-async def start_alliance(turn: Turn, checkin_id: int) -> None:
+async def start_alliance(turn: ClientTurn, checkin_id: int) -> None:
     alliance = turn.deps.config.alliance
     if not alliance.enabled or not alliance.items:
         await turn.reset()
@@ -87,13 +82,12 @@ async def start_alliance(turn: Turn, checkin_id: int) -> None:
     await _ask_item(turn, checkin_id, 0)
 
 
-async def _ask_item(turn: Turn, checkin_id: int, index: int) -> None:
+async def _ask_item(turn: ClientTurn, checkin_id: int, index: int) -> None:
     item = turn.deps.config.alliance.items[index]
     await turn.ask("alliance", item.question, SCALE, data={"checkin": checkin_id, "index": index})
 
 
-async def on_alliance(turn: Turn, key: str | None) -> None:
-    assert turn.client is not None
+async def on_alliance(turn: ClientTurn, key: str | None) -> None:
     conv = await turn.conv()
     checkin_id, index = int(conv.data["checkin"]), int(conv.data["index"])
     items = turn.deps.config.alliance.items

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.onboarding import ask_consent, withdraw_consent
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.delivery.attachments import json_file
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.people.practice_config import _HHMM
@@ -17,34 +17,30 @@ from feedback_bot.storage.states import Cadence, ClientStatus, Delivery, OutboxK
 CADENCES = [str(c) for c in Cadence]
 
 
-async def pause(turn: Turn) -> None:
-    assert turn.client is not None
+async def pause(turn: ClientTurn) -> None:
     if turn.client.status == ClientStatus.ACTIVE:
         turn.client.status = ClientStatus.PAUSED
         turn.client.status_changed_at = turn.now
     turn.say(turn.t("pause.done"))
 
 
-async def resume(turn: Turn) -> None:
-    assert turn.client is not None
+async def resume(turn: ClientTurn) -> None:
     if turn.client.status == ClientStatus.STOPPED:
         await ask_consent(turn)  # coming back after stop means agreeing again
         return
     turn.client.status = ClientStatus.ACTIVE
     turn.client.status_changed_at = turn.now
-    if turn.identity is not None:
-        turn.identity.reachable = True
+    turn.identity.reachable = True
     turn.say(turn.t("pause.resumed"))
 
 
-async def stop(turn: Turn) -> None:
+async def stop(turn: ClientTurn) -> None:
     await withdraw_consent(turn)
     await turn.reset()
     turn.say(turn.t("pause.stopped", days=turn.deps.retention_days))
 
 
-async def export(turn: Turn) -> None:
-    assert turn.client is not None
+async def export(turn: ClientTurn) -> None:
     data = export_json(await export_client(turn.session, turn.deps.vault, turn.client.id), turn.now)
     await record(turn.session, turn.now, "client", "client.export", "client", turn.client.id)
     turn.say(
@@ -54,12 +50,11 @@ async def export(turn: Turn) -> None:
     )
 
 
-async def ask_delete(turn: Turn) -> None:
+async def ask_delete(turn: ClientTurn) -> None:
     await turn.ask("delete", turn.t("delete.confirm"), ["yes_delete", "keep"])
 
 
-async def on_delete(turn: Turn, key: str) -> None:
-    assert turn.client is not None and turn.identity is not None
+async def on_delete(turn: ClientTurn, key: str) -> None:
     if key != "yes_delete":
         await turn.reset()
         turn.say(turn.t("delete.kept"))
@@ -78,7 +73,6 @@ async def on_delete(turn: Turn, key: str) -> None:
         client_id,
         **{f"rows_{k}": v for k, v in counts.items()},
     )
-    turn.identity = turn.client = turn.conversation = None
     # Not tied to any row of theirs, and deleted once sent.
     enqueue(
         turn.session,
@@ -92,7 +86,7 @@ async def on_delete(turn: Turn, key: str) -> None:
     )
 
 
-async def language(turn: Turn) -> None:
+async def language(turn: ClientTurn) -> None:
     langs = turn.deps.config.languages
     wanted = turn.event.args.strip().lower()
     if not wanted:
@@ -103,7 +97,7 @@ async def language(turn: Turn) -> None:
     await set_language(turn, wanted)
 
 
-async def set_language(turn: Turn, code: str) -> None:
+async def set_language(turn: ClientTurn, code: str) -> None:
     langs = turn.deps.config.languages
     if code not in langs or code not in turn.deps.catalog.languages:
         turn.say(
@@ -113,30 +107,25 @@ async def set_language(turn: Turn, code: str) -> None:
             )
         )
         return
-    if turn.client is not None:
-        turn.client.language = code
-    if turn.identity is not None:
-        turn.identity.language = code
+    turn.client.language = code
+    turn.identity.language = code
     await turn.reset()
     turn.say(turn.t("language.done"))
 
 
-async def checkins(turn: Turn) -> None:
+async def checkins(turn: ClientTurn) -> None:
     await turn.ask("cadence", turn.t("settings.checkins_ask"), CADENCES)
 
 
-async def on_cadence(turn: Turn, key: str) -> None:
-    assert turn.client is not None
+async def on_cadence(turn: ClientTurn, key: str) -> None:
     turn.client.checkin_cadence = Cadence(key)
     await turn.reset()
     turn.say(turn.t("settings.checkins_done", cadence=turn.t(f"labels.cadence.{key}")))
 
 
-async def timezone(turn: Turn) -> None:
-    assert turn.client is not None
+async def timezone(turn: ClientTurn) -> None:
     wanted = turn.event.args.strip()
     if not wanted:
-        assert turn.practitioner is not None and turn.practice is not None
         current = client_tz(turn.client, turn.practitioner, turn.practice)
         turn.say(turn.t("settings.timezone_current", tz=current))
     elif is_valid_zone(wanted):
@@ -146,8 +135,7 @@ async def timezone(turn: Turn) -> None:
         turn.say(turn.t("settings.timezone_bad", tz=wanted[:64]))
 
 
-async def quiet(turn: Turn) -> None:
-    assert turn.client is not None
+async def quiet(turn: ClientTurn) -> None:
     parts = turn.event.args.replace("-", " ").split()
     if len(parts) != 2 or not all(_HHMM.match(p) for p in parts):
         turn.say(turn.t("settings.quiet_bad"))
@@ -156,8 +144,7 @@ async def quiet(turn: Turn) -> None:
     turn.say(turn.t("settings.quiet_done", start=parts[0], end=parts[1]))
 
 
-async def notices(turn: Turn) -> None:
-    assert turn.client is not None
+async def notices(turn: ClientTurn) -> None:
     arg = turn.event.args.strip().lower()
     turn.client.loop_notices = (
         (not turn.client.loop_notices) if arg not in ("on", "off") else arg == "on"

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.digest.timing import next_digest_for_client, next_weekly_digest
 from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.access import read_own_text, seal_text
@@ -23,17 +23,16 @@ RESUME_WINDOW = timedelta(hours=24)
 DEFAULT_ROUTING = Routing.FYI
 
 
-def routing_options(turn: Turn) -> list[str]:
+def routing_options(turn: ClientTurn) -> list[str]:
     """ "To the feedback contact instead" only where that is someone other than their own
     practitioner: otherwise the choice would promise something it can't keep."""
-    contact = turn.practice.feedback_contact_id if turn.practice is not None else None
-    own = turn.practitioner.id if turn.practitioner is not None else None
-    if contact is None or contact == own:
+    contact = turn.practice.feedback_contact_id
+    if contact is None or contact == turn.practitioner.id:
         return ["session", "fyi", "skip"]
     return ["session", "fyi", "contact", "skip"]
 
 
-async def current_item(turn: Turn) -> FeedbackItem | None:
+async def current_item(turn: ClientTurn) -> FeedbackItem | None:
     conv = await turn.conv()
     if conv.item_id is None:
         return None
@@ -42,7 +41,7 @@ async def current_item(turn: Turn) -> FeedbackItem | None:
 
 
 async def start(
-    turn: Turn,
+    turn: ClientTurn,
     text: str | None = None,
     *,
     source: str = "anytime",
@@ -52,7 +51,6 @@ async def start(
 ) -> None:
     """Open a draft. Words sent before any question are kept, and the questions follow.
     An unfinished draft (left by a command in between) is continued, not abandoned."""
-    assert turn.client is not None
     draft = await current_item(turn)
     if draft is not None and checkin_id is None and turn.now - draft.created_at < RESUME_WINDOW:
         await _resume(turn, draft, text, risk)
@@ -78,7 +76,7 @@ async def start(
         await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
 
 
-async def _resume(turn: Turn, item: FeedbackItem, text: str | None, risk: bool) -> None:
+async def _resume(turn: ClientTurn, item: FeedbackItem, text: str | None, risk: bool) -> None:
     if text:
         _add_words(turn, item, text)
     item.risk = item.risk or risk
@@ -91,7 +89,7 @@ async def _resume(turn: Turn, item: FeedbackItem, text: str | None, risk: bool) 
         await turn.ask("routing", prefix + turn.t("feedback.ask_routing"), routing_options(turn))
 
 
-async def on_valence(turn: Turn, key: str | None) -> None:
+async def on_valence(turn: ClientTurn, key: str | None) -> None:
     item = await current_item(turn)
     if item is None:
         await turn.reset()
@@ -106,7 +104,7 @@ async def on_valence(turn: Turn, key: str | None) -> None:
         await turn.ask("routing", turn.t("feedback.ask_routing"), routing_options(turn))
 
 
-async def on_words(turn: Turn, key: str | None) -> None:
+async def on_words(turn: ClientTurn, key: str | None) -> None:
     item = await current_item(turn)
     if item is None:
         await turn.reset()
@@ -116,7 +114,7 @@ async def on_words(turn: Turn, key: str | None) -> None:
     await turn.ask("routing", turn.t("feedback.ask_routing"), routing_options(turn))
 
 
-async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
+async def on_routing(turn: ClientTurn, key: str | None) -> FeedbackItem | None:
     """Submit the draft; returns it once submitted."""
     item = await current_item(turn)
     if item is None:
@@ -136,7 +134,7 @@ async def on_routing(turn: Turn, key: str | None) -> FeedbackItem | None:
 
 
 async def _keep_words_and_ask_again(
-    turn: Turn, item: FeedbackItem, state: str, options: list[str]
+    turn: ClientTurn, item: FeedbackItem, state: str, options: list[str]
 ) -> None:
     """Words typed instead of a choice are kept, and the same question is asked again."""
     _add_words(turn, item, turn.event.text or "")
@@ -144,15 +142,13 @@ async def _keep_words_and_ask_again(
     await turn.ask(state, question, options)
 
 
-def _add_words(turn: Turn, item: FeedbackItem, words: str) -> None:
-    assert turn.client is not None
+def _add_words(turn: ClientTurn, item: FeedbackItem, words: str) -> None:
     existing = read_own_text(turn.deps.vault, turn.client.id, item)
     combined = words if not existing else existing + "\n\n" + words
     seal_text(turn.deps.vault, item, combined)
 
 
-async def acknowledgement(turn: Turn, item: FeedbackItem) -> str:
-    assert turn.client is not None and turn.practitioner is not None and turn.practice is not None
+async def acknowledgement(turn: ClientTurn, item: FeedbackItem) -> str:
     if item.routing == "contact":
         contact = await _feedback_contact(turn, turn.practice)
         when = _when(
@@ -169,14 +165,16 @@ async def acknowledgement(turn: Turn, item: FeedbackItem) -> str:
     return turn.t(key, when=_when(turn, turn.practitioner, turn.practice, at))
 
 
-def _when(turn: Turn, reader: Practitioner | None, practice: Practice, at: datetime | None) -> str:
+def _when(
+    turn: ClientTurn, reader: Practitioner | None, practice: Practice, at: datetime | None
+) -> str:
     if reader is None or at is None:
         return turn.t("feedback.when_soon")
     tz_name = client_tz(turn.client, reader, practice)
     return turn.t("feedback.when_digest", date=turn.when(at, tz_name))
 
 
-async def _feedback_contact(turn: Turn, practice: Practice) -> Practitioner | None:
+async def _feedback_contact(turn: ClientTurn, practice: Practice) -> Practitioner | None:
     if practice.feedback_contact_id is None:
         return None
     return (

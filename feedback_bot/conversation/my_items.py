@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from feedback_bot.conversation.notify import notify_practitioner
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.access import seal_text
 from feedback_bot.storage.models import FeedbackItem
@@ -14,8 +14,7 @@ from feedback_bot.storage.states import ItemStatus
 MINE_LIMIT = 10
 
 
-async def recent_items(turn: Turn) -> list[FeedbackItem]:
-    assert turn.client is not None
+async def recent_items(turn: ClientTurn) -> list[FeedbackItem]:
     rows = await turn.session.execute(
         select(FeedbackItem)
         .where(FeedbackItem.client_id == turn.client.id, FeedbackItem.status != ItemStatus.DRAFT)
@@ -25,12 +24,11 @@ async def recent_items(turn: Turn) -> list[FeedbackItem]:
     return list(rows.scalars())
 
 
-async def show_mine(turn: Turn) -> None:
+async def show_mine(turn: ClientTurn) -> None:
     items = await recent_items(turn)
     if not items:
         turn.say(turn.t("mine.empty"))
         return
-    assert turn.practitioner is not None and turn.practice is not None and turn.client is not None
     tz_name = client_tz(turn.client, turn.practitioner, turn.practice)
     lines = [turn.t("mine.header")]
     for n, item in enumerate(items, start=1):
@@ -55,7 +53,7 @@ async def show_mine(turn: Turn) -> None:
     turn.say("\n".join(lines))
 
 
-async def _pick(turn: Turn) -> FeedbackItem | None:
+async def _pick(turn: ClientTurn) -> FeedbackItem | None:
     conv = await turn.conv()
     ids: list[int] = list(conv.data.get("mine") or [i.id for i in await recent_items(turn)])
     arg = turn.event.args.strip()
@@ -63,14 +61,13 @@ async def _pick(turn: Turn) -> FeedbackItem | None:
         turn.say(turn.t("mine.pick_unknown", n=arg or "?"))
         return None
     item = await turn.session.get(FeedbackItem, ids[int(arg) - 1])
-    assert turn.client is not None
     if item is None or item.client_id != turn.client.id or item.status == ItemStatus.WITHDRAWN:
         turn.say(turn.t("mine.pick_unknown", n=arg))
         return None
     return item
 
 
-async def start_edit(turn: Turn) -> None:
+async def start_edit(turn: ClientTurn) -> None:
     item = await _pick(turn)
     if item is None:
         return
@@ -81,7 +78,7 @@ async def start_edit(turn: Turn) -> None:
     await turn.ask("edit", turn.t("mine.edit_ask"), ["skip"], data={"edit_item": item.id})
 
 
-async def on_edit(turn: Turn, key: str | None) -> None:
+async def on_edit(turn: ClientTurn, key: str | None) -> None:
     conv = await turn.conv()
     item_id = conv.data.get("edit_item")
     item = await turn.session.get(FeedbackItem, int(item_id)) if item_id else None
@@ -98,7 +95,7 @@ async def on_edit(turn: Turn, key: str | None) -> None:
     turn.say(turn.t("mine.edited"))
 
 
-async def withdraw(turn: Turn) -> None:
+async def withdraw(turn: ClientTurn) -> None:
     item = await _pick(turn)
     if item is None:
         return
@@ -109,6 +106,5 @@ async def withdraw(turn: Turn) -> None:
         item.text_enc = None
         turn.say(turn.t("mine.withdrawn"))
         return
-    assert turn.client is not None
     await notify_practitioner(turn, "practitioner.client_withdrew", alias=turn.client.alias)
     turn.say(turn.t("mine.withdrawn_after_seen"))

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.people.rules import practitioner_chats
 from feedback_bot.storage.states import Delivery, OutboxKind
 
 
 async def notify_practitioner(
-    turn: Turn,
+    turn: ClientTurn,
     key: str,
     *,
     kind: OutboxKind = OutboxKind.NOTICE,
     delivery: Delivery = Delivery.AT_LEAST_ONCE,
     **params: object,
 ) -> int:
-    assert turn.practitioner is not None
     sent = 0
     for ident in await practitioner_chats(turn.session, turn.practitioner.id):
         lang = ident.language or turn.deps.config.language

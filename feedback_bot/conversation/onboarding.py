@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import ClientTurn, PractitionerTurn, Turn, load_people
 from feedback_bot.people.codes import FailedCodeThrottle, redeem
 from feedback_bot.ports import AfterSend
 from feedback_bot.privacy.audit import record
-from feedback_bot.storage.models import Client, ConsentRecord, Identity, Practice, Practitioner
+from feedback_bot.storage.models import ConsentRecord, Identity
 from feedback_bot.storage.states import ClientStatus, OutboxKind
 
 
-async def handle_start(turn: Turn, throttle: FailedCodeThrottle) -> None:
+async def handle_start(
+    turn: Turn, throttle: FailedCodeThrottle, practitioner_help: Callable[[PractitionerTurn], str]
+) -> None:
+    """Link the chat with a code. A practitioner is welcomed with ``practitioner_help``
+    (given by the router: the help text comes from the command table, which needs us)."""
     code = turn.event.args.strip()
     if turn.identity is not None:
-        if turn.client is not None and turn.client.status == ClientStatus.INVITED:
-            await ask_consent(turn)  # "start" again after "Not now"
-        elif turn.client is not None and turn.client.status == ClientStatus.STOPPED and not code:
-            await ask_consent(turn)
+        client_turn = ClientTurn.of(turn)
+        if client_turn is not None and client_turn.client.status == ClientStatus.INVITED:
+            await ask_consent(client_turn)  # "start" again after "Not now"
+        elif (
+            client_turn is not None
+            and client_turn.client.status == ClientStatus.STOPPED
+            and not code
+        ):
+            await ask_consent(client_turn)
         else:
             turn.say(turn.t("code.already_linked"))
         return
@@ -42,39 +53,25 @@ async def handle_start(turn: Turn, throttle: FailedCodeThrottle) -> None:
     )
     turn.session.add(ident)
     await turn.session.flush()
-    turn.identity = ident
-    if row.client_id is not None:
-        turn.client = await turn.session.get(Client, row.client_id)
-        assert turn.client is not None
-        turn.practitioner = await turn.session.get(Practitioner, turn.client.practitioner_id)
-        assert turn.practitioner is not None
-        turn.practice = await turn.session.get(Practice, turn.practitioner.practice_id)
-        await record(turn.session, turn.now, "chat", "client.linked", "client", turn.client.id)
-        await ask_consent(turn)
-    else:
-        turn.practitioner = await turn.session.get(Practitioner, row.practitioner_id)
-        assert turn.practitioner is not None
-        turn.practice = await turn.session.get(Practice, turn.practitioner.practice_id)
+    await load_people(turn)  # the new link: the client, or the practitioner, behind it
+    if (client_turn := ClientTurn.of(turn)) is not None:
         await record(
-            turn.session,
-            turn.now,
-            "chat",
-            "practitioner.linked",
-            "practitioner",
-            turn.practitioner.id,
+            turn.session, turn.now, "chat", "client.linked", "client", client_turn.client.id
         )
-        assert turn.practice is not None
-        turn.say(
-            turn.t("practitioner.welcome", name=turn.practitioner.name, practice=turn.practice.name)
+        await ask_consent(client_turn)
+    elif (pr_turn := PractitionerTurn.of(turn)) is not None:
+        pr = pr_turn.practitioner
+        await record(turn.session, turn.now, "chat", "practitioner.linked", "practitioner", pr.id)
+        pr_turn.say(
+            pr_turn.t("practitioner.welcome", name=pr.name, practice=pr_turn.practice.name)
             + "\n\n"
-            + turn.t("help.practitioner"),
+            + practitioner_help(pr_turn),
             kind=OutboxKind.PRACTITIONER_WELCOME,
             then=AfterSend.PRACTITIONER_MENU,
         )
 
 
-async def ask_consent(turn: Turn) -> None:
-    assert turn.practice is not None
+async def ask_consent(turn: ClientTurn) -> None:
     parts = [
         turn.t("onboarding.welcome", practice=turn.practice.name),
         turn.t("onboarding.what"),
@@ -91,7 +88,7 @@ async def ask_consent(turn: Turn) -> None:
     await turn.ask("consent", turn.t("onboarding.ask"), ["agree", "not_now"])
 
 
-async def on_consent(turn: Turn, key: str) -> None:
+async def on_consent(turn: ClientTurn, key: str) -> None:
     if key == "agree":
         await turn.ask("alerts", turn.t("onboarding.ask_alerts"), ["yes_alert", "no_alert"])
     else:
@@ -99,9 +96,8 @@ async def on_consent(turn: Turn, key: str) -> None:
         turn.say(turn.t("onboarding.not_now"))
 
 
-async def on_alerts(turn: Turn, key: str) -> None:
+async def on_alerts(turn: ClientTurn, key: str) -> None:
     client = turn.client
-    assert client is not None
     client.risk_alerts = key == "yes_alert"
     client.status = ClientStatus.ACTIVE
     client.status_changed_at = turn.now
@@ -120,9 +116,8 @@ async def on_alerts(turn: Turn, key: str) -> None:
     turn.say(turn.t("onboarding.done") + "\n\n" + turn.t("common.pause_stop"))
 
 
-async def withdraw_consent(turn: Turn) -> None:
+async def withdraw_consent(turn: ClientTurn) -> None:
     client = turn.client
-    assert client is not None
     client.status = ClientStatus.STOPPED
     client.status_changed_at = turn.now
     open_consents = await turn.session.execute(

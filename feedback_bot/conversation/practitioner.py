@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import PractitionerTurn
 from feedback_bot.people.clients import get_or_create_client
 from feedback_bot.people.codes import issue
 from feedback_bot.people.rules import find_client_by_alias, practitioner_tz
@@ -19,8 +19,7 @@ from feedback_bot.storage.states import ItemStatus, Routing
 ALIAS = re.compile(r"^[\w .'-]{1,80}$")
 
 
-async def create_invite(turn: Turn, alias: str | None) -> tuple[Client, str] | None:
-    assert turn.practitioner is not None
+async def create_invite(turn: PractitionerTurn, alias: str | None) -> tuple[Client, str] | None:
     alias = (alias or "").strip() or None
     if alias is not None and not ALIAS.match(alias):
         return None
@@ -41,7 +40,7 @@ async def create_invite(turn: Turn, alias: str | None) -> tuple[Client, str] | N
     return client, code
 
 
-async def invite(turn: Turn) -> None:
+async def invite(turn: PractitionerTurn) -> None:
     made = await create_invite(turn, turn.event.args)
     if made is None:
         turn.say(turn.t("practitioner.invite_bad"))
@@ -52,7 +51,6 @@ async def invite(turn: Turn) -> None:
     template = links.get(turn.event.platform) or next(iter(links.values()), None)
     if template:
         link_line = turn.t("practitioner.invite_link_line", link=template.format(code=code))
-    assert turn.practitioner is not None and turn.practice is not None
     expires = turn.now + timedelta(days=turn.deps.invite_valid_days)
     tz_name = practitioner_tz(turn.practitioner, turn.practice)
     turn.say(
@@ -67,8 +65,7 @@ async def invite(turn: Turn) -> None:
     )
 
 
-async def clients(turn: Turn) -> None:
-    assert turn.practitioner is not None
+async def clients(turn: PractitionerTurn) -> None:
     rows = await turn.session.execute(
         select(Client, func.max(FeedbackItem.submitted_at))
         .outerjoin(
@@ -83,7 +80,6 @@ async def clients(turn: Turn) -> None:
         .order_by(Client.alias)
     )
     lines = []
-    assert turn.practice is not None
     tz_name = practitioner_tz(turn.practitioner, turn.practice)
     for client, last in rows.all():
         last_text = turn.date(last, tz_name) if last else turn.t("practitioner.never")
@@ -98,8 +94,7 @@ async def clients(turn: Turn) -> None:
     turn.say("\n".join(lines) if lines else turn.t("practitioner.clients_empty"))
 
 
-async def find_client(turn: Turn, alias: str) -> Client | None:
-    assert turn.practitioner is not None
+async def find_client(turn: PractitionerTurn, alias: str) -> Client | None:
     return await find_client_by_alias(turn.session, turn.practitioner.id, alias)
 
 
@@ -132,8 +127,7 @@ def parse_session(args: str, tz_name: str, now: datetime) -> tuple[str, datetime
     return m["alias"].strip(), when, bool(m["weekly"])
 
 
-async def set_session(turn: Turn) -> None:
-    assert turn.practitioner is not None and turn.practice is not None
+async def set_session(turn: PractitionerTurn) -> None:
     tz_name = practitioner_tz(turn.practitioner, turn.practice)
     parsed = parse_session(turn.event.args, tz_name, turn.now)
     if parsed is None:

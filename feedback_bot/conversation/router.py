@@ -4,53 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from feedback_bot.conversation import (
-    checkin_answers,
-    client_settings,
-    feedback,
-    my_items,
-    practitioner,
-)
+from feedback_bot.conversation import checkin_answers, feedback
 from feedback_bot.conversation.answers import STALE, resolve
+from feedback_bot.conversation.choice_ids import ChoiceKind, decode
+from feedback_bot.conversation.commands import ANSWERS, CHOSEN_ONLY, COMMANDS, CommandTable, Role
 from feedback_bot.conversation.notify import notify_practitioner
-from feedback_bot.conversation.onboarding import handle_start, on_alerts, on_consent
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.onboarding import handle_start
+from feedback_bot.conversation.turn import ClientTurn, PractitionerTurn, Turn
 from feedback_bot.people.codes import FailedCodeThrottle
 from feedback_bot.ports import AfterSend, EventKind
 from feedback_bot.storage.models import SafetyEvent
 from feedback_bot.storage.states import ClientStatus, Delivery, OutboxKind
 
-Handler = Callable[[Turn], Awaitable[None]]
-DigestHooks = tuple[Callable[[Turn], Awaitable[None]], Callable[[Turn], Awaitable[None]]]
-
-CLIENT_COMMANDS: dict[str, Handler] = {
-    "feedback": lambda t: feedback.start(t),
-    "mine": my_items.show_mine,
-    "edit": my_items.start_edit,
-    "withdraw": my_items.withdraw,
-    "pause": client_settings.pause,
-    "resume": client_settings.resume,
-    "stop": client_settings.stop,
-    "export": client_settings.export,
-    "delete": client_settings.ask_delete,
-    "language": client_settings.language,
-    "checkins": client_settings.checkins,
-    "timezone": client_settings.timezone,
-    "quiet": client_settings.quiet,
-    "notices": client_settings.notices,
-}
-# Before consent only these make sense: nothing else may store anything.
-BEFORE_CONSENT = {"delete", "language", "help", "start", "export"}
-# After "stop" (consent withdrawn) nothing new is taken in until they resume.
-STORE_NEW_WORDS = {"feedback", "edit"}
+PractitionerHandler = Callable[[PractitionerTurn], Awaitable[None]]
+DigestHooks = tuple[PractitionerHandler, PractitionerHandler]  # "digest", and "ack" (or its button)
 
 
 class Router:
-    def __init__(self, digest_hooks: DigestHooks) -> None:
+    def __init__(self, digest_hooks: DigestHooks, commands: CommandTable = COMMANDS) -> None:
         self._throttle = FailedCodeThrottle()
         self._on_digest, self._on_ack = digest_hooks
+        self._commands = commands
+        self._client_commands = {c.name: c for c in commands.client}
+        hooks = {"digest": self._on_digest, "ack": self._on_ack}
+        self._practitioner_commands = {
+            c.name: handler
+            for c in commands.practitioner
+            if (handler := c.handler or hooks.get(c.name)) is not None
+        }
         self.already_warned: set[str] = set()  # event ids answered by the emergency path
         self._groups_told: set[str] = set()  # in memory: nothing about a group is stored
+
+    def help_text(self, turn: Turn, role: Role) -> str:
+        return self._commands.help_text(turn.deps.catalog, turn.lang, role, p=turn.p)
 
     async def handle(self, turn: Turn, *, risky: bool) -> None:
         event = turn.event
@@ -78,17 +64,19 @@ class Router:
             turn.say(turn.t("too_long", limit=f"{turn.deps.max_text_chars:,}"))
             return
         if event.kind is EventKind.COMMAND and event.command == "start":
-            await handle_start(turn, self._throttle)
+            await handle_start(turn, self._throttle, lambda t: self.help_text(t, Role.PRACTITIONER))
         elif turn.identity is None:
             turn.say(turn.t("unlinked"))
         elif event.kind is EventKind.NON_TEXT:
             turn.say(turn.t("non_text"))
         elif event.kind is EventKind.EDIT:
             turn.say(turn.t("edit_ignored"))
-        elif turn.client is None:
-            await self._practitioner(turn)
-        else:
-            await self._client(turn, risky)
+        elif (client_turn := ClientTurn.of(turn)) is not None:
+            await self._client(client_turn, risky)
+        elif (practitioner_turn := PractitionerTurn.of(turn)) is not None:
+            await self._practitioner(practitioner_turn)
+        else:  # a link to nobody: not left behind by anything we do
+            turn.say(turn.t("unlinked"))
 
     async def _safety(self, turn: Turn) -> None:
         if turn.event.event_id not in self.already_warned:
@@ -96,67 +84,70 @@ class Router:
                 turn.deps.crisis_reply(turn.lang), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT
             )
         self.already_warned.discard(turn.event.event_id)
-        if turn.client is None or turn.client.status not in (
+        client_turn = ClientTurn.of(turn)
+        if client_turn is None or client_turn.client.status not in (
             ClientStatus.ACTIVE,
             ClientStatus.PAUSED,
         ):
             return
+        client = client_turn.client
         alerted = False
-        if turn.client.risk_alerts:
+        if client.risk_alerts:
             alerted = bool(
                 await notify_practitioner(
-                    turn,
+                    client_turn,
                     "practitioner.risk_alert",
                     kind=OutboxKind.SAFETY,
                     delivery=Delivery.URGENT,
-                    alias=turn.client.alias,
+                    alias=client.alias,
                 )
             )
-        turn.session.add(SafetyEvent(client_id=turn.client.id, at=turn.now, alerted=alerted))
+        turn.session.add(SafetyEvent(client_id=client.id, at=turn.now, alerted=alerted))
         if alerted:
             turn.say(turn.t("safety.alerted"), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT)
 
-    async def _practitioner(self, turn: Turn) -> None:
-        commands: dict[str, Handler] = {
-            "invite": practitioner.invite,
-            "clients": practitioner.clients,
-            "session": practitioner.set_session,
-            "digest": self._on_digest,
-            "ack": self._on_ack,
-        }
+    async def _practitioner(self, turn: PractitionerTurn) -> None:
         event = turn.event
-        if event.kind is EventKind.CHOICE and (event.choice_id or "").startswith("d"):
+        if event.kind is EventKind.CHOICE and decode(event.choice_id).kind is ChoiceKind.DIGEST_ACK:
             await self._on_ack(turn)
-        elif event.kind is EventKind.COMMAND and event.command in commands:
-            await commands[event.command](turn)
+        elif event.kind is EventKind.COMMAND and event.command in self._practitioner_commands:
+            await self._practitioner_commands[event.command](turn)
         elif event.kind is EventKind.COMMAND and event.command != "help":
             turn.say(
                 turn.t("unknown_command", command=(event.command or "")[:32])
                 + "\n"
-                + turn.t("help.practitioner")
+                + self.help_text(turn, Role.PRACTITIONER)
             )
         else:
-            turn.say(turn.t("help.practitioner"))
+            turn.say(self.help_text(turn, Role.PRACTITIONER))
 
-    async def _client(self, turn: Turn, risky: bool) -> None:
+    async def _client(self, turn: ClientTurn, risky: bool) -> None:
         event, client = turn.event, turn.client
-        assert client is not None
         if event.kind is EventKind.COMMAND:
             name = event.command or ""
-            if client.status == ClientStatus.INVITED and name not in BEFORE_CONSENT:
+            command = self._client_commands.get(name)
+            if client.status == ClientStatus.INVITED and (
+                command is None or not command.before_consent
+            ):
                 turn.say(turn.t("onboarding.need_consent"))
-            elif client.status == ClientStatus.STOPPED and name in STORE_NEW_WORDS:
+            elif (
+                client.status == ClientStatus.STOPPED
+                and command is not None
+                and command.stores_words
+            ):
                 turn.say(turn.t("pause.stopped_already"))
-            elif name in CLIENT_COMMANDS:
-                await CLIENT_COMMANDS[name](turn)
+            elif command is not None and command.handler is not None:
+                await command.handler(turn)
             elif name == "help":
-                turn.say(turn.t("help.client") + "\n\n" + turn.footer())
+                turn.say(self.help_text(turn, Role.CLIENT) + "\n\n" + turn.footer())
             else:
                 turn.say(
-                    turn.t("unknown_command", command=name[:32]) + "\n" + turn.t("help.client")
+                    turn.t("unknown_command", command=name[:32])
+                    + "\n"
+                    + self.help_text(turn, Role.CLIENT)
                 )
             return
-        if event.kind is EventKind.CHOICE and (event.choice_id or "").startswith("c"):
+        if event.kind is EventKind.CHOICE and decode(event.choice_id).kind is ChoiceKind.CHECKIN:
             if client.status == ClientStatus.STOPPED:
                 turn.say(turn.t("pause.stopped_already"))
             else:
@@ -182,31 +173,15 @@ class Router:
         else:
             await feedback.start(turn, event.text, risk=risky)
 
-    async def _answer(self, turn: Turn, state: str, key: str | None) -> bool:
+    @staticmethod
+    async def _answer(turn: ClientTurn, state: str, key: str | None) -> bool:
         """Handle an answer to the pending question; False if the state takes no answer."""
-        chosen_only: dict[str, Callable[[Turn, str], Awaitable[None]]] = {
-            "consent": on_consent,
-            "alerts": on_alerts,
-            "delete": client_settings.on_delete,
-            "cadence": client_settings.on_cadence,
-            "language": lambda t, k: client_settings.set_language(t, k.removeprefix("lang_")),
-        }
-        if state in chosen_only:
+        if state in CHOSEN_ONLY:
             if key is None:
                 return False
-            await chosen_only[state](turn, key)
-        elif state == "valence":
-            await feedback.on_valence(turn, key)
-        elif state == "words":
-            await feedback.on_words(turn, key)
-        elif state == "routing":
-            item = await feedback.on_routing(turn, key)
-            if item is not None and item.checkin_id is not None:
-                await checkin_answers.start_alliance(turn, item.checkin_id)
-        elif state == "edit":
-            await my_items.on_edit(turn, key)
-        elif state == "alliance":
-            await checkin_answers.on_alliance(turn, key)
+            await CHOSEN_ONLY[state](turn, key)
+        elif state in ANSWERS:
+            await ANSWERS[state](turn, key)
         else:
             return False
         return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.catalog import dates
+from feedback_bot.conversation.choice_ids import new_prompt_id, prompt_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import AfterSend, Attachment, Choice, EventKind, IncomingEvent
 from feedback_bot.services import Services
@@ -101,12 +101,14 @@ class Turn:
     ) -> None:
         """Put a question with choices; the answer comes back as a choice id or as text."""
         conv = await self.conv()
-        prompt_id = "q" + secrets.token_hex(3)
+        prompt_id = new_prompt_id()
         conv.state = state
         conv.prompt_id = prompt_id
         conv.data = {**(data or {}), "options": options}
         conv.updated_at = self.now
-        choices = tuple(Choice(id=f"{prompt_id}.{k}", label=self.option_label(k)) for k in options)
+        choices = tuple(
+            Choice(id=prompt_choice(prompt_id, k), label=self.option_label(k)) for k in options
+        )
         self.say(text, choices)
 
     def when(self, instant: datetime, tz_name: str) -> str:
@@ -129,6 +131,69 @@ class Turn:
         # The draft link (conv.item_id) survives: a command in the middle of sharing must
         # not orphan words already written; the next message picks the draft up again.
         await self.set_state("idle")
+
+
+@dataclass(kw_only=True)
+class ClientTurn(Turn):
+    """A turn in a linked client's chat: the client, their practitioner and practice are known."""
+
+    identity: Identity
+    client: Client
+    practitioner: Practitioner
+    practice: Practice
+
+    @classmethod
+    def of(cls, turn: Turn) -> ClientTurn | None:
+        """The same turn with its people made non-optional; None when it is no client's."""
+        if isinstance(turn, ClientTurn):
+            return turn
+        identity, client, pr, practice = (
+            turn.identity,
+            turn.client,
+            turn.practitioner,
+            turn.practice,
+        )
+        if identity is None or client is None or pr is None or practice is None:
+            return None
+        return cls(
+            session=turn.session,
+            deps=turn.deps,
+            event=turn.event,
+            now=turn.now,
+            identity=identity,
+            client=client,
+            practitioner=pr,
+            practice=practice,
+            conversation=turn.conversation,
+        )
+
+
+@dataclass(kw_only=True)
+class PractitionerTurn(Turn):
+    """A turn in a linked practitioner's own chat."""
+
+    identity: Identity
+    practitioner: Practitioner
+    practice: Practice
+
+    @classmethod
+    def of(cls, turn: Turn) -> PractitionerTurn | None:
+        """The same turn with its people made non-optional; None when it is no practitioner's."""
+        if isinstance(turn, PractitionerTurn):
+            return turn
+        identity, pr, practice = turn.identity, turn.practitioner, turn.practice
+        if identity is None or turn.client is not None or pr is None or practice is None:
+            return None
+        return cls(
+            session=turn.session,
+            deps=turn.deps,
+            event=turn.event,
+            now=turn.now,
+            identity=identity,
+            practitioner=pr,
+            practice=practice,
+            conversation=turn.conversation,
+        )
 
 
 async def _moved_identity(turn: Turn) -> Identity | None:

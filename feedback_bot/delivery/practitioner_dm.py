@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from feedback_bot.conversation.commands import Role, help_text
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import Adapter, SendError
 from feedback_bot.privacy.audit import record
@@ -72,7 +73,7 @@ async def open_practitioner_dms(
                     practice=practice.name if practice else "",
                 )
                 + "\n\n"
-                + deps.catalog.t("help.practitioner", lang, p=deps.prefix(adapter.platform))
+                + help_text(deps.catalog, lang, Role.PRACTITIONER, p=deps.prefix(adapter.platform))
             )
             enqueue(
                 session,

@@ -9,8 +9,9 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from feedback_bot.conversation.choice_ids import acked_digest, digest_ack
 from feedback_bot.conversation.practitioner import find_client
-from feedback_bot.conversation.turn import Turn
+from feedback_bot.conversation.turn import PractitionerTurn
 from feedback_bot.delivery.attachments import html_file, png_image
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
@@ -256,15 +257,14 @@ class DigestService:
             text=text,
             attachments=tuple(attachments),
             protect=True,
-            choices=(Choice(id=f"d{digest.id}.ack", label=cat.t("choices.ack", lang)),),
+            choices=(Choice(id=digest_ack(digest.id), label=cat.t("choices.ack", lang)),),
             kind=OutboxKind.DIGEST,
             digest_id=digest.id,
             now=now,
         )
 
     # -- on demand -----------------------------------------------------------------
-    async def on_command(self, turn: Turn) -> None:
-        assert turn.practitioner is not None
+    async def on_command(self, turn: PractitionerTurn) -> None:
         alias = turn.event.args.strip()
         only = None
         if alias:
@@ -331,11 +331,9 @@ class DigestService:
         return written
 
     # -- closing the loop ----------------------------------------------------------
-    async def on_ack(self, turn: Turn) -> None:
-        assert turn.practitioner is not None
-        choice = turn.event.choice_id or ""
-        if choice.startswith("d") and choice.endswith(".ack") and choice[1:-4].isdigit():
-            digest = await turn.session.get(Digest, int(choice[1:-4]))
+    async def on_ack(self, turn: PractitionerTurn) -> None:
+        if (acked := acked_digest(turn.event.choice_id)) is not None:
+            digest = await turn.session.get(Digest, acked)
         else:
             digest = (
                 await turn.session.execute(

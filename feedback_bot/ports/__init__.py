@@ -178,8 +178,9 @@ class Adapter(Protocol):
         """After the practitioner's welcome: show the practitioner commands in this chat."""
         ...
 
-    async def set_command_menus(self, menus: CommandMenus) -> None:
-        """The command menus to show next to the message field, where the platform has one."""
+    def set_command_menus(self, menus: CommandMenus) -> None:
+        """The command menus to show next to the message field, where the platform has one.
+        Called once, before ``start``."""
         ...
 
     async def leave_chat(self, address: str) -> None:
@@ -203,7 +204,7 @@ class BaseAdapter:
     async def register_practitioner(self, address: str) -> None:
         return None
 
-    async def set_command_menus(self, menus: CommandMenus) -> None:
+    def set_command_menus(self, menus: CommandMenus) -> None:
         return None
 
     async def leave_chat(self, address: str) -> None:

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS, choice_prefix
+from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS
+from feedback_bot.conversation.choice_ids import checkin_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.metrics import CHECKINS_SENT
 from feedback_bot.people.rules import client_chat, client_tz, client_tz_of
@@ -259,7 +260,7 @@ class CheckinScheduler:
         p = self._deps.prefix(target.platform)
         choices = tuple(
             Choice(
-                id=f"{choice_prefix(checkin_id)}.{k}",
+                id=checkin_choice(checkin_id, k),
                 label=self._deps.catalog.t(f"choices.{k}", lang),
             )
             for k in options

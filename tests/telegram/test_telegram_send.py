@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from adapters.telegram import TelegramAdapter
+from adapters.telegram.commands import client_commands, practitioner_commands
+from feedback_bot.catalog import Catalog
+from feedback_bot.conversation.commands import COMMANDS, command_menus
 from feedback_bot.ports import (
     AddressMigrated,
     Attachment,
@@ -13,6 +16,7 @@ from feedback_bot.ports import (
     RecipientUnavailable,
     TransientSendError,
 )
+from feedback_bot.ports.menus import CommandMenus
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.telegram.harness import CLIENT, AdapterFactory, RecordingSink
 
@@ -181,21 +185,21 @@ async def test_address_that_is_no_chat_id_is_unavailable(started: TelegramAdapte
         await started.send(OutgoingMessage(1, "telegram", "!room:example.org", "hi"))
 
 
-async def test_command_menus(started: TelegramAdapter, telegram_api: FakeTelegramApi) -> None:
+def menus_from_the_core(*languages: str) -> CommandMenus:
+    return command_menus(Catalog.load(), list(languages), languages[0])
+
+
+async def test_command_menus(
+    adapter: TelegramAdapter, sink: RecordingSink, telegram_api: FakeTelegramApi
+) -> None:
+    """Telegram's menus are the core's command table: no command is left out of them."""
+    adapter.set_command_menus(menus_from_the_core("en"))
+    started = adapter
+    await started.start(sink)
     private = '{"type": "all_private_chats"}|'
     client_menu = [c["command"] for c in telegram_api.commands[private]]
-    assert client_menu == [
-        "help",
-        "feedback",
-        "mine",
-        "pause",
-        "resume",
-        "stop",
-        "export",
-        "delete",
-        "language",
-        "checkins",
-    ]
+    assert client_menu == [c.name for c in COMMANDS.client if c.menu is not None]
+    assert {"timezone", "quiet", "notices"} <= set(client_menu)  # once missing from the menu
     assert len(telegram_api.commands) == 1  # nothing in groups, no practitioner menu for all
 
     await started.register_practitioner("5150")
@@ -208,6 +212,38 @@ async def test_command_menus(started: TelegramAdapter, telegram_api: FakeTelegra
         "digest",
         "ack",
     ]
+    assert practitioner_menu[len(client_menu) :] == [
+        c.name for c in COMMANDS.practitioner if c.menu is not None and c.name not in client_menu
+    ]
+
+
+async def test_command_menus_in_each_language_of_the_practice(
+    adapter: TelegramAdapter, sink: RecordingSink, telegram_api: FakeTelegramApi
+) -> None:
+    adapter.set_command_menus(menus_from_the_core("en", "de", "es"))
+    await adapter.start(sink)
+    catalog = Catalog.load()
+    for code, lang in (("", "en"), ("de", "de"), ("es", "es")):
+        menu = telegram_api.commands['{"type": "all_private_chats"}|' + code]
+        assert [(c["command"], c["description"]) for c in menu] == [
+            (c.name, catalog.t(c.menu, lang)) for c in COMMANDS.client if c.menu is not None
+        ]
+    assert len(telegram_api.commands) == 3
+
+
+async def test_no_menu_without_one_from_the_core(
+    started: TelegramAdapter, telegram_api: FakeTelegramApi
+) -> None:
+    await started.register_practitioner("5150")
+    assert telegram_api.commands == {}
+
+
+def test_practitioner_menu_lists_each_command_once() -> None:
+    menus = menus_from_the_core("en")
+    names = [c.command for c in practitioner_commands(menus)]
+    assert len(names) == len(set(names))
+    assert set(names) == {e.name for e in menus.client_menu() + menus.practitioner_menu()}
+    assert [c.command for c in client_commands(menus)] == [e.name for e in menus.client_menu()]
 
 
 async def test_deep_link_uses_the_username_telegram_reports(started: TelegramAdapter) -> None:
