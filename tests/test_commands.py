@@ -10,8 +10,6 @@ import pytest
 import yaml
 
 from feedback_bot.catalog import CATALOG_DIR, FALLBACK, Catalog, _flatten
-from feedback_bot.conversation import choice_ids
-from feedback_bot.conversation.choice_ids import ChoiceKind, decode
 from feedback_bot.conversation.commands import (
     ANSWERS,
     CHOSEN_ONLY,
@@ -21,8 +19,11 @@ from feedback_bot.conversation.commands import (
     CommandTable,
     Role,
 )
+from feedback_bot.conversation.digest_commands import digest_hooks
 from feedback_bot.conversation.router import Router
 from feedback_bot.conversation.turn import ClientTurn
+from feedback_bot.delivery import choice_ids
+from feedback_bot.delivery.choice_ids import ChoiceKind, decode
 from feedback_bot.ports.menus import CommandMenuEntry
 from tests.harness import Harness, t
 
@@ -162,7 +163,7 @@ async def test_a_new_command_is_dispatched_by_the_router(
 ) -> None:
     table = with_hello()
     monkeypatch.setattr(bot.app.deps, "catalog", Catalog.load(overrides=HELLO_TEXTS))
-    bot.app.processor.router = Router((bot.app.digests.on_command, bot.app.digests.on_ack), table)
+    bot.app.processor.router = Router(digest_hooks(bot.app.digests), table)
     pid = await bot.practitioner()
     await bot.client("alex", pid)
     assert await bot.says("alex", "!hello") == ["say hello!"]

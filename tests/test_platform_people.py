@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from adapters.console import ConsoleAdapter
-from feedback_bot.delivery.practitioner_dm import open_practitioner_dms
+from feedback_bot.conversation.practitioner_dm import open_practitioner_dms
 from feedback_bot.ports import EventKind, IncomingEvent
 from feedback_bot.storage.models import Identity
 from tests.harness import Harness

@@ -17,12 +17,13 @@ from feedback_bot.app.platforms import Platform, rate_limit_for
 from feedback_bot.app.settings import Settings
 from feedback_bot.catalog import Catalog
 from feedback_bot.conversation.commands import command_menus
+from feedback_bot.conversation.digest_commands import digest_hooks
+from feedback_bot.conversation.practitioner_dm import open_practitioner_dms
 from feedback_bot.conversation.processor import Processor
 from feedback_bot.conversation.router import Router
 from feedback_bot.delivery.cursors import DbCursorStore
 from feedback_bot.delivery.dispatcher import Dispatcher, Sleep
 from feedback_bot.delivery.inbox import Inbox
-from feedback_bot.delivery.practitioner_dm import open_practitioner_dms
 from feedback_bot.digest.service import DigestService
 from feedback_bot.people.admin import Admin
 from feedback_bot.people.practice_config import PracticeConfig, load_practice_config
@@ -242,7 +243,7 @@ async def build_app(
     digests = DigestService(
         sessions, deps, clock, timedelta(minutes=settings.scheduling.missed_slot_grace_minutes)
     )
-    router = Router((digests.on_command, digests.on_ack))
+    router = Router(digest_hooks(digests))
     processor = Processor(sessions, deps, clock, router)
     app_holder: list[App] = []
 

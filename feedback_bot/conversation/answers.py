@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from feedback_bot.conversation.choice_ids import decode
 from feedback_bot.conversation.turn import Turn
+from feedback_bot.delivery.choice_ids import decode
 from feedback_bot.ports import EventKind
 
 

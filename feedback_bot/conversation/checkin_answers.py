@@ -7,14 +7,14 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from feedback_bot.conversation import feedback
-from feedback_bot.conversation.choice_ids import decode
 from feedback_bot.conversation.turn import ClientTurn
+from feedback_bot.delivery.choice_ids import decode
 from feedback_bot.metrics import CHECKINS_ANSWERED
+from feedback_bot.scheduling.checkins import CHECKIN_OPTIONS
 from feedback_bot.storage.models import AllianceScore, Checkin
 from feedback_bot.storage.states import CheckinStatus, ItemSource
 
 OPEN = (CheckinStatus.SENT, CheckinStatus.SNOOZED)
-CHECKIN_OPTIONS = ["good", "not_right", "nothing", "later"]
 SCALE = [str(n) for n in range(11)] + ["skip"]
 
 

@@ -6,11 +6,11 @@ from collections.abc import Awaitable, Callable
 
 from feedback_bot.conversation import checkin_answers, feedback
 from feedback_bot.conversation.answers import STALE, resolve
-from feedback_bot.conversation.choice_ids import ChoiceKind, decode
 from feedback_bot.conversation.commands import ANSWERS, CHOSEN_ONLY, COMMANDS, CommandTable, Role
 from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.onboarding import handle_start
 from feedback_bot.conversation.turn import ClientTurn, PractitionerTurn, Turn
+from feedback_bot.delivery.choice_ids import ChoiceKind, decode
 from feedback_bot.people.codes import FailedCodeThrottle
 from feedback_bot.ports import AfterSend, EventKind
 from feedback_bot.storage.models import SafetyEvent

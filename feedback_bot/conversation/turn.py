@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.catalog import dates
-from feedback_bot.conversation.choice_ids import new_prompt_id, prompt_choice
+from feedback_bot.delivery.choice_ids import new_prompt_id, prompt_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import AfterSend, Attachment, Choice, EventKind, IncomingEvent
 from feedback_bot.services import Services

@@ -9,10 +9,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.conversation.choice_ids import acked_digest, digest_ack
-from feedback_bot.conversation.practitioner import find_client
-from feedback_bot.conversation.turn import PractitionerTurn
 from feedback_bot.delivery.attachments import html_file, png_image
+from feedback_bot.delivery.choice_ids import acked_digest, digest_ack
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
 from feedback_bot.digest.render import render_chat_text, render_html, render_markdown
@@ -264,18 +262,7 @@ class DigestService:
         )
 
     # -- on demand -----------------------------------------------------------------
-    async def on_command(self, turn: PractitionerTurn) -> None:
-        alias = turn.event.args.strip()
-        only = None
-        if alias:
-            client = await find_client(turn, alias)
-            if client is None:
-                turn.say(turn.t("practitioner.no_such_client", alias=alias[:80]))
-                return
-            only = [client.id]
-        await self._on_demand(turn.session, turn.practitioner, only, turn.now)
-
-    async def _on_demand(
+    async def on_demand(
         self, session: AsyncSession, pr: Practitioner, only: list[int] | None, now: datetime
     ) -> int:
         practice = await session.get(Practice, pr.practice_id)
@@ -307,7 +294,7 @@ class DigestService:
         """``feedback-bot digest send``: like the command, for admins and cron."""
         async with self._sessions() as session, session.begin():
             pr, _ = await self._load(session, practitioner_id)
-            return await self._on_demand(session, pr, None, self._clock.now())
+            return await self.on_demand(session, pr, None, self._clock.now())
 
     async def render_files(self, practitioner_id: int, out_dir: Path) -> list[Path]:
         """Write the digest as it would be sent now, without marking anything as seen."""
@@ -331,15 +318,19 @@ class DigestService:
         return written
 
     # -- closing the loop ----------------------------------------------------------
-    async def on_ack(self, turn: PractitionerTurn) -> None:
-        if (acked := acked_digest(turn.event.choice_id)) is not None:
-            digest = await turn.session.get(Digest, acked)
+    async def ackable(
+        self, session: AsyncSession, practitioner_id: int, choice_id: str | None
+    ) -> Digest | None:
+        """The digest a practitioner acknowledges: the one its button names, else their
+        latest unacknowledged one; never someone else's."""
+        if (acked := acked_digest(choice_id)) is not None:
+            digest = await session.get(Digest, acked)
         else:
             digest = (
-                await turn.session.execute(
+                await session.execute(
                     select(Digest)
                     .where(
-                        Digest.practitioner_id == turn.practitioner.id,
+                        Digest.practitioner_id == practitioner_id,
                         Digest.sent_at.is_not(None),
                         Digest.acked_at.is_(None),
                     )
@@ -347,15 +338,9 @@ class DigestService:
                     .limit(1)
                 )
             ).scalar_one_or_none()
-        if digest is None or digest.practitioner_id != turn.practitioner.id:
-            turn.say(turn.t("practitioner.nothing_to_ack"))
-            return
-        told = await self.acknowledge(turn.session, digest, turn.now)
-        if told is None:
-            turn.say(turn.t("practitioner.nothing_to_ack"))
-        else:
-            key = "practitioner.acked_one" if told == 1 else "practitioner.acked"
-            turn.say(turn.t(key, count=told))
+        if digest is None or digest.practitioner_id != practitioner_id:
+            return None
+        return digest
 
     async def acknowledge(self, session: AsyncSession, digest: Digest, now: datetime) -> int | None:
         """Mark read and tell each client once. None if it was already acknowledged."""

@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.conversation.checkin_answers import CHECKIN_OPTIONS
-from feedback_bot.conversation.choice_ids import checkin_choice
+from feedback_bot.delivery.choice_ids import checkin_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.metrics import CHECKINS_SENT
 from feedback_bot.people.rules import client_chat, client_tz, client_tz_of
@@ -50,6 +49,9 @@ from feedback_bot.storage.states import (
 )
 
 log = logging.getLogger(__name__)
+
+# The answers a check-in offers, in order; "later" asks once more after a while.
+CHECKIN_OPTIONS = ["good", "not_right", "nothing", "later"]
 
 AFTER_SESSION_LOOKBACK = timedelta(days=7)
 SEND_BATCH = 50
