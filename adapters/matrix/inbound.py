@@ -472,10 +472,12 @@ def _direct_inviter(invite_state: list[Any], own_user_id: str) -> str | None:
     """Who invited us to a DM (``is_direct`` on our invite), or None for other rooms."""
     for event in invite_state:
         source = getattr(event, "source", None) or {}
+        # nio moves an invite member event's content out of its source.
+        content = getattr(event, "content", None) or source.get("content") or {}
         if (
             source.get("type") == "m.room.member"
             and source.get("state_key") == own_user_id
-            and (source.get("content") or {}).get("is_direct") is True
+            and content.get("is_direct") is True
             and isinstance(source.get("sender"), str)
         ):
             return str(source["sender"])
