@@ -10,6 +10,7 @@ client gets no room key, and that a withheld key gets the client a readable expl
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -19,11 +20,12 @@ from typing import Any
 import pytest
 
 from adapters.matrix import MatrixAdapter
-from feedback_bot.app.bootstrap import App
+from feedback_bot.app.bootstrap import App, build_app
 from feedback_bot.app.settings import MatrixSettings, Settings
+from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.storage.models import AllianceScore
 from tests import harness
-from tests.crash_runner import wait_for
+from tests.crash_runner import BotProcess, bot_env, wait_for
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.conftest import AdapterRunner, unique
 from tests.matrix.element import ElementClient, require_node
@@ -60,9 +62,7 @@ async def running() -> AsyncIterator[list[App]]:
 
 
 @pytest.fixture
-async def people(
-    synapse: SynapseServer, tmp_path: Path
-) -> AsyncIterator[list[ElementClient]]:
+async def people(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[list[ElementClient]]:
     """Element devices started by a test; all closed at the end."""
     started: list[ElementClient] = []
     yield started
@@ -228,9 +228,7 @@ async def test_unsigned_second_device_of_a_client_gets_no_room_key(
     await sink.wait_for(lambda evs: bool(evs), WAIT)
 
     # The same person logs in somewhere else and never verifies that session.
-    unsigned = await element(
-        synapse, people, tmp_path, "client", user=signed.user, bootstrap=False
-    )
+    unsigned = await element(synapse, people, tmp_path, "client", user=signed.user, bootstrap=False)
     await unsigned.call("join", room_id=chat.room_id, timeout_ms=30_000)
     nio = bot._client
     assert nio is not None
@@ -244,9 +242,7 @@ async def test_unsigned_second_device_of_a_client_gets_no_room_key(
     from feedback_bot.ports import OutgoingMessage
 
     await bot.send(OutgoingMessage(1, "matrix", chat.room_id, "only for signed devices"))
-    [message] = await signed.wait_messages(
-        chat.room_id, bot_id, contains="only for signed devices"
-    )
+    [message] = await signed.wait_messages(chat.room_id, bot_id, contains="only for signed devices")
     assert_trusted([message])
     seen = await unsigned.wait_messages(chat.room_id, bot_id, count=1)
     await asyncio.sleep(3)  # a room key that was sent would have arrived by now
@@ -278,3 +274,74 @@ async def test_withheld_key_gets_a_readable_explanation_within_a_minute(
     took = time.monotonic() - sent
     assert took < 60
     print(f"\nwithheld key → readable explanation in {took:.1f} s")
+
+
+KILL_MARKER = "KILL9-ELEMENT-7d2a"
+
+
+async def test_kill9_restart_keeps_the_device_cross_signed_and_uploads_nothing(
+    synapse: SynapseServer,
+    bot_account: MatrixUser,
+    people: list[ElementClient],
+    tmp_path: Path,
+) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+    settings = harness.test_settings(database_url, encryption_key=generate_key())
+    assert settings.encryption_key is not None
+    env = {
+        "FEEDBACK_BOT_DATABASE_URL": database_url,
+        "FEEDBACK_BOT_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
+        "FEEDBACK_BOT_PROMPTS_FILE": str(harness.REPO / "config" / "prompts.yaml"),
+        "FEEDBACK_BOT_LOG_LEVEL": "INFO",
+        "FEEDBACK_BOT_MATRIX__HOMESERVER": synapse.base_url,
+        "FEEDBACK_BOT_MATRIX__USER_ID": bot_account.user_id,
+        "FEEDBACK_BOT_MATRIX__PASSWORD": bot_account.password,
+        "FEEDBACK_BOT_MATRIX__STORE_PATH": str(tmp_path / "bot-store"),
+        "FEEDBACK_BOT_MATRIX__PICKLE_KEY": "kill9 element pickle key",
+        "FEEDBACK_BOT_MATRIX__PER_ROOM_PER_SECOND": "20",
+        "FEEDBACK_BOT_SCHEDULING__DISPATCH_SECONDS": "0.2",
+    }
+    app = await build_app(settings)
+    processes: list[BotProcess] = []
+    try:
+        practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
+        practitioner_id, _ = await app.admin.add_practitioner(practice, "Sam")
+        invite = await app.admin.invite_client(practitioner_id, "Alex")
+        t = lambda key: app.catalog.t(key, "en", p="!", practitioner="Sam")  # noqa: E731
+
+        first = BotProcess("bot-1", tmp_path, bot_env(env, marker=KILL_MARKER))
+        processes.append(first)
+        person = await element(synapse, people, tmp_path, "client", isolation="only_signed")
+        alex = await Chat.open(person, bot_account.user_id)
+        await alex.says(f"!start {invite.code}", until="2. Not now", seconds=60)
+        await alex.says("1", until="2. No, thank you")
+        await alex.says("2", until=t("onboarding.done")[:40])
+        master_before = published_master(synapse, bot_account)
+
+        await person.say(alex.room_id, f"the last session felt rushed {KILL_MARKER}")
+        assert await first.wait_exit(WAIT) == -signal.SIGKILL, first.output()
+
+        second = BotProcess("bot-2", tmp_path, bot_env(env))
+        processes.append(second)
+        await alex.replies(until=t("feedback.ask_valence")[:30], seconds=60)
+        await alex.says("Something felt good", until=t("feedback.ask_routing")[:30])
+        assert_trusted(await alex.all())
+        assert published_master(synapse, bot_account) == master_before
+        assert await second.stop() == 0, second.output()
+
+        first_log, second_log = first.log.read_text(), second.log.read_text()
+        assert "uploaded the bot's cross-signing identity" in first_log
+        assert "cross-signed the bot's device" in first_log
+        assert "cross-signing" not in second_log, second.output()  # nothing uploaded or signed
+        assert "ERROR" not in second_log and "WARNING" not in second_log, second.output()
+    finally:
+        for process in processes:
+            process.kill()
+        await app.close()
+
+
+def published_master(synapse: SynapseServer, user: MatrixUser) -> str:
+    body = {"device_keys": {user.user_id: []}}
+    answer = synapse.request("POST", "/_matrix/client/v3/keys/query", body, user.access_token)
+    [key] = answer["master_keys"][user.user_id]["keys"].values()
+    return str(key)
