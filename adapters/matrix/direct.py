@@ -18,6 +18,7 @@ from .errors import NETWORK_ERRORS
 log = logging.getLogger(__name__)
 
 DIRECT = "m.direct"
+_FAILURES: tuple[type[BaseException], ...] = (rawapi.MatrixHTTPError, *NETWORK_ERRORS)
 
 
 class DirectRooms:
@@ -39,7 +40,7 @@ class DirectRooms:
                 updated = change(current)
                 if updated != current:
                     await rawapi.put_account_data(self._client, DIRECT, updated)
-            except (rawapi.MatrixHTTPError, *NETWORK_ERRORS) as exc:
+            except _FAILURES as exc:
                 log.warning("Matrix: could not update m.direct (%s)", type(exc).__name__)
 
 

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -53,7 +53,7 @@ class ElementClient:
         self.device_id = ""
         self._process: asyncio.subprocess.Process | None = None
         self._ids = itertools.count(1)
-        self._log = None
+        self._log: BinaryIO | None = None
 
     @property
     def user_id(self) -> str:
