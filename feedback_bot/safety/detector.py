@@ -30,6 +30,8 @@ so case, accents, apostrophes and doubled letters do not matter)::
     suicid*               ``*`` inside a word: any letters (suicide, suicidal, suicidarme)
     want to *             ``*`` alone: exactly one word
     kill ... myself       ``...`` alone: zero to three words
+    angst , nach hause    `` , `` alone: the phrase may continue across one clause break
+                          there (German puts a comma before zu-, dass- and wie-clauses)
     (want|wanna) to die   alternatives; an empty alternative makes the group optional
     can't go on $         ``$`` last: end of the clause (end of text, . , ; : ! ? … or emoji)
     ^ no                  ``^`` first: start of the clause
@@ -48,7 +50,7 @@ import bisect
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -59,6 +61,7 @@ from feedback_bot.safety.normalize import breaks_clause, matching_key
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "TOPICS",
     "Category",
     "RiskDetector",
     "RiskMatch",
@@ -129,12 +132,17 @@ class _End:
 
 
 @dataclass(frozen=True)
+class _Break:
+    pass
+
+
+@dataclass(frozen=True)
 class _Group:
     alternatives: tuple[tuple[_Node, ...], ...]
     optional: bool
 
 
-_Node = _Word | _AnyWord | _Gap | _Start | _End | _Group
+_Node = _Word | _AnyWord | _Gap | _Start | _End | _Break | _Group
 
 
 def _literal_regex(piece: str) -> str:
@@ -169,6 +177,8 @@ def _word_node(token: str) -> _Node | None:
         return _End()
     if token == "^":
         return _Start()
+    if token == ",":
+        return _Break()
     if "$" in token or "^" in token:
         raise ValueError(f"write $ and ^ as separate words (in {token!r})")
     if "*" in token:
@@ -258,6 +268,10 @@ def _render(nodes: Sequence[_Node], lead: bool, top: bool) -> str:
             if not lead or last:
                 raise ValueError("... must stand between two words")
             out.append(_GAP)
+        elif isinstance(node, _Break):
+            if not lead or (last and top):
+                raise ValueError(", must stand between two words")
+            out.append("\n?")
         elif isinstance(node, _Word | _AnyWord):
             core = r"\w+" if isinstance(node, _AnyWord) else node.regex
             out.append((" " if lead else "") + core)
@@ -295,93 +309,194 @@ def _wrap(fragment: str) -> str:
 
 # --------------------------------------------------------------------------- configuration
 
+#: The clinical categories a rule can screen for (``topic:`` in the YAML); see docs/safety.md.
+TOPICS: Final[tuple[str, ...]] = (
+    "ideation",
+    "intent_plan",
+    "means",
+    "preparation",
+    "self_harm",
+    "hopelessness",
+    "burden",
+    "unsafe",
+    "other",
+)
+#: Marks what ``merge_configs`` took from a practice's extension (see ``_Item``).
+_PRACTICE: Final = "practice"
+_ITEM_KEYS: Final = frozenset({"id", "patterns", "note", "topic", "origin", "practice_patterns"})
+
 
 @dataclass(frozen=True)
-class _Rule:
+class _RuleGroup:
+    """One alternative of a language's combined regex: a rule's shipped or practice patterns."""
+
     match: RiskMatch
+    practice: bool
     regex: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class _Item:
+    rule_id: str
+    patterns: list[str]  # shipped
+    practice_patterns: list[str]
+    topic: str
+
+
+_Blocked = Callable[[bool, tuple[int, int]], bool]  # (practice pattern?, span) -> excluded?
+
+
+def _excluded(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    """Is ``span`` inside one exclusion span? (``spans``: sorted, non-overlapping)"""
+    start, end = span
+    index = bisect.bisect_right(spans, (start, sys.maxsize)) - 1
+    return index >= 0 and end <= spans[index][1]
 
 
 @dataclass(frozen=True)
 class _Language:
     code: str
-    risk: re.Pattern[str] | None
-    rules: Mapping[str, _Rule]  # group name -> rule
-    exclusions: re.Pattern[str] | None
+    risk: re.Pattern[str] | None  # every explicit and indirect group
+    explicit: re.Pattern[str] | None  # explicit groups only
+    groups: Mapping[str, _RuleGroup]  # group name -> group, in alternation order
+    order: Mapping[str, int]  # group name -> position in ``groups``
+    exclusions: re.Pattern[str] | None  # shipped: suppress every hit inside them
+    practice_exclusions: re.Pattern[str] | None  # a practice's: only its own patterns' hits
     hint_words: frozenset[str]
     counts: Mapping[str, int] = field(default_factory=dict)
 
-    @staticmethod
-    def _excluded(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
-        """Is ``span`` inside one exclusion span? (``spans``: sorted, non-overlapping)"""
-        start, end = span
-        index = bisect.bisect_right(spans, (start, sys.maxsize)) - 1
-        return index >= 0 and end <= spans[index][1]
+    def exclusion_spans(self, key: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Spans of this language's shipped and practice exclusions in ``key``."""
+        shipped = [m.span() for m in self.exclusions.finditer(key)] if self.exclusions else []
+        practice = (
+            [m.span() for m in self.practice_exclusions.finditer(key)]
+            if self.practice_exclusions
+            else []
+        )
+        return shipped, practice
 
-    def scan(self, key: str) -> RiskMatch | None:
-        """Best unexcluded hit in ``key``: the first explicit one, else the first indirect."""
-        if self.risk is None:
+    def scan(self, key: str, blocked: _Blocked) -> RiskMatch | None:
+        """Best unexcluded hit in ``key``: the first explicit one, else the first indirect.
+
+        Linear in practice: each search starts one character after the previous hit, and once
+        an indirect hit is known only the explicit groups are searched for.
+        """
+        pattern = self.risk
+        if pattern is None:
             return None
-        found = self.risk.search(key)
-        if found is None:
-            return None
-        spans: list[tuple[int, int]] | None = None
+        found = pattern.search(key)
         first_indirect: RiskMatch | None = None
+        names = tuple(self.groups)
         while found is not None:
-            if spans is None:
-                spans = (
-                    [m.span() for m in self.exclusions.finditer(key)] if self.exclusions else []
-                )
+            name = str(found.lastgroup)
+            group = self.groups[name]
             hit: RiskMatch | None = None
-            if not self._excluded(found.span(), spans):
-                hit = self.rules[str(found.lastgroup)].match
+            if not blocked(group.practice, found.span()):
+                hit = group.match
             else:
-                # Another rule may match here without being inside the hyperbole.
-                for rule in self.rules.values():
-                    alt = rule.regex.match(key, found.start())
-                    if alt is not None and not self._excluded(alt.span(), spans):
-                        hit = rule.match
+                # Groups earlier in the alternation cannot match at this position (the regex
+                # would have taken them); a later one may, outside the excluded wording.
+                start = found.start()
+                for later in names[self.order[name] + 1 :]:
+                    other = self.groups[later]
+                    if first_indirect is not None and other.match.category != "explicit":
+                        continue
+                    alt = other.regex.match(key, start)
+                    if alt is not None and not blocked(other.practice, alt.span()):
+                        hit = other.match
                         break
             if hit is not None:
                 if hit.category == "explicit":
                     return hit
                 if first_indirect is None:
                     first_indirect = hit
-            found = self.risk.search(key, found.start() + 1)
+                    pattern = self.explicit
+                    if pattern is None:
+                        break
+            found = pattern.search(key, found.start() + 1)
         return first_indirect
 
 
-def _items(lang: str, list_key: str, raw: Any) -> list[tuple[str, list[str]]]:
+class _Exclusions:
+    """Exclusion spans of every language, computed once per text and only if needed.
+
+    Exclusions hold across languages: "a film about suicide" excluded in the English list
+    also covers the Spanish or German rule that matched the same word. A practice's
+    exclusions only suppress hits of the practice's own patterns.
+    """
+
+    def __init__(self, languages: Sequence[_Language], key: str) -> None:
+        self._languages = languages
+        self._key = key
+        self._shipped: list[list[tuple[int, int]]] | None = None
+        self._practice: list[list[tuple[int, int]]] = []
+
+    def __call__(self, practice: bool, span: tuple[int, int]) -> bool:
+        if self._shipped is None:
+            self._shipped = []
+            for lang in self._languages:
+                shipped, own = lang.exclusion_spans(self._key)
+                if shipped:
+                    self._shipped.append(shipped)
+                if own:
+                    self._practice.append(own)
+        if any(_excluded(span, spans) for spans in self._shipped):
+            return True
+        return practice and any(_excluded(span, spans) for spans in self._practice)
+
+
+def _patterns(where: str, value: Any, *, required: bool) -> list[str]:
+    if value is None and not required:
+        return []
+    if (
+        not isinstance(value, list)
+        or (required and not value)
+        or not all(isinstance(p, str) and p.strip() for p in value)
+    ):
+        raise SafetyConfigError(f"{where}: 'patterns' must be a non-empty list of strings")
+    return list(value)
+
+
+def _items(lang: str, list_key: str, raw: Any) -> list[_Item]:
     where = f"languages.{lang}.{list_key}"
     if raw is None:
         return []
     if not isinstance(raw, list):
         raise SafetyConfigError(f"{where}: must be a list")
-    items: list[tuple[str, list[str]]] = []
+    items: list[_Item] = []
     bare = 0
     for position, item in enumerate(raw):
-        if isinstance(item, str):
+        if isinstance(item, str) or (
+            isinstance(item, Mapping) and set(item) == {"phrase", "origin"}
+        ):
             bare += 1
-            items.append((f"{lang}.{list_key}.phrase{bare}", [item]))
+            rule_id = f"{lang}.{list_key}.phrase{bare}"
+            if isinstance(item, str):
+                items.append(_Item(rule_id, [item], [], "other"))
+            else:
+                phrase = _patterns(rule_id, [item["phrase"]], required=True)
+                items.append(_Item(rule_id, [], phrase, "other"))
             continue
         if not isinstance(item, Mapping):
             raise SafetyConfigError(f"{where}[{position}]: must be a phrase or a mapping")
-        unknown = set(item) - {"id", "patterns", "note"}
+        unknown = set(item) - _ITEM_KEYS
         if unknown:
             raise SafetyConfigError(f"{where}[{position}]: unknown keys {sorted(unknown)}")
-        rule_id = item.get("id")
-        if not isinstance(rule_id, str) or not _ID_RE.fullmatch(rule_id):
+        raw_id = item.get("id")
+        if not isinstance(raw_id, str) or not _ID_RE.fullmatch(raw_id):
             raise SafetyConfigError(
                 f"{where}[{position}]: 'id' must match {_ID_RE.pattern} (lower case)"
             )
-        patterns = item.get("patterns")
-        if (
-            not isinstance(patterns, list)
-            or not patterns
-            or not all(isinstance(p, str) and p.strip() for p in patterns)
-        ):
-            raise SafetyConfigError(f"{rule_id}: 'patterns' must be a non-empty list of strings")
-        items.append((rule_id, list(patterns)))
+        rule_id = raw_id
+        topic = item.get("topic", "other")
+        if topic not in TOPICS:
+            raise SafetyConfigError(f"{rule_id}: 'topic' must be one of {', '.join(TOPICS)}")
+        practice = item.get("origin") == _PRACTICE
+        patterns = _patterns(rule_id, item.get("patterns"), required=True)
+        extra = _patterns(rule_id, item.get("practice_patterns"), required=False)
+        if practice:
+            patterns, extra = [], patterns + extra
+        items.append(_Item(rule_id, patterns, extra, str(topic)))
     return items
 
 
@@ -399,45 +514,70 @@ def _compile_rule(rule_id: str, patterns: Iterable[str]) -> str:
     return "|".join(f"(?:{f})" for f in fragments)
 
 
-def _build_language(lang: str, section: Any, seen_ids: set[str]) -> _Language:
+def _combine(lang: str, parts: Sequence[str]) -> re.Pattern[str] | None:
+    if not parts:
+        return None
+    try:
+        return re.compile(_wrap("|".join(parts)), _FLAGS)
+    except re.error as exc:  # e.g. inline flags inside a raw regex
+        raise SafetyConfigError(f"languages.{lang}: patterns do not combine: {exc}") from None
+
+
+def _build_language(
+    lang: str, section: Any, seen_ids: set[str], topics: dict[str, str]
+) -> _Language:
     if not isinstance(section, Mapping):
         raise SafetyConfigError(f"languages.{lang}: must be a mapping")
     unknown = set(section) - {*LIST_KEYS, "hint_words"}
     if unknown:
         raise SafetyConfigError(f"languages.{lang}: unknown keys {sorted(unknown)}")
-    groups: list[str] = []
-    rules: dict[str, _Rule] = {}
+    all_parts: list[str] = []
+    explicit_parts: list[str] = []
+    groups: dict[str, _RuleGroup] = {}
     counts: dict[str, int] = {}
-    exclusion_parts: list[str] = []
+    exclusion_parts: dict[bool, list[str]] = {False: [], True: []}
     for list_key in LIST_KEYS:
         items = _items(lang, list_key, section.get(list_key))
         counts[list_key] = len(items)
-        for rule_id, patterns in items:
-            if rule_id in seen_ids:
-                raise SafetyConfigError(f"{rule_id}: duplicate rule id")
-            seen_ids.add(rule_id)
-            body = _compile_rule(rule_id, patterns)
-            if list_key == "exclusions":
-                exclusion_parts.append(body)
-                continue
-            category: Category = "explicit" if list_key == "explicit" else "indirect"
-            name = f"r{len(rules)}"
-            groups.append(f"(?P<{name}>{body})")
-            rules[name] = _Rule(
-                RiskMatch(category, lang, rule_id), re.compile(_wrap(body), _FLAGS)
-            )
+        for item in items:
+            if item.rule_id in seen_ids:
+                raise SafetyConfigError(f"{item.rule_id}: duplicate rule id")
+            seen_ids.add(item.rule_id)
+            for practice, patterns in ((False, item.patterns), (True, item.practice_patterns)):
+                if not patterns:
+                    continue
+                body = _compile_rule(item.rule_id, patterns)
+                if list_key == "exclusions":
+                    exclusion_parts[practice].append(body)
+                    continue
+                category: Category = "explicit" if list_key == "explicit" else "indirect"
+                name = f"g{len(groups)}"
+                part = f"(?P<{name}>{body})"
+                all_parts.append(part)
+                if category == "explicit":
+                    explicit_parts.append(part)
+                groups[name] = _RuleGroup(
+                    RiskMatch(category, lang, item.rule_id),
+                    practice,
+                    re.compile(_wrap(body), _FLAGS),
+                )
+            if list_key != "exclusions":
+                topics[item.rule_id] = item.topic
     hints_raw = section.get("hint_words") or []
     if not isinstance(hints_raw, list) or not all(isinstance(h, str) for h in hints_raw):
         raise SafetyConfigError(f"languages.{lang}.hint_words: must be a list of words")
     hints = frozenset(k.strip() for h in hints_raw if (k := matching_key(h)).strip())
-    try:
-        risk = re.compile(_wrap("|".join(groups)), _FLAGS) if groups else None
-        exclusions = (
-            re.compile(_wrap("|".join(exclusion_parts)), _FLAGS) if exclusion_parts else None
-        )
-    except re.error as exc:  # e.g. inline flags inside a raw regex
-        raise SafetyConfigError(f"languages.{lang}: patterns do not combine: {exc}") from None
-    return _Language(lang, risk, rules, exclusions, hints, counts)
+    return _Language(
+        code=lang,
+        risk=_combine(lang, all_parts),
+        explicit=_combine(lang, explicit_parts),
+        groups=groups,
+        order={name: index for index, name in enumerate(groups)},
+        exclusions=_combine(lang, exclusion_parts[False]),
+        practice_exclusions=_combine(lang, exclusion_parts[True]),
+        hint_words=hints,
+        counts=counts,
+    )
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -453,11 +593,23 @@ def load_config(path: Path) -> dict[str, Any]:
     return data
 
 
+def _practice_item(item: Any) -> Any:
+    """An extension item, marked so that the detector knows where its patterns came from."""
+    if isinstance(item, str):
+        return {"phrase": item, "origin": _PRACTICE}
+    if isinstance(item, Mapping):
+        return {**item, "origin": _PRACTICE}
+    return item  # invalid: from_config names it
+
+
 def merge_configs(base: Mapping[str, Any], extension: Mapping[str, Any]) -> dict[str, Any]:
     """Add a practice's lists to the shipped ones. Extensions add; they never remove.
 
-    A rule in the extension whose id already exists gets its patterns appended; other
-    items (rules or bare phrases) are appended to the list; new languages are added.
+    A rule in the extension whose id already exists gets its patterns added to it; other
+    items (rules or bare phrases) are appended to the list; new languages are added. What
+    comes from the extension is marked as the practice's, so that a practice's exclusions
+    only ever suppress the practice's own patterns, never a shipped one. A shipped rule's
+    ``topic`` and list (explicit or indirect) cannot be changed by an extension.
     """
     merged: dict[str, Any] = {k: v for k, v in base.items() if k != "languages"}
     languages: dict[str, Any] = {
@@ -474,6 +626,8 @@ def merge_configs(base: Mapping[str, Any], extension: Mapping[str, Any]) -> dict
             if key == "hint_words":
                 section[key] = list(section.get(key) or []) + list(value or [])
                 continue
+            if value is not None and not isinstance(value, list):
+                raise SafetyConfigError(f"extension languages.{lang}.{key}: must be a list")
             current = list(section.get(key) or [])
             for item in value or []:
                 target = next(
@@ -482,18 +636,24 @@ def merge_configs(base: Mapping[str, Any], extension: Mapping[str, Any]) -> dict
                         for i, old in enumerate(current)
                         if isinstance(old, Mapping)
                         and isinstance(item, Mapping)
+                        and old.get("id") is not None
                         and old.get("id") == item.get("id")
                     ),
                     None,
                 )
                 if target is None:
-                    current.append(item)
+                    current.append(_practice_item(item))
+                    continue
+                old = current[target]
+                added = list(item.get("patterns") or []) + list(
+                    item.get("practice_patterns") or []
+                )
+                if old.get("origin") == _PRACTICE:
+                    current[target] = {**old, "patterns": list(old.get("patterns") or []) + added}
                 else:
-                    old = current[target]
                     current[target] = {
                         **old,
-                        "patterns": list(old.get("patterns") or [])
-                        + list(item.get("patterns") or []),
+                        "practice_patterns": list(old.get("practice_patterns") or []) + added,
                     }
             section[key] = current
     merged["languages"] = languages
@@ -503,8 +663,11 @@ def merge_configs(base: Mapping[str, Any], extension: Mapping[str, Any]) -> dict
 class RiskDetector:
     """Screens client text for crisis risk. Immutable and safe to share between tasks."""
 
-    def __init__(self, languages: Sequence[_Language]) -> None:
+    def __init__(
+        self, languages: Sequence[_Language], topics: Mapping[str, str] | None = None
+    ) -> None:
         self._languages = tuple(languages)
+        self._topics = dict(topics or {})
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> RiskDetector:
@@ -518,14 +681,15 @@ class RiskDetector:
         if not isinstance(languages, Mapping) or not languages:
             raise SafetyConfigError("'languages' must be a non-empty mapping")
         seen: set[str] = set()
+        topics: dict[str, str] = {}
         built: list[_Language] = []
         for lang, section in languages.items():
             if not isinstance(lang, str) or not _LANG_RE.fullmatch(lang):
                 raise SafetyConfigError(f"languages: {lang!r} is not a language code like 'en'")
-            built.append(_build_language(lang, section, seen))
+            built.append(_build_language(lang, section, seen, topics))
         if not any(lang.risk is not None for lang in built):
             raise SafetyConfigError("no explicit or indirect rules: the detector would be blind")
-        return cls(built)
+        return cls(built, topics)
 
     @classmethod
     def from_file(cls, path: Path) -> RiskDetector:
@@ -545,7 +709,8 @@ class RiskDetector:
         key = matching_key(text)
         if not key:
             return None
-        hits = [hit for lang in self._languages if (hit := lang.scan(key)) is not None]
+        blocked = _Exclusions(self._languages, key)
+        hits = [hit for lang in self._languages if (hit := lang.scan(key, blocked)) is not None]
         if not hits:
             return None
         pool = [h for h in hits if h.category == "explicit"] or hits
@@ -570,7 +735,16 @@ class RiskDetector:
 
     def rule_ids(self) -> frozenset[str]:
         """Ids of all explicit and indirect rules (what ``RiskMatch.rule`` can be)."""
-        return frozenset(r.match.rule for lang in self._languages for r in lang.rules.values())
+        return frozenset(self._topics)
+
+    def topic(self, match: RiskMatch | str) -> str:
+        """The clinical category (``TOPICS``) of a match or rule id; ``other`` if unknown."""
+        rule = match.rule if isinstance(match, RiskMatch) else match
+        return self._topics.get(rule, "other")
+
+    def topics(self) -> dict[str, str]:
+        """Rule id -> clinical category, for every explicit and indirect rule."""
+        return dict(self._topics)
 
     def __repr__(self) -> str:
         counts = ", ".join(
