@@ -345,3 +345,28 @@ def published_master(synapse: SynapseServer, user: MatrixUser) -> str:
     answer = synapse.request("POST", "/_matrix/client/v3/keys/query", body, user.access_token)
     [key] = answer["master_keys"][user.user_id]["keys"].values()
     return str(key)
+
+
+async def test_dm_the_bot_opens_is_in_its_m_direct_and_reads_cleanly_in_element(
+    synapse: SynapseServer,
+    strict_bot: MatrixSettings,
+    adapters: AdapterRunner,
+    people: list[ElementClient],
+    tmp_path: Path,
+) -> None:
+    bot = await adapters.start(strict_bot, MemoryCursorStore(), RecordingSink())
+    person = await element(synapse, people, tmp_path, "practitioner", isolation="only_signed")
+    room_id = await bot.open_dm(person.user_id)
+    await person.call("join", room_id=room_id, timeout_ms=30_000)
+    await wait_for(
+        "the bot to see the join",
+        lambda: person.user_id in getattr(bot._client.rooms.get(room_id), "users", ()),  # type: ignore[union-attr]
+        WAIT,
+    )
+
+    from feedback_bot.ports import OutgoingMessage
+
+    await bot.send(OutgoingMessage(1, "matrix", room_id, "welcome, Sam"))
+    messages = await person.wait_messages(room_id, str(bot.user_id), contains="welcome, Sam")
+    assert_trusted(messages)
+    assert (await account_data(bot._client, "m.direct")) == {person.user_id: [room_id]}
