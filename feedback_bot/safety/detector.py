@@ -85,6 +85,7 @@ _MAX_GAP_WORDS: Final = 3
 _UMLAUT_E: Final = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _BACKREF: Final = re.compile(r"\\[1-9]|\(\?P[<=]|\\g<")
 _FLAGS: Final = re.MULTILINE
+_PREFIX: Final = 2  # patterns are dispatched on up to this many first letters of a word
 
 
 class SafetyConfigError(ValueError):
@@ -109,6 +110,7 @@ class RiskMatch:
 @dataclass(frozen=True)
 class _Word:
     regex: str
+    first: frozenset[str] | None  # prefixes a match of the word starts with (None: any)
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,9 @@ class _Group:
 _Node = _Word | _AnyWord | _Gap | _Start | _End | _Break | _Group
 
 
-def _literal_regex(piece: str) -> str:
-    """Regex for literal text inside one phrase word ('' when nothing is left of it)."""
+def _literal_regex(piece: str) -> tuple[str, frozenset[str]]:
+    """Regex for literal text inside one phrase word ('' when nothing is left of it), and
+    the prefixes (up to ``_PREFIX`` characters) a match can start with."""
     variants = {piece}
     umlaut = unicodedata.normalize("NFC", piece.casefold()).translate(_UMLAUT_E)
     variants.add(umlaut)
@@ -157,15 +160,13 @@ def _literal_regex(piece: str) -> str:
             f"remove the punctuation that ends a clause (. , ; : ! ? ¿ ¡ …) from {piece!r};"
             " write $ for the end of a clause"
         )
-    keys: set[str] = set()
-    for variant in variants:
-        key = matching_key(variant).strip()
-        if key:
-            keys.add(re.escape(key).replace("\\ ", " "))
+    keys = {key for variant in variants if (key := matching_key(variant).strip())}
     if not keys:
-        return ""
-    ordered = sorted(keys, key=lambda k: (-len(k), k))
-    return ordered[0] if len(ordered) == 1 else "(?:" + "|".join(ordered) + ")"
+        return "", frozenset()
+    escaped = {re.escape(key).replace("\\ ", " ") for key in keys}
+    ordered = sorted(escaped, key=lambda k: (-len(k), k))
+    regex = ordered[0] if len(ordered) == 1 else "(?:" + "|".join(ordered) + ")"
+    return regex, frozenset(key[:_PREFIX] for key in keys)
 
 
 def _word_node(token: str) -> _Node | None:
@@ -183,12 +184,13 @@ def _word_node(token: str) -> _Node | None:
         raise ValueError(f"write $ and ^ as separate words (in {token!r})")
     if "*" in token:
         pieces = [_literal_regex(p) for p in token.split("*")]
-        regex = r"\w*".join(pieces)
-        if not any(pieces):
+        regex = r"\w*".join(piece for piece, _ in pieces)
+        if not any(piece for piece, _ in pieces):
             raise ValueError(f"wildcard word {token!r} has no letters")
-        return _Word(regex)
-    regex = _literal_regex(token)
-    return _Word(regex) if regex else None
+        lead, first = pieces[0]
+        return _Word(regex, first if lead else None)
+    regex, first = _literal_regex(token)
+    return _Word(regex, first) if regex else None
 
 
 class _Parser:
@@ -288,19 +290,49 @@ def _render(nodes: Sequence[_Node], lead: bool, top: bool) -> str:
     return "".join(out)
 
 
-def compile_pattern(source: str) -> str:
-    """Translate one YAML pattern into a regex fragment that starts at a word start."""
+def _firsts(nodes: Sequence[_Node]) -> tuple[frozenset[str] | None, bool]:
+    """Prefixes a node sequence's match can start with (None: any), and whether it always starts
+    with a word (if not, what follows the sequence can start the match too)."""
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, _Start):
+            continue
+        if isinstance(node, _Word):
+            return (None if node.first is None else frozenset(found | node.first)), True
+        if isinstance(node, _Group):
+            always = not node.optional
+            for alternative in node.alternatives:
+                first, complete = _firsts(alternative)
+                if first is None:
+                    return None, True
+                found |= first
+                always = always and complete
+            if always:
+                return frozenset(found), True
+            continue
+        return None, True  # any word, or a construct that cannot start a phrase
+    return frozenset(found), False
+
+
+def compile_pattern_with_firsts(source: str) -> tuple[str, frozenset[str] | None]:
+    """``compile_pattern`` plus the prefixes a match can start with (None: unknown)."""
     if source.startswith("re:"):
         regex = source[3:].strip()
         if not regex:
             raise ValueError("empty regex")
         if _BACKREF.search(regex):
             raise ValueError("regex patterns may not use backreferences or named groups")
-        return regex
+        return regex, None
     nodes = _Parser(source).parse()
     if not any(_consumes(n) for n in nodes):
         raise ValueError("pattern has no required word")
-    return _render(nodes, lead=False, top=True)
+    first, complete = _firsts(nodes)
+    return _render(nodes, lead=False, top=True), first if complete else None
+
+
+def compile_pattern(source: str) -> str:
+    """Translate one YAML pattern into a regex fragment that starts at a word start."""
+    return compile_pattern_with_firsts(source)[0]
 
 
 def _wrap(fragment: str) -> str:
@@ -330,9 +362,15 @@ _ITEM_KEYS: Final = frozenset({"id", "patterns", "note", "topic", "origin", "pra
 class _RuleGroup:
     """One alternative of a language's combined regex: a rule's shipped or practice patterns."""
 
+    serial: int  # file order
     match: RiskMatch
     practice: bool
-    regex: re.Pattern[str]
+    body: str  # the rule's patterns as one regex fragment
+    first: frozenset[str] | None  # prefixes a match can start with (None: any)
+
+    def match_at(self, key: str, start: int) -> re.Match[str] | None:
+        """This group's match starting at ``start`` (only needed when a hit was excluded)."""
+        return re.compile(_wrap(self.body), _FLAGS).match(key, start)  # re caches it
 
 
 @dataclass(frozen=True)
@@ -358,8 +396,9 @@ class _Language:
     code: str
     risk: re.Pattern[str] | None  # every explicit and indirect group
     explicit: re.Pattern[str] | None  # explicit groups only
-    groups: Mapping[str, _RuleGroup]  # group name -> group, in alternation order
-    order: Mapping[str, int]  # group name -> position in ``groups``
+    groups: Mapping[str, _RuleGroup]  # group name -> group, in file order
+    by_prefix: Mapping[str, tuple[_RuleGroup, ...]]  # word prefix -> groups that may match
+    anywhere: tuple[_RuleGroup, ...]  # groups whose first word is not known in advance
     exclusions: re.Pattern[str] | None  # shipped: suppress every hit inside them
     practice_exclusions: re.Pattern[str] | None  # a practice's: only its own patterns' hits
     hint_words: frozenset[str]
@@ -375,6 +414,16 @@ class _Language:
         )
         return shipped, practice
 
+    def _candidates(self, key: str, start: int) -> list[_RuleGroup]:
+        """Groups that can match at the word starting after ``start``, in file order."""
+        found: dict[int, _RuleGroup] = {}
+        for length in range(1, _PREFIX + 1):
+            for group in self.by_prefix.get(key[start + 1 : start + 1 + length], ()):
+                found[group.serial] = group
+        for group in self.anywhere:
+            found[group.serial] = group
+        return [found[serial] for serial in sorted(found)]
+
     def scan(self, key: str, blocked: _Blocked) -> RiskMatch | None:
         """Best unexcluded hit in ``key``: the first explicit one, else the first indirect.
 
@@ -386,22 +435,21 @@ class _Language:
             return None
         found = pattern.search(key)
         first_indirect: RiskMatch | None = None
-        names = tuple(self.groups)
         while found is not None:
-            name = str(found.lastgroup)
+            name = str(found.lastgroup).partition("_")[0]
             group = self.groups[name]
             hit: RiskMatch | None = None
             if not blocked(group.practice, found.span()):
                 hit = group.match
             else:
-                # Groups earlier in the alternation cannot match at this position (the regex
-                # would have taken them); a later one may, outside the excluded wording.
+                # Another rule may match at this word, outside the excluded wording.
                 start = found.start()
-                for later in names[self.order[name] + 1 :]:
-                    other = self.groups[later]
+                for other in self._candidates(key, start):
+                    if other is group:
+                        continue
                     if first_indirect is not None and other.match.category != "explicit":
                         continue
-                    alt = other.regex.match(key, start)
+                    alt = other.match_at(key, start)
                     if alt is not None and not blocked(other.practice, alt.span()):
                         hit = other.match
                         break
@@ -500,18 +548,75 @@ def _items(lang: str, list_key: str, raw: Any) -> list[_Item]:
     return items
 
 
-def _compile_rule(rule_id: str, patterns: Iterable[str]) -> str:
-    fragments: list[str] = []
+def _compile_rule(rule_id: str, patterns: Iterable[str]) -> list[tuple[str, frozenset[str] | None]]:
+    """Each pattern's regex fragment and the characters it can start with."""
+    fragments: list[tuple[str, frozenset[str] | None]] = []
     for source in patterns:
         try:
-            fragment = compile_pattern(source)
+            fragment, first = compile_pattern_with_firsts(source)
             compiled = re.compile(_wrap(fragment), _FLAGS)
         except (ValueError, re.error) as exc:
             raise SafetyConfigError(f"{rule_id}: pattern {source!r}: {exc}") from None
         if compiled.match(" ") or compiled.match(" \n ") or compiled.match(""):
             raise SafetyConfigError(f"{rule_id}: pattern {source!r} can match empty text")
-        fragments.append(fragment)
+        fragments.append((fragment, first))
+    return fragments
+
+
+def _alternation(fragments: Iterable[str]) -> str:
     return "|".join(f"(?:{f})" for f in fragments)
+
+
+class _Dispatch:
+    """Builds a language's combined regex, grouped by the first character of a match.
+
+    Every pattern starts at a word start, so at each word only the patterns that can begin
+    with its first two letters are tried (``(?=ki)(?:...)``): the cost per word hardly grows
+    with the number of patterns. Patterns whose start is unknown (``re:``, ``* ...``) are
+    tried everywhere. Within a prefix, rules keep their file order.
+    """
+
+    def __init__(self) -> None:
+        self.buckets: dict[str | None, list[tuple[str, str]]] = {}  # prefix -> [(name, body)]
+
+    def add(self, name: str, fragments: Sequence[tuple[str, frozenset[str] | None]]) -> None:
+        by_char: dict[str | None, list[str]] = {}
+        for fragment, first in fragments:
+            for char in sorted(first) if first is not None else [None]:
+                by_char.setdefault(char, []).append(fragment)
+        for char, parts in by_char.items():
+            self.buckets.setdefault(char, []).append((name, _alternation(parts)))
+
+    def regex(self, lang: str, names: set[str] | None = None) -> re.Pattern[str] | None:
+        serial = 0
+
+        def alternation(prefix: str | None) -> str:
+            nonlocal serial
+            groups: list[str] = []
+            for name, body in self.buckets.get(prefix, ()):
+                if names is None or name in names:
+                    groups.append(f"(?P<{name}_{serial}>{body})")
+                    serial += 1
+            return "|".join(groups)
+
+        branches: list[str] = []
+        prefixes = [p for p in self.buckets if p is not None]
+        for char in sorted({p[0] for p in prefixes}):
+            inner = [alternation(char)] if char in self.buckets else []
+            for prefix in sorted(p for p in prefixes if len(p) > 1 and p[0] == char):
+                if body := alternation(prefix):
+                    inner.append(f"(?={re.escape(prefix)})(?:{body})")
+            inner = [part for part in inner if part]
+            if inner:
+                branches.append(f"(?={re.escape(char)})(?:{'|'.join(inner)})")
+        if None in self.buckets and (anywhere := alternation(None)):
+            branches.append(anywhere)
+        if not branches:
+            return None
+        try:
+            return re.compile(_wrap("|".join(branches)), _FLAGS)
+        except re.error as exc:  # e.g. inline flags inside a raw regex
+            raise SafetyConfigError(f"languages.{lang}: patterns do not combine: {exc}") from None
 
 
 def _combine(lang: str, parts: Sequence[str]) -> re.Pattern[str] | None:
@@ -531,8 +636,8 @@ def _build_language(
     unknown = set(section) - {*LIST_KEYS, "hint_words"}
     if unknown:
         raise SafetyConfigError(f"languages.{lang}: unknown keys {sorted(unknown)}")
-    all_parts: list[str] = []
-    explicit_parts: list[str] = []
+    dispatch = _Dispatch()
+    explicit_names: set[str] = set()
     groups: dict[str, _RuleGroup] = {}
     counts: dict[str, int] = {}
     exclusion_parts: dict[bool, list[str]] = {False: [], True: []}
@@ -546,20 +651,21 @@ def _build_language(
             for practice, patterns in ((False, item.patterns), (True, item.practice_patterns)):
                 if not patterns:
                     continue
-                body = _compile_rule(item.rule_id, patterns)
+                fragments = _compile_rule(item.rule_id, patterns)
+                body = _alternation(f for f, _ in fragments)
                 if list_key == "exclusions":
                     exclusion_parts[practice].append(body)
                     continue
                 category: Category = "explicit" if list_key == "explicit" else "indirect"
                 name = f"g{len(groups)}"
-                part = f"(?P<{name}>{body})"
-                all_parts.append(part)
+                dispatch.add(name, fragments)
                 if category == "explicit":
-                    explicit_parts.append(part)
+                    explicit_names.add(name)
+                first: frozenset[str] | None = frozenset()
+                for _, chars in fragments:
+                    first = None if first is None or chars is None else first | chars
                 groups[name] = _RuleGroup(
-                    RiskMatch(category, lang, item.rule_id),
-                    practice,
-                    re.compile(_wrap(body), _FLAGS),
+                    len(groups), RiskMatch(category, lang, item.rule_id), practice, body, first
                 )
             if list_key != "exclusions":
                 topics[item.rule_id] = item.topic
@@ -567,12 +673,17 @@ def _build_language(
     if not isinstance(hints_raw, list) or not all(isinstance(h, str) for h in hints_raw):
         raise SafetyConfigError(f"languages.{lang}.hint_words: must be a list of words")
     hints = frozenset(k.strip() for h in hints_raw if (k := matching_key(h)).strip())
+    by_prefix: dict[str, list[_RuleGroup]] = {}
+    for group in groups.values():
+        for prefix in sorted(group.first or ()):
+            by_prefix.setdefault(prefix, []).append(group)
     return _Language(
         code=lang,
-        risk=_combine(lang, all_parts),
-        explicit=_combine(lang, explicit_parts),
+        risk=dispatch.regex(lang),
+        explicit=dispatch.regex(lang, explicit_names),
         groups=groups,
-        order={name: index for index, name in enumerate(groups)},
+        by_prefix={prefix: tuple(found) for prefix, found in by_prefix.items()},
+        anywhere=tuple(g for g in groups.values() if g.first is None),
         exclusions=_combine(lang, exclusion_parts[False]),
         practice_exclusions=_combine(lang, exclusion_parts[True]),
         hint_words=hints,
