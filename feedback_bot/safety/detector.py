@@ -30,6 +30,7 @@ so case, accents, apostrophes and doubled letters do not matter)::
     suicid*               ``*`` inside a word: any letters (suicide, suicidal, suicidarme)
     want to *             ``*`` alone: exactly one word
     kill ... myself       ``...`` alone: zero to three words
+    roof ~ jump           ``~`` alone: zero to eight words (same clause)
     angst , nach hause    `` , `` alone: the phrase may continue across one clause break
                           there (German puts a comma before zu-, dass- and wie-clauses)
     (want|wanna) to die   alternatives; an empty alternative makes the group optional
@@ -81,6 +82,7 @@ _LANG_RE: Final = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?")
 _ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
 _PHRASE_TOKEN: Final = re.compile(r"[()|]|[^\s()|]+")
 _GAP: Final = r"(?: \w+){0,3}"
+_LONG_GAP: Final = r"(?: \w+){0,8}"
 _MAX_GAP_WORDS: Final = 3
 _UMLAUT_E: Final = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _BACKREF: Final = re.compile(r"\\[1-9]|\(\?P[<=]|\\g<")
@@ -120,7 +122,7 @@ class _AnyWord:
 
 @dataclass(frozen=True)
 class _Gap:
-    pass
+    long: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ def _literal_regex(piece: str) -> tuple[str, frozenset[str]]:
 def _word_node(token: str) -> _Node | None:
     if token == "...":
         return _Gap()
+    if token == "~":
+        return _Gap(long=True)
     if token == "*":
         return _AnyWord()
     if token == "$":
@@ -268,8 +272,8 @@ def _render(nodes: Sequence[_Node], lead: bool, top: bool) -> str:
             out.append("$")
         elif isinstance(node, _Gap):
             if not lead or last:
-                raise ValueError("... must stand between two words")
-            out.append(_GAP)
+                raise ValueError("... and ~ must stand between two words")
+            out.append(_LONG_GAP if node.long else _GAP)
         elif isinstance(node, _Break):
             if not lead or (last and top):
                 raise ValueError(", must stand between two words")
