@@ -399,7 +399,7 @@ def _excluded(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
 class _Language:
     code: str
     risk: re.Pattern[str] | None  # every explicit and indirect group
-    explicit: re.Pattern[str] | None  # explicit groups only
+    explicit: _Lazy  # explicit groups only, compiled when an indirect hit is found first
     groups: Mapping[str, _RuleGroup]  # group name -> group, in file order
     by_prefix: Mapping[str, tuple[_RuleGroup, ...]]  # word prefix -> groups that may match
     anywhere: tuple[_RuleGroup, ...]  # groups whose first word is not known in advance
@@ -462,7 +462,7 @@ class _Language:
                     return hit
                 if first_indirect is None:
                     first_indirect = hit
-                    pattern = self.explicit
+                    pattern = self.explicit.get()
                     if pattern is None:
                         break
             found = pattern.search(key, found.start() + 1)
@@ -592,6 +592,16 @@ class _Dispatch:
             self.buckets.setdefault(char, []).append((name, _alternation(parts)))
 
     def regex(self, lang: str, names: set[str] | None = None) -> re.Pattern[str] | None:
+        source = self.source(names)
+        if source is None:
+            return None
+        try:
+            return re.compile(source, _FLAGS)
+        except re.error as exc:  # e.g. inline flags inside a raw regex
+            raise SafetyConfigError(f"languages.{lang}: patterns do not combine: {exc}") from None
+
+    def source(self, names: set[str] | None = None) -> str | None:
+        """The combined regex source for the groups in ``names`` (all when None)."""
         serial = 0
 
         def alternation(prefix: str | None) -> str:
@@ -615,12 +625,20 @@ class _Dispatch:
                 branches.append(f"(?={re.escape(char)})(?:{'|'.join(inner)})")
         if None in self.buckets and (anywhere := alternation(None)):
             branches.append(anywhere)
-        if not branches:
-            return None
-        try:
-            return re.compile(_wrap("|".join(branches)), _FLAGS)
-        except re.error as exc:  # e.g. inline flags inside a raw regex
-            raise SafetyConfigError(f"languages.{lang}: patterns do not combine: {exc}") from None
+        return _wrap("|".join(branches)) if branches else None
+
+
+class _Lazy:
+    """A regex compiled on first use (a subset of an already validated combined regex)."""
+
+    def __init__(self, source: str | None) -> None:
+        self._source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    def get(self) -> re.Pattern[str] | None:
+        if self._compiled is None and self._source is not None:
+            self._compiled = re.compile(self._source, _FLAGS)
+        return self._compiled
 
 
 def _combine(lang: str, parts: Sequence[str]) -> re.Pattern[str] | None:
@@ -684,7 +702,7 @@ def _build_language(
     return _Language(
         code=lang,
         risk=dispatch.regex(lang),
-        explicit=dispatch.regex(lang, explicit_names),
+        explicit=_Lazy(dispatch.source(explicit_names)),
         groups=groups,
         by_prefix={prefix: tuple(found) for prefix, found in by_prefix.items()},
         anywhere=tuple(g for g in groups.values() if g.first is None),
