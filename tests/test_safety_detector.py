@@ -167,6 +167,25 @@ TRUE_POSITIVES: list[tuple[str, str, str]] = [
     ("ya no aguanto más", "indirect", "es"),
     ("quiero desaparecer para siempre", "indirect", "es"),
     ("soy una carga para mi familia", "indirect", "es"),
+    # Category rules added with issue 13 (intent/plan, means, being unsafe, hopelessness with
+    # finality, preparation/farewell, disappearing); one example each keeps every rule alive.
+    ("I've decided to go through with it this weekend", "explicit", "en"),
+    ("I've been hoarding my sleeping pills", "explicit", "en"),
+    ("my husband choked me again", "explicit", "en"),
+    ("It will never get better", "indirect", "en"),
+    ("I have written a goodbye letter to my kids", "indirect", "en"),
+    ("Heute Nacht ist es soweit", "explicit", "de"),
+    ("Ich habe mir einen Strick besorgt", "explicit", "de"),
+    ("Mein Partner würgt mich", "explicit", "de"),
+    ("Es wird nie besser", "indirect", "de"),
+    ("Ich habe Briefe an meine Familie geschrieben", "indirect", "de"),
+    ("Ich möchte einfach aufhören zu existieren", "indirect", "de"),
+    ("Ya tengo un plan para hacerlo", "explicit", "es"),
+    ("Compré una soga", "explicit", "es"),
+    ("Mi marido me golpea cuando bebe", "explicit", "es"),
+    ("No hay salida para mí", "indirect", "es"),
+    ("Estoy dejando en orden mis asuntos", "indirect", "es"),
+    ("Quisiera dormir para siempre", "indirect", "es"),
 ]
 
 

@@ -35,13 +35,16 @@ from feedback_bot.ports import (
 )
 
 from .content import MAX_TEXT_CHARS, attachment_content, split_text, text_content
+from .direct import DirectRooms
 from .errors import NETWORK_ERRORS, send_error
 from .events import PLATFORM
 from .inbound import SyncLoop, SyncOptions, SyncState
 from .logs import quiet_library_logs
+from .rawapi import MatrixHTTPError
 from .recent import Recent
 from .session import check_settings, prepare_store
 from .settings import MatrixSettings
+from .trust import DeviceTrust
 
 ENCRYPTION_STATE = {
     "type": "m.room.encryption",
@@ -64,14 +67,16 @@ class MatrixAdapter(BaseAdapter):
         timeline_limit: int = 100,
         backoff_max: float = 60.0,
         undecryptable_grace: float = 300.0,
+        withheld_grace: float = 10.0,
         room_wait: float = 10.0,
     ) -> None:
         check_settings(settings)
         self._settings = settings
         self._cursors = cursors
         self._options = SyncOptions(
-            sync_timeout_ms, timeline_limit, backoff_max, undecryptable_grace
+            sync_timeout_ms, timeline_limit, backoff_max, undecryptable_grace, withheld_grace
         )
+        self._trust: DeviceTrust | None = None
         self._room_wait = room_wait
         self._client: AsyncClient | None = None
         self._state = SyncState()
@@ -102,7 +107,8 @@ class MatrixAdapter(BaseAdapter):
             config=config,
         )
         self._client = client
-        self._state = SyncState()
+        self._state = SyncState(direct=DirectRooms(client))
+        self._trust = DeviceTrust(client, allow_unsigned=self._settings.allow_unsigned_devices)
         loop = SyncLoop(client, self._settings, self._cursors, sink, self._state, self._options)
         self._loop = loop
         await loop.prepare()
@@ -145,6 +151,11 @@ class MatrixAdapter(BaseAdapter):
                 # New devices of the client must get the room key, or it can't decrypt.
                 with suppress(LocalProtocolError):
                     await client.keys_query()
+            if room.encrypted and self._trust is not None:
+                # Only devices their owner cross-signed get the room key (trust.py).
+                self._trust.forget(self._state.devices_changed)
+                self._state.devices_changed.clear()
+                await self._trust.apply(list(room.users))
             first_id: str | None = None
             for index, part in enumerate(split_text(message.text)):
                 tx_id = str(message.outbox_id) if index == 0 else f"{message.outbox_id}.{index}"
@@ -158,6 +169,8 @@ class MatrixAdapter(BaseAdapter):
                     first_id = first_id or event_id
         except NETWORK_ERRORS:
             raise TransientSendError("network") from None
+        except MatrixHTTPError as exc:
+            raise TransientSendError(f"keys:{exc.status}") from None
         except (EncryptionError, LocalProtocolError) as exc:
             raise TransientSendError(f"encryption:{type(exc).__name__}") from None
         return SendReceipt(first_id)
@@ -237,6 +250,8 @@ class MatrixAdapter(BaseAdapter):
             raise send_error(response)
         room_id = str(response.room_id)
         self._state.pending_rooms.add(room_id)
+        if self._state.direct is not None:
+            await self._state.direct.add(user_id, room_id)
         # The room can show up in a sync before our invite does; a send in between would
         # find nobody to encrypt for.
         await self._state.wait_for(

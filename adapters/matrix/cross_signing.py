@@ -258,7 +258,7 @@ async def query_own(client: AsyncClient) -> OwnIdentityState:
     device = ((answer.get("device_keys") or {}).get(user) or {}).get(client.device_id)
     master_public = single_key(master)
     ssk_public = single_key(ssk)
-    if ssk_public and master_public and not verify(ssk, user, master_public, master_public):
+    if ssk_public and master_public and not verify(ssk or {}, user, master_public, master_public):
         ssk_public = None  # not vouched for by the master key: treat as absent
     return OwnIdentityState(master_public, ssk_public, device)
 

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import secrets
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -25,12 +26,14 @@ from nio import (
     RoomGetEventResponse,
     RoomMessagesResponse,
     SyncResponse,
+    UnknownToDeviceEvent,
 )
 
 from feedback_bot.ports import CursorStore, EventKind, InboundSink, IncomingEvent
 
 from . import rawapi
 from .cross_signing import ForeignIdentity, KeyFileError, NeedsAuth, ensure_cross_signed
+from .direct import DirectRooms
 from .errors import NETWORK_ERRORS, is_rate_limited, retry_after_seconds
 from .events import PLATFORM, bot_removed, other_party_left, reaction_target, translate
 from .logs import describe
@@ -42,6 +45,7 @@ from .undecrypted import UndecryptedEvents
 log = logging.getLogger(__name__)
 
 CURSOR_NAME = "matrix:since"
+WITHHELD = "m.room_key.withheld"
 _MAX_GAP_PAGES = 50
 
 
@@ -59,6 +63,8 @@ class SyncState:
     groups: set[str] = field(default_factory=set)
     told_groups: set[str] = field(default_factory=set)  # noted and left: leave on sight
     identity: str | None = None  # cross-signing outcome, or "error: ..." (see cross_signing)
+    devices_changed: set[str] = field(default_factory=set)  # users to re-check (trust.py)
+    direct: DirectRooms | None = None
 
     async def wait_for(self, predicate: Callable[[], bool], seconds: float) -> bool:
         """Re-checked after every processed sync; False if still untrue after ``seconds``."""
@@ -84,6 +90,8 @@ class SyncOptions:
     timeline_limit: int = 100
     backoff_max: float = 60.0
     undecryptable_grace: float = 300.0
+    withheld_grace: float = 10.0  # after m.room_key.withheld: the key will not come
+    held_sync_timeout_ms: int = 3_000  # shorter polls while we wait for a room key
 
 
 class SyncLoop:
@@ -109,7 +117,11 @@ class SyncLoop:
             },
             "presence": {"not_types": ["*"]},
         }
-        self._undecrypted = UndecryptedEvents(options.undecryptable_grace)
+        self._undecrypted = UndecryptedEvents(
+            options.undecryptable_grace, withheld_grace_seconds=options.withheld_grace
+        )
+        self._key_requested: Recent[None] = Recent()  # megolm session ids
+        self._direct = state.direct or DirectRooms(client)
         self._not_bot_events: Recent[None] = Recent()
         self._since: str | None = None  # where the next sync starts
         self._saved: str | None = None  # what the cursor store holds
@@ -213,8 +225,11 @@ class SyncLoop:
         # nio skips a response whose next_batch it has seen; after a failed turn we ask for
         # the same range again and need it decrypted again.
         self._client.next_batch = ""
+        timeout = self._options.sync_timeout_ms
+        if len(self._undecrypted):
+            timeout = min(timeout, self._options.held_sync_timeout_ms)
         response = await self._client.sync(
-            timeout=0 if first else self._options.sync_timeout_ms,
+            timeout=0 if first else timeout,
             sync_filter=self._filter,
             since=since,
             # nio keeps rooms in memory only; after a restart it needs the full state.
@@ -229,12 +244,15 @@ class SyncLoop:
 
     async def _process(self, response: SyncResponse, since: str | None) -> None:
         client, own = self._client, self._client.user_id
+        self._state.devices_changed.update(response.device_list.changed)
+        self._note_withheld(response)
         # Events held back for a missing room key come first: they are older.
         deliveries = self._resolve_undecrypted()
         to_leave: set[str] = set()
+        newly_held: list[tuple[str, Any]] = []
 
-        for room_id in response.rooms.invite:
-            await self._join(room_id)
+        for room_id, invite in response.rooms.invite.items():
+            await self._join(room_id, _direct_inviter(invite.invite_state, own))
 
         for room_id, info in response.rooms.join.items():
             self._state.pending_rooms.discard(room_id)
@@ -260,6 +278,7 @@ class SyncLoop:
             for event in events:
                 if isinstance(event, MegolmEvent):
                     self._undecrypted.hold(room_id, event, since)
+                    newly_held.append((room_id, event))
                     continue
                 source = getattr(event, "source", None)
                 if not isinstance(source, dict):
@@ -281,12 +300,51 @@ class SyncLoop:
                 ):
                     deliveries.append(removed)
             self._forget(room_id)
+            await self._direct.remove(room_id)
 
         for incoming in deliveries:
             await self._deliver(incoming)
         for room_id in to_leave:
             await self.leave(room_id)
         await self._save_cursor(response.next_batch)
+        await self._request_keys(newly_held)
+
+    def _note_withheld(self, response: SyncResponse) -> None:
+        for event in response.to_device_events:
+            if not isinstance(event, UnknownToDeviceEvent) or event.type != WITHHELD:
+                continue
+            content = event.source.get("content") or {}
+            session_id = content.get("session_id")
+            if isinstance(session_id, str):
+                log.info("Matrix: a sender's device withholds a room key (%s)", content.get("code"))
+                self._undecrypted.withheld(session_id)
+
+    async def _request_keys(self, events: list[tuple[str, Any]]) -> None:
+        """Ask the sending device (and our own other devices) once per missing session."""
+        client = self._client
+        for room_id, event in events:
+            session_id = getattr(event, "session_id", None)
+            if not session_id or session_id in self._key_requested or not client.device_id:
+                continue
+            self._key_requested.put(session_id, None)
+            content = {
+                "action": "request",
+                "body": {
+                    "algorithm": event.algorithm,
+                    "room_id": room_id,
+                    "sender_key": event.sender_key,
+                    "session_id": session_id,
+                },
+                "request_id": f"fb{secrets.token_hex(8)}",
+                "requesting_device_id": client.device_id,
+            }
+            messages: dict[str, dict[str, Any]] = {event.sender: {event.device_id or "*": content}}
+            if client.user_id and client.user_id != event.sender:
+                messages[client.user_id] = {"*": content}
+            with suppress(rawapi.MatrixHTTPError, *NETWORK_ERRORS):
+                await rawapi.send_to_device(
+                    client, "m.room_key_request", messages, content["request_id"]
+                )
 
     def _resolve_undecrypted(self) -> list[IncomingEvent]:
         own = self._client.user_id
@@ -303,7 +361,7 @@ class SyncLoop:
                     PLATFORM,
                     held.event.event_id,
                     held.room_id,
-                    EventKind.NON_TEXT,  # the core tells the client we could not read it
+                    EventKind.UNREADABLE,  # the core tells the client we could not read it
                     sender=held.event.sender,
                 )
             )
@@ -336,10 +394,12 @@ class SyncLoop:
             await self._cursors.set(CURSOR_NAME, token)
             self._saved = token
 
-    async def _join(self, room_id: str) -> None:
+    async def _join(self, room_id: str, direct_with: str | None) -> None:
         response = await self._client.join(room_id)
         if isinstance(response, JoinResponse):
             self._state.pending_rooms.add(room_id)
+            if direct_with:
+                await self._direct.add(direct_with, room_id)
             return
         if response.status_code in ("M_FORBIDDEN", "M_NOT_FOUND"):
             log.info("could not join %s (%s); invite withdrawn?", room_id, response.status_code)
@@ -351,6 +411,7 @@ class SyncLoop:
         with suppress(*NETWORK_ERRORS):
             await self._client.room_leave(room_id)
         self._forget(room_id)
+        await self._direct.remove(room_id)
 
     def _forget(self, room_id: str) -> None:
         # nio ignores the "leave" section of a sync and would keep the room forever.
@@ -403,3 +464,19 @@ class SyncLoop:
                 response.event.sender == self._client.user_id
             )
             (known if is_ours else not_ours).put(target, None)
+
+
+def _direct_inviter(invite_state: list[Any], own_user_id: str) -> str | None:
+    """Who invited us to a DM (``is_direct`` on our invite), or None for other rooms."""
+    for event in invite_state:
+        source = getattr(event, "source", None) or {}
+        # nio moves an invite member event's content out of its source.
+        content = getattr(event, "content", None) or source.get("content") or {}
+        if (
+            source.get("type") == "m.room.member"
+            and source.get("state_key") == own_user_id
+            and content.get("is_direct") is True
+            and isinstance(source.get("sender"), str)
+        ):
+            return str(source["sender"])
+    return None

@@ -15,5 +15,8 @@ class MatrixSettings(BaseModel):
     device_name: str = "feedback-bot"
     store_path: Path = Path("data/matrix-store")
     pickle_key: SecretStr | None = None
+    # Room keys also to devices of users without cross-signing (servers whose clients don't
+    # cross-sign); by default only devices their owner signed get them, as in today's Element.
+    allow_unsigned_devices: bool = False
     per_room_per_second: float = 1.0
     overall_per_second: float = 10.0

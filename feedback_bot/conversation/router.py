@@ -58,6 +58,9 @@ class Router:
             if turn.identity is not None:
                 turn.identity.reachable = event.kind is EventKind.UNBLOCKED
             return
+        if event.kind is EventKind.UNREADABLE:  # linked or not: they should simply resend
+            turn.say(turn.t("unreadable"))
+            return
         if risky:  # before anything that could turn the message away, even its length
             await self._safety(turn)
         if event.text is not None and len(event.text) > turn.deps.max_text_chars:

@@ -29,6 +29,7 @@ class EventKind(enum.StrEnum):
     COMMAND = "command"
     CHOICE = "choice"
     NON_TEXT = "non_text"  # stickers, photos, voice: we only read text for now
+    UNREADABLE = "unreadable"  # encrypted, and its key never came: the client should resend
     EDIT = "edit"  # an edited message; we don't rewrite stored feedback behind the client's back
     BLOCKED = "blocked"  # the person blocked the bot / left the room
     UNBLOCKED = "unblocked"

@@ -6,12 +6,15 @@ Usage::
     match = detector.check(text)      # RiskMatch | None, never raises
     if match is not None:
         ...  # crisis resources first, then everything else
+        detector.topic(match)         # the clinical category, e.g. "means" (see TOPICS)
 
-Recall comes first; see ``detector`` and ``config/safety.yaml`` for the trade-off.
+Recall comes first; see ``detector``, ``config/safety.yaml`` and ``docs/safety.md``.
+``evaluate`` measures the lists on a labelled corpus (``feedback-bot safety evaluate``).
 """
 
 from feedback_bot.safety.detector import (
     DEFAULT_CONFIG_PATH,
+    TOPICS,
     Category,
     RiskDetector,
     RiskMatch,
@@ -23,6 +26,7 @@ from feedback_bot.safety.normalize import matching_key, normalize
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "TOPICS",
     "Category",
     "RiskDetector",
     "RiskMatch",

@@ -21,7 +21,8 @@ Two functions share one folding pipeline:
       ``kiiiill`` -> ``kil``, ``better`` -> ``beter``). Phrases from the YAML go through
       the same function, so stretched or doubled letters never matter.
     * light de-obfuscation inside words that mix scripts or letters and digits:
-      ``su1c1de`` -> ``suicide``, Cyrillic ``к`` in ``кill`` -> ``kill``.
+      ``su1c1de`` -> ``suicide``, Cyrillic ``к`` in ``кill`` -> ``kill``; four or more
+      single letters in a row are joined (``s u i c i d a l`` -> ``suicidal``).
 
 Both functions are total: any ``str`` (lone surrogates, control characters, RTL marks,
 combining marks, emoji, 20,000+ characters) is accepted and never raises.
@@ -81,6 +82,8 @@ _FOLD_TABLE: Final = _FoldTable()
 
 _LETTER_RUN_3: Final = re.compile(r"([^\W\d_])\1{2,}")
 _ANY_RUN: Final = re.compile(r"(\w)\1+")
+# Four or more single letters in a row ("s u i c i d e") are one spelled-out word.
+_SPACED: Final = re.compile(r"(?<!\w)[^\W\d_](?: [^\W\d_](?!\w)){3,}")
 
 # Leetspeak digits, applied only inside tokens that mix letters and digits.
 _LEET_TABLE: Final = str.maketrans("013457", "oieast")
@@ -174,6 +177,9 @@ def matching_key(text: str) -> str:
         words = raw.split()
         if not words:
             continue
-        clause = _ANY_RUN.sub(r"\1", _deobfuscate(" ".join(words)))
+        clause = " ".join(words)
+        if len(words) >= 4:
+            clause = _SPACED.sub(lambda m: m.group().replace(" ", ""), clause)
+        clause = _ANY_RUN.sub(r"\1", _deobfuscate(clause))
         clauses.append(" " + clause)
     return "\n".join(clauses)

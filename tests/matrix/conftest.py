@@ -52,6 +52,8 @@ def bot_settings(synapse: SynapseServer, bot_account: MatrixUser, tmp_path: Path
         password=SecretStr(bot_account.password),
         store_path=tmp_path / "bot-store",
         pickle_key=SecretStr("test pickle key"),
+        # The nio test clients have no cross-signing; the Element tests turn this off.
+        allow_unsigned_devices=True,
     )
 
 

@@ -120,7 +120,7 @@ async def test_message_the_bot_cannot_decrypt_is_reported_not_dropped(
 
     events = await sink.wait_for(lambda evs: bool(evs))
     assert [(e.event_id, e.kind, e.text) for e in events] == [
-        (unreadable, EventKind.NON_TEXT, None)
+        (unreadable, EventKind.UNREADABLE, None)
     ]
 
 

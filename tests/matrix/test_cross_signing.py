@@ -12,6 +12,8 @@ import pytest
 
 from adapters.matrix import cross_signing, rawapi
 from adapters.matrix.cross_signing import KEY_FILE, IdentityKeys, KeyFileError, verify
+from adapters.matrix.identity import matrix_identity
+from adapters.matrix.session import MatrixConfigError
 from adapters.matrix.settings import MatrixSettings
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.conftest import AdapterRunner
@@ -153,3 +155,25 @@ def test_key_file_is_bound_to_its_account(tmp_path: Path) -> None:
     (tmp_path / KEY_FILE).write_text(json.dumps(record))
     with pytest.raises(KeyFileError):
         cross_signing.load_keys(tmp_path, "pk", "@other:example.org")
+
+
+async def test_identity_command_reports_the_fingerprint_a_practice_can_compare(
+    synapse: SynapseServer,
+    bot_account: MatrixUser,
+    bot_settings: MatrixSettings,
+    adapters: AdapterRunner,
+) -> None:
+    with pytest.raises(MatrixConfigError):
+        await matrix_identity(bot_settings)  # nothing to report before the first start
+    adapter = await adapters.start(bot_settings, MemoryCursorStore(), RecordingSink())
+
+    report = await matrix_identity(bot_settings)  # beside the running bot
+
+    master = one_key(published(synapse, bot_account)["master_keys"][bot_account.user_id])
+    assert report["master_key"] == master and report["fingerprint"].replace(" ", "") == master
+    assert report["matches_store"] and report["device_cross_signed"]
+    assert report["device_id"] == adapter._client.device_id  # type: ignore[union-attr]
+    assert (await matrix_identity(bot_settings, reset=True))["reset"] == "already_signed"
+    assert published(synapse, bot_account)["master_keys"][bot_account.user_id]["keys"] == {
+        f"ed25519:{master}": master
+    }

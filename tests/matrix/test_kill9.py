@@ -86,6 +86,7 @@ async def test_event_lost_to_kill9_before_commit_is_answered_once_after_restart(
         "FEEDBACK_BOT_MATRIX__PASSWORD": bot_account.password,
         "FEEDBACK_BOT_MATRIX__STORE_PATH": str(tmp_path / "bot-store"),
         "FEEDBACK_BOT_MATRIX__PICKLE_KEY": "kill9 test pickle key",
+        "FEEDBACK_BOT_MATRIX__ALLOW_UNSIGNED_DEVICES": "true",  # nio client: no cross-signing
         "FEEDBACK_BOT_MATRIX__PER_ROOM_PER_SECOND": "20",
         "FEEDBACK_BOT_MATRIX__OVERALL_PER_SECOND": "50",
         "FEEDBACK_BOT_SCHEDULING__DISPATCH_SECONDS": "0.2",
