@@ -1,6 +1,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Element's SDK (matrix-js-sdk, Rust crypto) drives the Matrix tests as a real client.
+ELEMENT := tests/element
+ELEMENT_STAMP := $(ELEMENT)/node_modules/.installed
 
 .PHONY: demo test lint typecheck bench lock clean
 
@@ -14,7 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/feedback-bot demo
 
-test: $(STAMP)
+$(ELEMENT_STAMP): $(ELEMENT)/package.json $(ELEMENT)/package-lock.json
+	npm ci --prefix $(ELEMENT) --no-audit --no-fund --loglevel=error
+	touch $(ELEMENT_STAMP)
+
+test: $(STAMP) $(ELEMENT_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q

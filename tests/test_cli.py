@@ -321,3 +321,18 @@ def test_a_database_one_migration_behind_names_both_revisions(fresh_env: dict[st
     assert code == 1 and previous in out
     assert invoke("db", "upgrade")[0] == 0
     assert invoke("db", "status")[0] == 0
+
+
+def test_platform_and_safety_commands_hang_off_the_main_command(tmp_path: Path) -> None:
+    corpus = tmp_path / "mini.tsv"
+    corpus.write_text(
+        "# label\tlang\ttext\n1\ten\tI want to kill myself\n0\ten\tThe session felt rushed\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["safety", "evaluate", str(corpus), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["recall"] == 1.0
+    # Registered by the Matrix platform entry; without settings it says what is missing.
+    result = CliRunner().invoke(app, ["matrix", "identity", "--json"])
+    assert result.exit_code == 2
+    assert "FEEDBACK_BOT_MATRIX__HOMESERVER" in json.loads(result.output)["error"]

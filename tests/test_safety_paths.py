@@ -3,12 +3,14 @@ hurt anyone else."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from feedback_bot.storage.models import FeedbackItem, InboxEvent, SafetyEvent
-from tests.harness import Harness
+from tests.harness import REPO, Harness
 
 RISKY = "honestly I don't see the point anymore"
 
@@ -82,3 +84,20 @@ async def test_risky_words_are_never_throttled(bot: Harness) -> None:
         await bot.console.say("alex", f"filler {i}")
     replies = await bot.says("alex", RISKY)
     assert any("glad you wrote" in r for r in replies)
+
+
+def test_a_deployments_own_safety_file_adds_to_the_shipped_lists(tmp_path: Path) -> None:
+    """A safety.yaml beside a deployment's prompts file once replaced the shipped lists:
+    a practice adding one phrase silently lost every shipped rule."""
+    from feedback_bot.people.practice_config import load_practice_config
+    from feedback_bot.safety.direct import load_detector
+
+    (tmp_path / "safety.yaml").write_text(
+        "version: 1\nlanguages:\n  en:\n    indirect:\n      - id: practice_word\n"
+        "        topic: ideation\n        patterns: [\"blue whale\"]\n",
+        encoding="utf-8",
+    )
+    config = load_practice_config(REPO / "config" / "prompts.yaml")
+    detector = load_detector(config, tmp_path / "safety.yaml")
+    assert detector.check("I have been thinking about the blue whale again") is not None
+    assert detector.check("I want to kill myself") is not None

@@ -29,4 +29,5 @@ PLATFORM = Platform(
     # nio logs event bodies at DEBUG; peewee (its key store) logs SQL with parameters.
     loggers=("nio", "peewee"),
     setup_hint="FEEDBACK_BOT_MATRIX__HOMESERVER",
+    commands=lambda: __import__("adapters.matrix.cli", fromlist=["commands"]).commands(),
 )

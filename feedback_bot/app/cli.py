@@ -17,6 +17,7 @@ from adapters.registry import platforms
 from feedback_bot.app.platforms import settings_class
 from feedback_bot.app.settings import Settings, SettingsError, load_settings
 from feedback_bot.people.practice_config import ConfigError, load_practice_config
+from feedback_bot.safety.evaluate import app as safety_app
 
 app = typer.Typer(
     add_completion=False,
@@ -42,8 +43,12 @@ for name, sub in (
     ("keys", keys_app),
     ("digest", digest_app),
     ("outbox", outbox_app),
+    ("safety", safety_app),
 ):
     app.add_typer(sub, name=name)
+for _platform in platforms():
+    if _platform.commands is not None:
+        app.add_typer(_platform.commands(), name=_platform.name)
 
 out = Console()
 err = Console(stderr=True)

@@ -40,6 +40,8 @@ class Platform(Generic[S]):
     # The invite link template known from settings alone (the CLI starts no adapter).
     invite_link: Callable[[S], str | None] = _no_link
     setup_hint: str = ""  # the variable(s) that configure it, for "nothing configured"
+    # Its own admin commands, as a Typer app mounted at `feedback-bot <name> …` (built lazily).
+    commands: Callable[[], Any] | None = None
 
     def settings_of(self, settings: Settings) -> S:
         """This platform's section of ``settings`` (its defaults if settings lack it)."""

@@ -14,12 +14,13 @@ log = logging.getLogger(__name__)
 
 
 def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> RiskDetector:
-    """Phrase lists beside the practice's prompts file, else the ones shipped in the repo."""
-    if phrases_file is None or not phrases_file.exists():
-        phrases_file = DEFAULT_CONFIG_PATH
-    data = load_config(phrases_file)
+    """The shipped lists, plus a deployment's ``safety.yaml`` beside its prompts file and
+    the practice's own phrases: each adds to the shipped lists, none can remove from them."""
+    data = load_config(DEFAULT_CONFIG_PATH)
+    if phrases_file is not None and phrases_file.exists():
+        if phrases_file.resolve() != DEFAULT_CONFIG_PATH.resolve():
+            data = merge_configs(data, load_config(phrases_file))
     if config.safety_phrases:
-        # Practice extensions add to the shipped lists; they never remove from them.
         data = merge_configs(data, {"version": 1, "languages": config.safety_phrases})
     return RiskDetector.from_config(data)
 
