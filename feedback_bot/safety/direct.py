@@ -17,9 +17,12 @@ def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> R
     """The shipped lists, plus a deployment's ``safety.yaml`` beside its prompts file and
     the practice's own phrases: each adds to the shipped lists, none can remove from them."""
     data = load_config(DEFAULT_CONFIG_PATH)
-    if phrases_file is not None and phrases_file.exists():
-        if phrases_file.resolve() != DEFAULT_CONFIG_PATH.resolve():
-            data = merge_configs(data, load_config(phrases_file))
+    if (
+        phrases_file is not None
+        and phrases_file.exists()
+        and phrases_file.resolve() != DEFAULT_CONFIG_PATH.resolve()
+    ):
+        data = merge_configs(data, load_config(phrases_file))
     if config.safety_phrases:
         data = merge_configs(data, {"version": 1, "languages": config.safety_phrases})
     return RiskDetector.from_config(data)
