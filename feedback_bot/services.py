@@ -38,4 +38,11 @@ class Services:
 
     def crisis_reply(self, lang: str) -> str:
         """What someone who may be in danger is told, by the outbox or directly."""
-        return self.catalog.t("safety.reply", lang) + "\n\n" + self.crisis_block(lang)
+        # Short and warm, the resources straight after, then why they should use them now.
+        return "\n\n".join(
+            [
+                self.catalog.t("safety.reply", lang),
+                self.crisis_block(lang),
+                self.catalog.t("safety.after", lang),
+            ]
+        )

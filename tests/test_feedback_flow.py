@@ -310,15 +310,23 @@ async def test_risky_words_get_crisis_resources_first(bot: Harness) -> None:
         assert replies[0].startswith(t(bot, "safety.reply")), said
         for r in res.emergency + res.crisis_lines:
             assert r.contact in replies[0]
-        # The feedback questions still follow, after the help.
-        assert replies[-1].startswith(t(bot, "feedback.ask_valence"))
+        # No routine question follows the help in the same turn: the words are kept.
+        assert replies[-1] == t(bot, "safety.kept")
+        assert not any(t(bot, "feedback.ask_valence") in r for r in replies)
+        assert bot.console.sent[who][-1].choices == ()
         async with bot.app.sessions() as s:
             events = list(
                 (await s.execute(select(SafetyEvent).where(SafetyEvent.client_id == cid))).scalars()
             )
         assert [e.alerted for e in events] == [False]
         [draft] = await items(bot, cid)
-        assert draft.risk is True
+        assert draft.risk is True and draft.status == "draft"
+        # The flow is offered, not pushed: their next message picks the words up again.
+        later = await bot.says(who, "thank you")
+        assert later[-1].startswith(t(bot, "feedback.kept_words"))
+        assert t(bot, "feedback.ask_valence") in later[-1]
+        [same] = await items(bot, cid)
+        assert same.id == draft.id
     # Nobody agreed to alerts at onboarding: the practitioner hears of it in the digest only.
     assert bot.new_messages("dr") == []
 
@@ -334,7 +342,8 @@ async def test_practitioner_alerted_straight_away_when_client_agreed(bot: Harnes
         events = list((await s.execute(select(SafetyEvent))).scalars())
     assert [(e.client_id, e.alerted) for e in events] == [(cid, True)]
 
-    # Mid-flow, help still comes first, and the item is flagged for the digest.
+    # Mid-flow, help comes first, the question pending is let go, and the words are kept.
+    await bot.says("alex", "!feedback")  # carry on with the words kept after the crisis reply
     await bot.presses("alex", "Something else")
     await bot.presses("alex", "Just so you know")
     bot.new_messages("dr")
@@ -342,7 +351,12 @@ async def test_practitioner_alerted_straight_away_when_client_agreed(bot: Harnes
     await bot.presses("alex", "Something didn't feel right")
     replies = await bot.says("alex", "I don't see the point anymore, honestly")
     assert replies[0].startswith(t(bot, "safety.reply"))
-    assert replies[-1].startswith(t(bot, "feedback.ask_routing"))
+    assert replies[-1] == t(bot, "safety.kept")
+    assert not any(t(bot, "feedback.ask_routing") in r for r in replies)
+    # When they want to carry on, the draft is where they left it.
+    replies = await bot.says("alex", "!feedback")
+    assert replies[-1].startswith(t(bot, "feedback.kept_words"))
+    assert t(bot, "feedback.ask_routing") in replies[-1]
     await bot.presses("alex", "Bring it into our next session")
     second = (await items(bot, cid))[-1]
     assert second.risk is True and second.status == "submitted"

@@ -29,7 +29,9 @@ def marker() -> str:
 
 
 async def share(bot: Harness, who: str, said: str, route: str = "Just so you know") -> None:
-    await bot.says(who, said)
+    replies = await bot.says(who, said)
+    if replies and replies[-1] == harness.t(bot, "safety.kept"):
+        await bot.says(who, "!feedback")  # after a crisis reply, the flow waits to be asked for
     await bot.presses(who, "Something else")
     await bot.presses(who, route)
 

@@ -64,13 +64,13 @@ async def answer(turn: ClientTurn, checkin: Checkin, key: str) -> None:
     await feedback.start(turn, source=ItemSource.CHECKIN, checkin_id=checkin.id, valence=key)
 
 
-async def answer_with_text(turn: ClientTurn, checkin: Checkin, text: str, risk: bool) -> None:
+async def answer_with_text(turn: ClientTurn, checkin: Checkin, text: str) -> None:
     """Words typed in reply to a check-in answer it, and become feedback."""
     checkin.status = CheckinStatus.ANSWERED
     checkin.response = "text"
     checkin.answered_at = turn.now
     CHECKINS_ANSWERED.inc()
-    await feedback.start(turn, text, source=ItemSource.CHECKIN, checkin_id=checkin.id, risk=risk)
+    await feedback.start(turn, text, source=ItemSource.CHECKIN, checkin_id=checkin.id)
 
 
 async def start_alliance(turn: ClientTurn, checkin_id: int) -> None:

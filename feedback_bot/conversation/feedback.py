@@ -55,6 +55,22 @@ async def start(
     if draft is not None and checkin_id is None and turn.now - draft.created_at < RESUME_WINDOW:
         await _resume(turn, draft, text, risk)
         return
+    await _new_draft(turn, text, source=source, checkin_id=checkin_id, valence=valence, risk=risk)
+    if valence is None:
+        await turn.ask("valence", turn.t("feedback.ask_valence"), VALENCE_OPTIONS)
+    else:
+        await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+
+
+async def _new_draft(
+    turn: ClientTurn,
+    text: str | None,
+    *,
+    source: str = "anytime",
+    checkin_id: int | None = None,
+    valence: str | None = None,
+    risk: bool = False,
+) -> FeedbackItem:
     item = FeedbackItem(
         uid=new_uid(),  # before sealing: the ciphertext is bound to it
         client_id=turn.client.id,
@@ -70,10 +86,21 @@ async def start(
     await turn.session.flush()
     conv = await turn.conv()
     conv.item_id = item.id
-    if valence is None:
-        await turn.ask("valence", turn.t("feedback.ask_valence"), VALENCE_OPTIONS)
+    return item
+
+
+async def keep_after_crisis(turn: ClientTurn, text: str) -> None:
+    """After the crisis reply: keep the words, ask nothing. Whatever was pending is let go
+    (a routine question right after "you deserve support right now" would be cold); the
+    words wait as a draft that their next message, or ``feedback``, picks up again."""
+    draft = await current_item(turn)
+    if draft is not None and turn.now - draft.created_at < RESUME_WINDOW:
+        _add_words(turn, draft, text)
+        draft.risk = True
     else:
-        await turn.ask("words", turn.t("feedback.ask_words"), ["skip"])
+        await _new_draft(turn, text, risk=True)
+    await turn.reset()
+    turn.say(turn.t("safety.kept"))
 
 
 async def _resume(turn: ClientTurn, item: FeedbackItem, text: str | None, risk: bool) -> None:

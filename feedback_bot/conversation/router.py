@@ -156,9 +156,12 @@ class Router:
             else:
                 await checkin_answers.on_checkin_choice(turn)
             return
+        if risky and event.kind is EventKind.TEXT:
+            # The crisis reply has gone first; nothing routine follows it in this turn.
+            if client.status in (ClientStatus.ACTIVE, ClientStatus.PAUSED):
+                await feedback.keep_after_crisis(turn, event.text or "")
+            return
         conv = await turn.conv()
-        if risky and (draft := await feedback.current_item(turn)) is not None:
-            draft.risk = True
         key = await resolve(turn)
         if key == STALE:
             turn.say(turn.t("feedback.stale_choice"))
@@ -172,9 +175,9 @@ class Router:
         elif client.status == ClientStatus.STOPPED:
             turn.say(turn.t("pause.stopped_already"))
         elif (open_checkin := await checkin_answers.open_checkin(turn)) is not None:
-            await checkin_answers.answer_with_text(turn, open_checkin, event.text or "", risky)
+            await checkin_answers.answer_with_text(turn, open_checkin, event.text or "")
         else:
-            await feedback.start(turn, event.text, risk=risky)
+            await feedback.start(turn, event.text)
 
     @staticmethod
     async def _answer(turn: ClientTurn, state: str, key: str | None) -> bool:

@@ -82,6 +82,47 @@ async def open_chat(person: ClientUser, bot_id: str) -> Chat:
     return Chat(person, room_id, bot_id)
 
 
+async def onboard(
+    app: App, practitioner: ClientUser, client: ClientUser, bot_id: str
+) -> tuple[Chat, Chat, int]:
+    """Sam links with the admin's code; Alex redeems an invite, consents by number and
+    declines alerts with a reaction. Returns both chats and Alex's client id."""
+    practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
+    practitioner_id, code = await app.admin.add_practitioner(practice, "Sam")
+    sam = await open_chat(practitioner, bot_id)
+    await sam.says(f"!start {code}", until="!digest")
+    invite = await app.admin.invite_client(practitioner_id, "Alex")
+    alex = await open_chat(client, bot_id)
+
+    consent = await alex.says(f"!start {invite.code}", until="2. Not now")
+    assert "Riverside Practice" in "\n".join(consent) and "1. I agree" in consent[-1]
+    await alex.says("1", until="2. No, thank you")
+    done_text = app.catalog.t("onboarding.done", "en", p="!", practitioner="Sam")
+    [done] = await alex.react_to_last("2\ufe0f\u20e3", until=done_text[:40])
+    assert done.startswith(done_text)
+    return sam, alex, invite.client_id
+
+
+async def test_after_the_crisis_reply_nothing_routine_follows_and_the_words_wait(
+    app_settings: Settings, running: list[App], client: ClientUser, practitioner: ClientUser
+) -> None:
+    bot_id = str(app_settings.matrix.user_id)
+    app = await start_app(app_settings, running)
+
+    def t(key: str) -> str:
+        return app.catalog.t(key, "en", p="!", practitioner="Sam")
+
+    sam, alex, _ = await onboard(app, practitioner, client, bot_id)
+    told_sam = len(sam.bodies())
+    replies = await alex.says("I have been thinking about ending my life", until="kept what")
+    assert replies[0].startswith(t("safety.reply")) and "112" in replies[0]
+    assert replies[-1] == t("safety.kept")  # and no numbered question after the help
+    assert not any("1. " in r for r in replies)
+    later = await alex.says("!feedback", until="Something didn't feel right")
+    assert t("feedback.kept_words") in later[-1]
+    assert len(sam.bodies()) == told_sam  # Alex declined alerts: Sam is not told now
+
+
 async def test_group_rooms_are_refused_politely(
     app_settings: Settings, running: list[App], synapse: SynapseServer, client: ClientUser
 ) -> None:
@@ -120,18 +161,7 @@ async def test_client_links_consents_gives_feedback_and_practitioner_gets_digest
     def t(key: str) -> str:
         return app.catalog.t(key, "en", p="!", practitioner="Sam")
 
-    practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
-    practitioner_id, code = await app.admin.add_practitioner(practice, "Sam")
-    sam = await open_chat(practitioner, bot_id)
-    await sam.says(f"!start {code}", until="!digest")
-    invite = await app.admin.invite_client(practitioner_id, "Alex")
-    alex = await open_chat(client, bot_id)
-
-    consent = await alex.says(f"!start {invite.code}", until="2. Not now")
-    assert "Riverside Practice" in "\n".join(consent) and "1. I agree" in consent[-1]
-    await alex.says("1", until="2. No, thank you")
-    [done] = await alex.react_to_last("2\ufe0f\u20e3", until=t("onboarding.done")[:40])
-    assert done.startswith(t("onboarding.done"))
+    sam, alex, alex_id = await onboard(app, practitioner, client, bot_id)
 
     await alex.says("the last session felt rushed", until="4. Skip")
     await alex.says("2", until=t("feedback.ask_routing"))
@@ -155,7 +185,7 @@ async def test_client_links_consents_gives_feedback_and_practitioner_gets_digest
         for weeks, score in ((3, 8), (2, 7), (1, 4)):
             session.add(
                 AllianceScore(
-                    client_id=invite.client_id,
+                    client_id=alex_id,
                     item_key="heard",
                     score=score,
                     at=now - timedelta(weeks=weeks),

@@ -82,3 +82,21 @@ async def test_stickers_get_the_text_only_reply(app: App, tg: FakeTelegramApi) -
     _, alex = await linked(app, tg)
     [reply] = await alex.replies(tg.push_sticker(ALEX), until=t(app, "non_text")[:30])
     assert reply["text"] == t(app, "non_text")
+
+
+async def test_after_the_crisis_reply_nothing_routine_follows_and_the_words_wait(
+    app: App, tg: FakeTelegramApi
+) -> None:
+    sam, alex = await linked(app, tg)  # Alex declined alerts at onboarding
+    told_sam = len(sam.messages())
+    replies = await alex.says("honestly I don't want to be alive anymore", until="kept what")
+    assert replies[0]["text"].startswith(t(app, "safety.reply"))
+    assert "112" in replies[0]["text"]  # the practice's resources, in the same message
+    assert replies[-1]["text"] == t(app, "safety.kept")
+    # No buttons, no question: the flow is offered, not pushed.
+    assert not any("reply_markup" in m for m in replies)
+    assert len(sam.messages()) == told_sam  # no alert without Alex's consent
+
+    # When Alex comes back to it, the words are there and the questions start.
+    later = await alex.says("/feedback", until="Something didn't feel right")
+    assert t(app, "feedback.kept_words") in later[-1]["text"]
