@@ -71,5 +71,5 @@ def practice_crisis_resources(practice: Practice | None) -> CrisisResourcesByLan
     try:
         return BY_LANGUAGE.validate_python(practice.crisis_resources)
     except ValidationError:
-        log.error("practice %s: stored crisis resources unreadable; using the defaults", practice.id)
+        log.error("practice %s: stored crisis resources unreadable, using defaults", practice.id)
         return None
