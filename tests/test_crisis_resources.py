@@ -24,6 +24,7 @@ SHIPPED = REPO / "config" / "prompts.yaml"
 TELEFONSEELSORGE = "0800 111 0 111"
 FINDAHELPLINE = "findahelpline.com"
 RISKY_DE = "Ich will nicht mehr leben."
+FULL = "{emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}"
 
 # A practice in Berlin with its own numbers (made up for the tests).
 BERLIN = {
@@ -85,17 +86,15 @@ def test_the_single_form_still_loads_and_serves_every_language(tmp_path: Path) -
     ("resources", "problem"),
     [
         (  # German offered, but without an emergency number
-            "  en: {emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}\n"
-            "  de: {crisis_lines: [{name: L, contact: '2'}]}\n",
+            f"  en: {FULL}\n  de: {{crisis_lines: [{{name: L, contact: '2'}}]}}\n",
             "de: add at least one emergency number",
         ),
         (  # German without a crisis line
-            "  en: {emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}\n"
-            "  de: {emergency: [{name: E, contact: '1'}], crisis_lines: []}\n",
+            f"  en: {FULL}\n  de: {{emergency: [{{name: E, contact: '1'}}], crisis_lines: []}}\n",
             "de: add at least one crisis line",
         ),
         (  # German not there at all
-            "  en: {emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}\n",
+            f"  en: {FULL}\n",
             "de: no crisis resources for this language",
         ),
         (  # the two forms mixed
@@ -105,12 +104,11 @@ def test_the_single_form_still_loads_and_serves_every_language(tmp_path: Path) -
             "not both (found de beside emergency/crisis_lines)",
         ),
         (  # a language not offered (a typo, usually)
-            "  en: {emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}\n"
-            "  de: {emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}\n"
-            "  dee: {emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}\n",
+            f"  en: {FULL}\n  de: {FULL}\n  dee: {FULL}\n",
             "dee: not a language offered here (en, de)",
         ),
     ],
+    ids=["no-emergency", "no-crisis-line", "no-language", "mixed-forms", "unknown-language"],
 )
 def test_validation_names_the_language_that_lacks_resources(
     tmp_path: Path, resources: str, problem: str
@@ -121,16 +119,17 @@ def test_validation_names_the_language_that_lacks_resources(
     assert str(caught.value).startswith(f"{path}: crisis_resources: ")
     assert problem in str(caught.value)
     # The same rules hold for a practice's own file.
+    own = write(tmp_path, "".join(line[2:] + "\n" for line in resources.splitlines()), "own.yaml")
     with pytest.raises(ConfigError) as caught:
-        load_crisis_resources(write(tmp_path, resources.replace("  ", "", 1), "own.yaml"), ["x"])
-    assert str(caught.value).startswith(str(tmp_path / "own.yaml"))
+        load_crisis_resources(own, ["en", "de"])
+    assert str(caught.value).startswith(f"{own}: ")
+    assert problem in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_the_default_language_needs_resources_too(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "language: es\nlanguages: [en]\ncrisis_resources:\n"
-        "  en: {emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}\n",
+        f"language: es\nlanguages: [en]\ncrisis_resources:\n  en: {FULL}\n",
     )
     with pytest.raises(ConfigError, match="es: no crisis resources"):
         load_practice_config(path)
