@@ -296,7 +296,7 @@ def practice_crisis_resources(
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         return
-    whose = "its own" if source == "practice" else "the deployment's, config/prompts.yaml"
+    whose = "its own" if source == "practice" else "the deployment's (prompts file)"
     table = Table(
         "language", "kind", "name", "contact", title=f"Crisis resources of practice {practice}"
     )
