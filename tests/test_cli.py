@@ -336,3 +336,107 @@ def test_platform_and_safety_commands_hang_off_the_main_command(tmp_path: Path) 
     result = CliRunner().invoke(app, ["matrix", "identity", "--json"])
     assert result.exit_code == 2
     assert "FEEDBACK_BOT_MATRIX__HOMESERVER" in json.loads(result.output)["error"]
+
+
+def test_prompts_validate_names_the_language_without_crisis_resources(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    code, out = invoke("prompts", "validate")
+    assert code == 0 and "de 1 emergency + 1 crisis line(s)" in out
+    broken = tmp_path / "prompts.yaml"
+    broken.write_text(
+        "languages: [en, de]\ncrisis_resources:\n"
+        "  en: {emergency: [{name: E, contact: '1'}], crisis_lines: [{name: L, contact: '2'}]}\n"
+        "  de: {emergency: [{name: Notruf, contact: '112'}]}\n"
+    )
+    code, out = invoke("prompts", "validate", str(broken))
+    assert code == 2 and "de: add at least one crisis line" in out and "Traceback" not in out
+
+
+BERLIN_YAML = """\
+en:
+  emergency: [{name: Emergency (Germany), contact: "112"}]
+  crisis_lines: [{name: Berlin crisis service, contact: "030 555 0101"}]
+de:
+  emergency: [{name: Notruf, contact: "112"}]
+  crisis_lines: [{name: Berliner Krisendienst, contact: "030 555 0102"}]
+es:
+  emergency: [{name: Emergencias, contact: "112"}]
+  crisis_lines: [{name: Servicio de crisis de Berlín, contact: "030 555 0103"}]
+"""
+
+
+def test_practice_crisis_resources_round_trip(env: dict[str, str], tmp_path: Path) -> None:
+    practice = invoke_json(
+        "practice", "add", "--name", "Praxis Mitte", "--timezone", "Europe/Berlin"
+    )
+    pid = str(practice["practice_id"])
+    shown = invoke_json("practice", "crisis-resources", "--practice", pid)
+    assert shown["source"] == "deployment" and shown["stored"] is False
+    assert "0800 111 0 111" in json.dumps(shown, ensure_ascii=False)
+
+    own = tmp_path / "berlin.yaml"
+    own.write_text(BERLIN_YAML, encoding="utf-8")
+    stored = invoke_json("practice", "crisis-resources", "--practice", pid, str(own))
+    assert stored["source"] == "practice" and stored["stored"] is True
+    resources = stored["crisis_resources"]
+    assert isinstance(resources, dict)
+    assert resources["de"]["crisis_lines"] == [
+        {"name": "Berliner Krisendienst", "contact": "030 555 0102"}
+    ]
+    assert resources["es"]["crisis_lines"][0]["name"] == "Servicio de crisis de Berlín"
+
+    # Shown again, in a table: the practice's own.
+    code, out = invoke("practice", "crisis-resources", "--practice", pid)
+    assert code == 0 and "030 555 0102" in out and "its own" in out and "0800 111" not in out
+
+    # The audit names the practice and the setting, never the numbers.
+    code, out = invoke("audit", "--json")
+    [row] = [r for r in json.loads(out) if r["action"] == "practice.setting_changed"]
+    assert row["subject"] == f"practice:{pid}"
+    assert row["details"] == {"setting": "crisis_resources"}
+    assert "030 555" not in out and "Krisendienst" not in out
+
+    # Back to the deployment's.
+    cleared = invoke_json("practice", "crisis-resources", "--practice", pid, "--clear")
+    assert cleared["source"] == "deployment"
+    code, out = invoke("audit", "--json")
+    assert "practice.setting_reset" in [r["action"] for r in json.loads(out)]
+
+
+def test_practice_crisis_resources_refuses_a_language_without_help(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    practice = invoke_json(
+        "practice", "add", "--name", "Praxis Mitte", "--timezone", "Europe/Berlin"
+    )
+    pid = str(practice["practice_id"])
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(BERLIN_YAML.split("\nes:\n")[0], encoding="utf-8")  # no Spanish
+    code, out = invoke("practice", "crisis-resources", "--practice", pid, str(partial))
+    assert code == 2 and "Traceback" not in out
+    assert "es: no crisis resources for this language" in out and str(partial) in out
+
+    code, out = invoke("practice", "crisis-resources", "--practice", pid, str(partial), "--json")
+    assert code == 2 and "es: no crisis resources" in json.loads(out)["error"]
+
+    no_line = tmp_path / "no_line.yaml"
+    without = '  crisis_lines: [{name: Berliner Krisendienst, contact: "030 555 0102"}]\n'
+    assert without in BERLIN_YAML
+    no_line.write_text(BERLIN_YAML.replace(without, ""), encoding="utf-8")
+    code, out = invoke("practice", "crisis-resources", "--practice", pid, str(no_line))
+    assert code == 2 and "de: add at least one crisis line" in out
+
+    good = tmp_path / "good.yaml"
+    good.write_text(BERLIN_YAML, encoding="utf-8")
+    code, out = invoke("practice", "crisis-resources", "--practice", "999", str(good), "--json")
+    assert code == 2 and json.loads(out) == {"error": "no practice with id 999"}
+    # Nothing was stored by any of these, and nothing audited.
+    assert invoke_json("practice", "crisis-resources", "--practice", pid)["source"] == "deployment"
+    code, out = invoke("audit", "--json")
+    assert "practice.setting_changed" not in [r["action"] for r in json.loads(out)]
+
+
+def test_practice_crisis_resources_does_not_migrate(fresh_env: dict[str, str]) -> None:
+    code, out = invoke("practice", "crisis-resources", "--practice", "1", "--json")
+    assert code == 2 and "schema_head" in json.loads(out)

@@ -68,7 +68,7 @@ async def test_help_lists_every_command_and_the_safety_footer(bot: Harness) -> N
     ):  # fmt: skip
         assert f"!{command}" in reply, command
     assert t(bot, "common.not_monitored") in reply
-    for r in bot.app.config.crisis_resources.emergency:
+    for r in bot.app.config.crisis_resources_for("en").emergency:
         assert r.contact in reply
 
 

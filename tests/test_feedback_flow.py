@@ -62,8 +62,7 @@ def shown(bot: Harness, instant: datetime) -> str:
 
 def assert_safe_ack(bot: Harness, text: str) -> None:
     assert t(bot, "common.not_monitored") in text
-    res = bot.app.config.crisis_resources
-    for r in res.emergency + res.crisis_lines:
+    for r in bot.app.config.crisis_resources_for("en").all():
         assert r.contact in text
 
 
@@ -301,7 +300,7 @@ RISKY = [
 
 async def test_risky_words_get_crisis_resources_first(bot: Harness) -> None:
     pid, _ = await setup(bot, alerts=False)
-    res = bot.app.config.crisis_resources
+    res = bot.app.config.crisis_resources_for("en")
     for n, said in enumerate(RISKY):
         who = f"client{n}"
         cid = await bot.client(who, pid, alerts=False)

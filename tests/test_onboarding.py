@@ -54,8 +54,7 @@ async def test_consent_text_names_practice_practitioner_storage_and_safety(bot: 
     assert "Sam" in consent
     assert t(bot, "onboarding.stored") in consent  # what is stored, who reads it
     assert t(bot, "common.not_monitored") in consent
-    resources = bot.app.config.crisis_resources
-    for res in resources.emergency + resources.crisis_lines:
+    for res in bot.app.config.crisis_resources_for("en").all():
         assert res.contact in consent
     for command in ("!pause", "!stop", "!delete", "!export"):
         assert command in consent

@@ -16,7 +16,12 @@ from rich.table import Table
 from adapters.registry import platforms
 from feedback_bot.app.platforms import settings_class
 from feedback_bot.app.settings import Settings, SettingsError, load_settings
-from feedback_bot.people.practice_config import ConfigError, load_practice_config
+from feedback_bot.people.practice_config import (
+    ConfigError,
+    CrisisResourcesByLanguage,
+    load_crisis_resources,
+    load_practice_config,
+)
 from feedback_bot.safety.evaluate import app as safety_app
 
 app = typer.Typer(
@@ -209,9 +214,15 @@ def prompts_validate(
         cfg = load_practice_config(target)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    per_language = [(lang, cfg.crisis_resources_for(lang)) for lang in cfg.offered_languages]
+    counts = ", ".join(
+        f"{lang} {len(res.emergency)} emergency + {len(res.crisis_lines)} crisis line(s)"
+        for lang, res in per_language
+    )
     out.print(
-        f"{target}: ok ({len(cfg.crisis_resources.emergency)} emergency, "
-        f"{len(cfg.crisis_resources.crisis_lines)} crisis line(s), languages {cfg.languages})"
+        f"{target}: ok (languages {', '.join(cfg.languages)}; crisis resources: {counts})",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -242,6 +253,59 @@ def practice_add(
 ) -> None:
     pid = _admin_call(lambda b: b.admin.create_practice(name, timezone), as_json)
     emit({"practice_id": pid, "name": name, "timezone": timezone}, as_json, "Practice added")
+
+
+@practice_app.command("crisis-resources")
+def practice_crisis_resources(
+    practice: int = typer.Option(..., "--practice", help="the practice's id"),
+    file: Path = typer.Argument(
+        None,
+        help="YAML per language, as crisis_resources in config/prompts.yaml "
+        "(de: {emergency: [{name: …, contact: …}], crisis_lines: […]}, …); "
+        "without it, show what the practice's clients are shown",
+    ),
+    clear: bool = typer.Option(False, "--clear", help="go back to the deployment's resources"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """A practice's own crisis resources: every language offered needs an emergency number
+    and a crisis line."""
+    if file is not None and clear:
+        raise fail("give a FILE or --clear, not both", as_json)
+    resources: CrisisResourcesByLanguage | None = None
+    if file is not None:
+        settings = settings_or_exit()
+        try:  # checked before the database is opened
+            languages = load_practice_config(settings.prompts_file).offered_languages
+            resources = load_crisis_resources(file, languages)
+        except ConfigError as exc:
+            raise fail(str(exc), as_json) from None
+
+    async def go(bot: Any) -> tuple[str, CrisisResourcesByLanguage]:
+        if file is not None or clear:
+            await bot.admin.set_crisis_resources(practice, resources)
+        result: tuple[str, CrisisResourcesByLanguage] = await bot.admin.crisis_resources(practice)
+        return result
+
+    source, shown = _admin_call(go, as_json)
+    data = {
+        "practice_id": practice,
+        "source": source,
+        "stored": file is not None or clear,
+        "crisis_resources": {lang: res.model_dump() for lang, res in shown.items()},
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return
+    whose = "its own" if source == "practice" else "the deployment's (prompts file)"
+    table = Table(
+        "language", "kind", "name", "contact", title=f"Crisis resources of practice {practice}"
+    )
+    for lang, res in shown.items():
+        for kind, entries in (("emergency", res.emergency), ("crisis line", res.crisis_lines)):
+            for r in entries:
+                table.add_row(lang, kind, r.name, r.contact)
+    out.print(table)
+    out.print(f"{'stored; ' if data['stored'] else ''}practice {practice} shows {whose}")
 
 
 @practitioner_app.command("add")

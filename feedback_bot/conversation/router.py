@@ -84,7 +84,7 @@ class Router:
     async def _safety(self, turn: Turn) -> None:
         if turn.event.event_id not in self.already_warned:
             turn.say(
-                turn.deps.crisis_reply(turn.lang), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT
+                turn.crisis_reply(), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT
             )
         self.already_warned.discard(turn.event.event_id)
         client_turn = ClientTurn.of(turn)

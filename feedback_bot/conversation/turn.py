@@ -77,7 +77,12 @@ class Turn:
         )
 
     def crisis_block(self) -> str:
-        return self.deps.crisis_block(self.lang)
+        """The practice's crisis resources (or the deployment's), in the reader's language."""
+        return self.deps.crisis_block(self.lang, self.practice)
+
+    def crisis_reply(self) -> str:
+        """The crisis reply with the practice's resources, in the reader's language."""
+        return self.deps.crisis_reply(self.lang, self.practice)
 
     def footer(self) -> str:
         """The not-monitored notice, crisis resources and how to pause or stop."""

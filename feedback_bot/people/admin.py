@@ -10,10 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.people.clients import get_or_create_client
 from feedback_bot.people.codes import issue
+from feedback_bot.people.practice_config import (
+    BY_LANGUAGE,
+    CrisisResourcesByLanguage,
+    crisis_resource_problems,
+)
 from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.wallclock import WEEKDAYS, is_valid_zone
-from feedback_bot.services import Services
+from feedback_bot.services import Services, practice_crisis_resources
 from feedback_bot.storage.models import AuditEvent, Identity, Practice, Practitioner
 
 
@@ -140,6 +145,44 @@ class Admin:
                 practice_id,
                 practitioner=practitioner_id,
             )
+
+    async def set_crisis_resources(
+        self, practice_id: int, resources: CrisisResourcesByLanguage | None
+    ) -> None:
+        """Store the practice's own crisis resources, or with None go back to the
+        deployment's. Every language the deployment offers needs an emergency number and a
+        crisis line. The audit records the practice and the setting, never the contents."""
+        languages = self._deps.config.offered_languages
+        if resources is not None and (problems := crisis_resource_problems(resources, languages)):
+            raise AdminError("; ".join(problems))
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            practice = await session.get(Practice, practice_id)
+            if practice is None:
+                raise AdminError(f"no practice with id {practice_id}")
+            practice.crisis_resources = (
+                None if resources is None else BY_LANGUAGE.dump_python(resources, mode="json")
+            )
+            await record(
+                session,
+                now,
+                "admin",
+                "practice.setting_reset" if resources is None else "practice.setting_changed",
+                "practice",
+                practice_id,
+                setting="crisis_resources",
+            )
+
+    async def crisis_resources(self, practice_id: int) -> tuple[str, CrisisResourcesByLanguage]:
+        """What the practice's clients are shown, per language offered, and whose resources
+        they are: ``"practice"`` (its own) or ``"deployment"`` (config/prompts.yaml)."""
+        async with self._sessions() as session:
+            practice = await session.get(Practice, practice_id)
+            if practice is None:
+                raise AdminError(f"no practice with id {practice_id}")
+        source = "deployment" if practice_crisis_resources(practice) is None else "practice"
+        languages = self._deps.config.offered_languages
+        return source, {lang: self._deps.crisis_resources(lang, practice) for lang in languages}
 
     async def invite_client(self, practitioner_id: int, alias: str | None = None) -> Invite:
         now = self._clock.now()

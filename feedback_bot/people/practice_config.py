@@ -1,15 +1,23 @@
 """What a practice admin configures in ``config/prompts.yaml``: cadences, digest timing,
 languages, crisis resources, alliance items and text overrides. Validated on load, so a
-practice can never run without a way to get urgent help."""
+practice can never run without a way to get urgent help, in any language it offers."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -60,16 +68,59 @@ class Resource(BaseModel):
 
 
 class CrisisResources(BaseModel):
-    emergency: list[Resource]
-    crisis_lines: list[Resource]
+    """One language's resources: where to call in an emergency, and crisis lines. That each
+    list has an entry is checked per language (``crisis_resource_problems``), so the error
+    can name the language."""
 
-    @model_validator(mode="after")
-    def _at_least_one_each(self) -> CrisisResources:
-        if not self.emergency:
-            raise ValueError("add at least one emergency number under crisis_resources.emergency")
-        if not self.crisis_lines:
-            raise ValueError("add at least one crisis line under crisis_resources.crisis_lines")
-        return self
+    emergency: list[Resource] = Field(default_factory=list)
+    crisis_lines: list[Resource] = Field(default_factory=list)
+
+    def all(self) -> list[Resource]:
+        return self.emergency + self.crisis_lines
+
+
+CrisisResourcesByLanguage = dict[str, CrisisResources]
+BY_LANGUAGE: TypeAdapter[CrisisResourcesByLanguage] = TypeAdapter(CrisisResourcesByLanguage)
+_SINGLE_FORM = frozenset({"emergency", "crisis_lines"})
+
+
+def per_language(raw: object, languages: Sequence[str]) -> object:
+    """``crisis_resources`` as given per language (``{en: {emergency: …}, de: …}``), or the
+    single form (``emergency`` and ``crisis_lines`` at the top) applied to every language."""
+    if not isinstance(raw, dict) or not _SINGLE_FORM & raw.keys():
+        return raw
+    if others := sorted(str(k) for k in raw.keys() - _SINGLE_FORM):
+        raise ValueError(
+            "give the resources either per language (en: {emergency: …, crisis_lines: …}, …) "
+            "or as one emergency and crisis_lines list for every language, not both "
+            f"(found {', '.join(others)} beside emergency/crisis_lines)"
+        )
+    return {lang: raw for lang in languages}
+
+
+def crisis_resource_problems(
+    resources: CrisisResourcesByLanguage, languages: Sequence[str]
+) -> list[str]:
+    """What keeps these resources from serving every language offered, one line each."""
+    problems = []
+    for lang in languages:
+        res = resources.get(lang)
+        if res is None:
+            problems.append(
+                f"{lang}: no crisis resources for this language; add {lang}: with at least "
+                "one emergency number (emergency) and one crisis line (crisis_lines)"
+            )
+            continue
+        if not res.emergency:
+            problems.append(f"{lang}: add at least one emergency number under {lang}.emergency")
+        if not res.crisis_lines:
+            problems.append(f"{lang}: add at least one crisis line under {lang}.crisis_lines")
+    for lang in sorted(resources.keys() - set(languages)):
+        problems.append(
+            f"{lang}: not a language offered here ({', '.join(languages)}); "
+            "remove it, or add it to languages in the practice configuration"
+        )
+    return problems
 
 
 class AllianceItem(BaseModel):
@@ -91,10 +142,38 @@ class PracticeConfig(BaseModel):
     consent_version: str = "2026-11"
     checkins: CheckinDefaults = Field(default_factory=CheckinDefaults)
     digest: DigestDefaults = Field(default_factory=DigestDefaults)
-    crisis_resources: CrisisResources
+    # Per language; the single form (emergency/crisis_lines at the top) fills every language.
+    crisis_resources: CrisisResourcesByLanguage
     alliance: Alliance = Field(default_factory=Alliance)
     texts: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-language overrides
     safety_phrases: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+
+    @property
+    def offered_languages(self) -> list[str]:
+        """Every language a client may read: ``languages`` and the default ``language``."""
+        return list(dict.fromkeys([*self.languages, self.language]))
+
+    def crisis_resources_for(self, lang: str) -> CrisisResources:
+        """The deployment's resources in ``lang``, else in the default language."""
+        return self.crisis_resources.get(lang) or self.crisis_resources[self.language]
+
+    @field_validator("crisis_resources", mode="before")
+    @classmethod
+    def _per_language(cls, value: object, info: ValidationInfo) -> object:
+        return per_language(value, _offered(info.data))
+
+    @field_validator("crisis_resources")
+    @classmethod
+    def _every_language(
+        cls, value: CrisisResourcesByLanguage, info: ValidationInfo
+    ) -> CrisisResourcesByLanguage:
+        if problems := crisis_resource_problems(value, _offered(info.data)):
+            raise ValueError("; ".join(problems))
+        return value
+
+
+def _offered(data: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys([*data.get("languages", ["en"]), data.get("language", "en")]))
 
 
 class ConfigError(Exception):
@@ -111,7 +190,39 @@ def load_practice_config(path: Path) -> PracticeConfig:
     try:
         return PracticeConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [
-            f"{path}: " + ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in exc.errors()
-        ]
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError("\n".join(f"{path}: {line}" for line in _lines(exc))) from None
+
+
+def _lines(exc: ValidationError) -> list[str]:
+    return [
+        ".".join(str(p) for p in e["loc"]) + ": " + e["msg"].removeprefix("Value error, ")
+        for e in exc.errors()
+    ]
+
+
+def load_crisis_resources(path: Path, languages: Sequence[str]) -> CrisisResourcesByLanguage:
+    """A practice's own crisis resources from a YAML file: per language as in
+    ``config/prompts.yaml`` (optionally under a ``crisis_resources:`` key), or the single
+    form for every language. Every language in ``languages`` needs an emergency number and
+    a crisis line. Raises ``ConfigError`` with one line, starting with the file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError):
+        raise ConfigError(f"{path}: file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if isinstance(raw, dict) and raw.keys() == {"crisis_resources"}:
+        raw = raw["crisis_resources"]
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected crisis resources per language, e.g. "
+            "de: {emergency: [{name: Notruf, contact: '112'}], crisis_lines: […]}"
+        )
+    try:
+        resources = BY_LANGUAGE.validate_python(per_language(raw, languages))
+    except ValueError as exc:  # ValidationError is one
+        lines = _lines(exc) if isinstance(exc, ValidationError) else [str(exc)]
+        raise ConfigError(f"{path}: " + "; ".join(lines)) from None
+    if problems := crisis_resource_problems(resources, languages):
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return resources

@@ -30,6 +30,9 @@ def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> R
 
 async def send_direct_safety_reply(adapter: Adapter, deps: Services, event: IncomingEvent) -> None:
     """Straight to the adapter, bypassing the outbox: the database just failed us."""
+    # Without the database we know neither the chat's practice nor the reader's language:
+    # this reply carries the deployment's resources (config/prompts.yaml) in its default
+    # language, never a practice's own (those live in the database).
     message = OutgoingMessage(
         outbox_id=0,
         platform=event.platform,

@@ -88,6 +88,9 @@ class Practice(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8), default="en")
+    # The practice's own crisis resources per language (validated by the admin command);
+    # None: the deployment's from config/prompts.yaml.
+    crisis_resources: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     feedback_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("practitioner.id", use_alter=True, ondelete="SET NULL")
     )
