@@ -16,13 +16,13 @@ log = logging.getLogger(__name__)
 def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> RiskDetector:
     """The shipped lists, plus a deployment's ``safety.yaml`` beside its prompts file and
     the practice's own phrases: each adds to the shipped lists, none can remove from them."""
-    data = load_config(DEFAULT_CONFIG_PATH)
-    if (
-        phrases_file is not None
-        and phrases_file.exists()
-        and phrases_file.resolve() != DEFAULT_CONFIG_PATH.resolve()
-    ):
-        data = merge_configs(data, load_config(phrases_file))
+    extra = phrases_file if phrases_file is not None and phrases_file.exists() else None
+    # An installed wheel has no repository beside it: there the deployment's config
+    # directory (the Docker image copies config/ there) holds the shipped lists.
+    base = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() or extra is None else extra
+    data = load_config(base)
+    if extra is not None and extra.resolve() != base.resolve():
+        data = merge_configs(data, load_config(extra))
     if config.safety_phrases:
         data = merge_configs(data, {"version": 1, "languages": config.safety_phrases})
     return RiskDetector.from_config(data)
