@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,8 @@ from feedback_bot.ports import AfterSend, Attachment, Choice, EventKind, Incomin
 from feedback_bot.services import Services
 from feedback_bot.storage.models import Client, Conversation, Identity, Practice, Practitioner
 from feedback_bot.storage.states import Delivery, OutboxKind
+
+T = TypeVar("T", bound="Turn")
 
 
 @dataclass
@@ -132,6 +135,17 @@ class Turn:
         conv.data = dict(data)
         conv.updated_at = self.now
 
+    def _narrowed(self, cls: type[T], **people: Any) -> T:
+        """This turn as a ``ClientTurn`` or ``PractitionerTurn``, its people given."""
+        return cls(
+            session=self.session,
+            deps=self.deps,
+            event=self.event,
+            now=self.now,
+            conversation=self.conversation,
+            **people,
+        )
+
     async def reset(self) -> None:
         # The draft link (conv.item_id) survives: a command in the middle of sharing must
         # not orphan words already written; the next message picks the draft up again.
@@ -160,16 +174,8 @@ class ClientTurn(Turn):
         )
         if identity is None or client is None or pr is None or practice is None:
             return None
-        return cls(
-            session=turn.session,
-            deps=turn.deps,
-            event=turn.event,
-            now=turn.now,
-            identity=identity,
-            client=client,
-            practitioner=pr,
-            practice=practice,
-            conversation=turn.conversation,
+        return turn._narrowed(
+            cls, identity=identity, client=client, practitioner=pr, practice=practice
         )
 
 
@@ -189,16 +195,7 @@ class PractitionerTurn(Turn):
         identity, pr, practice = turn.identity, turn.practitioner, turn.practice
         if identity is None or turn.client is not None or pr is None or practice is None:
             return None
-        return cls(
-            session=turn.session,
-            deps=turn.deps,
-            event=turn.event,
-            now=turn.now,
-            identity=identity,
-            practitioner=pr,
-            practice=practice,
-            conversation=turn.conversation,
-        )
+        return turn._narrowed(cls, identity=identity, practitioner=pr, practice=practice)
 
 
 async def _moved_identity(turn: Turn) -> Identity | None:
