@@ -167,11 +167,17 @@ def test_digest_render_writes_files_without_marking_anything_seen(
 
     pid = asyncio.run(seed())
     out_dir = tmp_path / "out"
+    out_dir.mkdir(mode=0o755)  # an existing folder others can read is tightened first
     code, out = invoke("digest", "render", "--practitioner", str(pid), "--out", str(out_dir))
     assert code == 0, out
+    assert "clients' own words" in out and "audit log" in out
+    _, audit_out = invoke("audit", "--json")
+    rendered = [r for r in json.loads(audit_out) if r["action"] == "digest.rendered"]
+    assert [r["subject"] for r in rendered] == [f"practitioner:{pid}"]
     html = (out_dir / "digest.html").read_text()
     assert "The pacing felt right today" in html
     assert (out_dir / "digest.md").stat().st_mode & 0o077 == 0, "owner-only file"
+    assert out_dir.stat().st_mode & 0o777 == 0o700, "owner-only directory"
 
     async def seen() -> list[int | None]:
         h = await make_harness(

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from feedback_bot.catalog import dates
+from feedback_bot.delivery.outbox import to_message
 from feedback_bot.privacy.access import read_own_text
 from feedback_bot.storage.models import (
     AuditEvent,
@@ -489,3 +490,42 @@ async def test_notices_off_means_no_read_message(bot: Harness) -> None:
     assert [m.text for m in bot.new_messages("alex")] == [t(bot, "loop.read")]
     # No argument toggles.
     assert await bot.says("alex", "!notices") == [t(bot, "settings.notices_off")]
+
+
+async def test_delete_takes_the_clients_words_out_of_undelivered_digests(bot: Harness) -> None:
+    """A digest that could not be delivered kept an erased client's words in the outbox,
+    where `outbox retry` could still send them."""
+    pid, cid = await setup(bot)
+    other = await bot.client("robin", pid)
+    await share(bot, "alex", "erase me QZXerase", "Bring it into our next session")
+    await share(bot, "robin", "Robin stays", "Bring it into our next session")
+    bot.console.blocked.add("dr")  # Sam's chat is unreachable: the digest stays queued
+    await bot.says("dr", "!digest")
+
+    def queued_texts() -> list[str]:
+        return [
+            m.text + "".join(a.data.decode("utf-8", "replace") for a in m.attachments)
+            for m in queued
+        ]
+
+    async with bot.app.sessions() as s:
+        digest_rows = list(
+            (
+                await s.execute(select(OutboxMessage).where(OutboxMessage.digest_id.is_not(None)))
+            ).scalars()
+        )
+        queued = [to_message(bot.app.vault, r) for r in digest_rows]
+    assert digest_rows and any("QZXerase" in text for text in queued_texts())
+
+    await bot.says("alex", "!delete")
+    await bot.presses("alex", "Yes, delete everything")
+
+    async with bot.app.sessions() as s:
+        rows_left = list(
+            (await s.execute(select(OutboxMessage).where(OutboxMessage.status != "sent"))).scalars()
+        )
+        queued = [to_message(bot.app.vault, r) for r in rows_left]
+    assert not any("QZXerase" in text for text in queued_texts())
+    # Robin's words were never read: they wait for Sam's next digest.
+    [robin_item] = await items(bot, other)
+    assert robin_item.digest_id is None

@@ -261,3 +261,28 @@ async def test_a_failing_commit_does_not_log_the_words(
     assert bot.console.sent["alex"][-1].text.startswith(bot.app.catalog.t("safety.reply", "en"))
     assert any(r.levelno >= logging.ERROR for r in caplog.records)
     assert said not in caplog.text and said.split()[-1] not in caplog.text
+
+
+async def test_debug_logging_names_nobody(bot: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """At DEBUG the database driver used to log every statement with its parameters: chat
+    addresses and aliases, which say who is in therapy with whom."""
+    from adapters.registry import platforms
+    from feedback_bot.app.logging_setup import LIBRARY_LOGGERS, configure
+
+    names = [*LIBRARY_LOGGERS, *(n for p in platforms() for n in p.loggers)]
+    levels = {name: logging.getLogger(name).level for name in names}
+    try:
+        configure("DEBUG", platforms())  # as `feedback-bot run` does with LOG_LEVEL=DEBUG
+        caplog.set_level(logging.DEBUG)
+        address, alias, said = f"chat{marker()}", f"Alias{marker()}", f"words {marker()}"
+        pid = await bot.practitioner("dr", name="Sam")
+        await bot.client(address, pid, alias=alias)
+        await share(bot, address, said)
+        await bot.says("dr", "!digest")
+        logging.getLogger("feedback_bot.test").debug("debug is on")
+        assert "debug is on" in caplog.text  # the scan below would see DEBUG records
+        for secret in (address, alias, said):
+            assert secret not in caplog.text
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

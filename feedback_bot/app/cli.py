@@ -447,8 +447,13 @@ def digest_send(practitioner: int = typer.Option(...)) -> None:
 def digest_render(
     practitioner: int = typer.Option(...), out_dir: Path = typer.Option(..., "--out")
 ) -> None:
-    """Write the digest as files (Markdown, HTML, chart) without marking anything as seen."""
+    """Write the digest as files (Markdown, HTML, chart) without marking anything as seen.
+    The files hold clients' own words: the reading is recorded in the audit log."""
     paths = _admin_call(lambda b: b.digests.render_files(practitioner, out_dir))
+    err.print(
+        "These files hold clients' own words, readable only by you. Share them only with "
+        "the practitioner, and delete them when done. This was recorded in the audit log."
+    )
     for p in paths:
         out.print(str(p))
 

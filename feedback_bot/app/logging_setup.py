@@ -13,12 +13,16 @@ from typing import Any
 
 from feedback_bot.app.platforms import Platform
 
-# The core's own libraries; each platform adds its own (Platform.loggers).
+# The core's own libraries; each platform adds its own (Platform.loggers). The database
+# drivers and SQLAlchemy log statements with their parameters (chat ids, aliases) below
+# WARNING, so they stay at WARNING whatever level the bot runs at.
 LIBRARY_LOGGERS = (
     "aiohttp",
     "apscheduler",
     "asyncio",
-    "sqlalchemy.engine",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
     "alembic",
 )
 

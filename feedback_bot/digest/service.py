@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -297,25 +298,29 @@ class DigestService:
             return await self.on_demand(session, pr, None, self._clock.now())
 
     async def render_files(self, practitioner_id: int, out_dir: Path) -> list[Path]:
-        """Write the digest as it would be sent now, without marking anything as seen."""
+        """Write the digest as it would be sent now, without marking anything as seen.
+
+        The files hold clients' own words, so reading them this way is audited, and they
+        are owner-only from the moment they exist (never world-readable, then chmod'ed)."""
+        now = self._clock.now()
         async with self._sessions() as session:
             pr, _ = await self._load(session, practitioner_id)
-            built = await DigestBuilder(session, self._deps, self._clock.now()).build(
+            built = await DigestBuilder(session, self._deps, now).build(
                 pr, DigestKind.ON_DEMAND, lang=self._deps.config.language, since=None
             )
             await session.rollback()
-        out_dir.mkdir(parents=True, exist_ok=True)
+        async with self._sessions() as session, session.begin():
+            await record(session, now, "admin", "digest.rendered", "practitioner", practitioner_id)
+        private_dir(out_dir)
         chart = trend_chart(built.view)
         cat = self._deps.catalog
-        written = [out_dir / "digest.md", out_dir / "digest.html"]
-        written[0].write_text(render_markdown(built.view, cat), encoding="utf-8")
-        written[1].write_text(render_html(built.view, cat, chart), encoding="utf-8")
+        files: dict[str, bytes] = {
+            "digest.md": render_markdown(built.view, cat).encode("utf-8"),
+            "digest.html": render_html(built.view, cat, chart).encode("utf-8"),
+        }
         if chart is not None:
-            (out_dir / "trend.png").write_bytes(chart)
-            written.append(out_dir / "trend.png")
-        for path in written:
-            path.chmod(0o600)  # client words: readable by the owner only
-        return written
+            files["trend.png"] = chart
+        return [write_private(out_dir / name, data) for name, data in files.items()]
 
     # -- closing the loop ----------------------------------------------------------
     async def ackable(
@@ -414,3 +419,18 @@ class DigestService:
         practice = await session.get(Practice, pr.practice_id)
         assert practice is not None
         return pr, practice
+
+
+def private_dir(path: Path) -> None:
+    """A directory only its owner can enter (created so, or tightened if it exists)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write a file that is owner-only from its first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        os.fchmod(file.fileno(), 0o600)  # an existing file keeps its old mode otherwise
+        file.write(data)
+    return path

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.privacy.access import read_own_text
@@ -25,6 +25,7 @@ from feedback_bot.storage.models import (
     OutboxMessage,
     SafetyEvent,
 )
+from feedback_bot.storage.states import OutboxStatus
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -122,6 +123,7 @@ async def erase_client(session: AsyncSession, vault: Vault, client_id: int) -> d
         counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     ident_ids = [i.id for i in identities]
+    await _unqueue_digests_with(session, client_id, counts)
     if chat_hashes:
         await wipe("inbox", delete(InboxEvent).where(InboxEvent.chat_hash.in_(chat_hashes)))
     if ident_ids:
@@ -142,3 +144,49 @@ async def erase_client(session: AsyncSession, vault: Vault, client_id: int) -> d
         await wipe(name, delete(model).where(model.client_id == client_id))
     await wipe("client", delete(Client).where(Client.id == client_id))
     return counts
+
+
+async def _unqueue_digests_with(
+    session: AsyncSession, client_id: int, counts: dict[str, int]
+) -> None:
+    """A digest carrying the client's words that has not been delivered (waiting for a
+    retry, dead, or of unknown fate) would deliver or keep them after the erasure. It is
+    removed, whoever it is addressed to; the other clients' items in it go back to waiting
+    for the next digest, since nobody has read them."""
+    digest_ids = select(FeedbackItem.digest_id).where(
+        FeedbackItem.client_id == client_id, FeedbackItem.digest_id.is_not(None)
+    )
+    undelivered = (
+        (
+            await session.execute(
+                select(OutboxMessage.digest_id).where(
+                    OutboxMessage.digest_id.in_(digest_ids),
+                    OutboxMessage.status != OutboxStatus.SENT,
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    stale = sorted({d for d in undelivered if d is not None})
+    if not stale:
+        counts["queued_digest"] = 0
+        return
+    result = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.digest_id.in_(stale), OutboxMessage.status != OutboxStatus.SENT
+        )
+    )
+    counts["queued_digest"] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    partly_delivered = select(OutboxMessage.digest_id).where(
+        OutboxMessage.digest_id.in_(stale), OutboxMessage.status == OutboxStatus.SENT
+    )
+    await session.execute(
+        update(FeedbackItem)
+        .where(
+            FeedbackItem.digest_id.in_(stale),
+            FeedbackItem.digest_id.not_in(partly_delivered),
+            FeedbackItem.client_id != client_id,
+        )
+        .values(digest_id=None)
+    )
