@@ -22,7 +22,10 @@ Two functions share one folding pipeline:
       the same function, so stretched or doubled letters never matter.
     * light de-obfuscation inside words that mix scripts or letters and digits:
       ``su1c1de`` -> ``suicide``, Cyrillic ``к`` in ``кill`` -> ``kill``; four or more
-      single letters in a row are joined (``s u i c i d a l`` -> ``suicidal``).
+      single letters in a row are joined (``s u i c i d a l`` -> ``suicidal``); ``!`` or
+      ``|`` between letters is read as ``i`` (``su!cidal``), ``*``/``#`` between letters are
+      dropped (``s*icide`` -> ``sicide``), dots between three or more single letters are
+      dropped (``k.m.s`` -> ``kms``).
 
 Both functions are total: any ``str`` (lone surrogates, control characters, RTL marks,
 combining marks, emoji, 20,000+ characters) is accepted and never raises.
@@ -166,6 +169,23 @@ def _deobfuscate(clause: str) -> str:
     return clause
 
 
+# Punctuation used inside a word to dodge filters: "su!cidal", "s*icide", "k.m.s". Applied
+# to the raw text before punctuation ends a clause; each is one linear regex pass.
+_INNER_I: Final = re.compile(r"(?<=[^\W\d_])[!|](?=[^\W\d_])")
+_INNER_CENSOR: Final = re.compile(r"(?<=[^\W\d_])[*#]+(?=[^\W\d_])")
+_DOTTED: Final = re.compile(r"(?<![\w.])[^\W\d_](?:\.[^\W\d_]){2,}(?![\w])")
+
+
+def _unpunctuate(text: str) -> str:
+    if "!" in text or "|" in text:
+        text = _INNER_I.sub("i", text)
+    if "*" in text or "#" in text:
+        text = _INNER_CENSOR.sub("", text)
+    if "." in text:
+        text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
+    return text
+
+
 def matching_key(text: str) -> str:
     """The form the detector's patterns match against (see the module docstring).
 
@@ -173,7 +193,7 @@ def matching_key(text: str) -> str:
     separated by single spaces; every run of a repeated character is squeezed to one.
     """
     clauses: list[str] = []
-    for raw in _fold(text).split("\n"):
+    for raw in _fold(_unpunctuate(text)).split("\n"):
         words = raw.split()
         if not words:
             continue
