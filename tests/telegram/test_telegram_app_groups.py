@@ -6,6 +6,7 @@ refusal and nothing else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from tests.fakes.telegram_api import FakeTelegramApi
 from tests.telegram.app_harness import ALEX, SAM, linked, settle, t, visible
 
 ALEX_GROUP, SAM_GROUP = -500, -600
+InGroup = Callable[[FakeTelegramApi, int, int], int]  # (api, group id, user id) → update id
 
 
 def group_text(tg: FakeTelegramApi, group_id: int, user_id: int) -> int:
@@ -42,7 +44,7 @@ def bot_added(tg: FakeTelegramApi, group_id: int, user_id: int) -> int:
     ("alex_does", "sam_does"), [(group_text, bot_added), (bot_added, group_text)]
 )
 async def test_a_group_never_takes_over_a_private_link(
-    app: App, tg: FakeTelegramApi, clock: FakeClock, alex_does: object, sam_does: object
+    app: App, tg: FakeTelegramApi, clock: FakeClock, alex_does: InGroup, sam_does: InGroup
 ) -> None:
     sam, alex = await linked(app, tg)
     await alex.says("the homework was too much", until="Something didn't feel right")
@@ -51,7 +53,6 @@ async def test_a_group_never_takes_over_a_private_link(
     session_day = (clock.now() + timedelta(days=1)).date().isoformat()
     await sam.says(f"/session Alex {session_day} 10:00", until="Alex")
 
-    assert callable(alex_does) and callable(sam_does)
     await settle(app, tg, alex_does(tg, ALEX_GROUP, ALEX))
     await settle(app, tg, sam_does(tg, SAM_GROUP, SAM))
     before = len(tg.sent(ALEX))
