@@ -75,6 +75,27 @@ def test_mistakes_get_one_clear_line(env: dict[str, str], monkeypatch: pytest.Mo
     assert code == 2 and "FEEDBACK_BOT_LOG_LEVEL" in out and "Traceback" not in out
 
 
+def test_a_second_invite_with_the_same_alias_is_refused(env: dict[str, str]) -> None:
+    """Issue 11, point 2: it used to print the first client's id with a new code."""
+    practice = invoke_json("practice", "add", "--name", "Oak House", "--timezone", "Europe/Berlin")
+    pr = str(
+        invoke_json(
+            "practitioner", "add", "--practice", str(practice["practice_id"]), "--name", "D"
+        )["practitioner_id"]
+    )
+    first = invoke_json("client", "invite", "--practitioner", pr, "--alias", "Kim")
+    code, out = invoke("client", "invite", "--practitioner", pr, "--alias", "kim", "--json")
+    assert code == 2
+    assert json.loads(out) == {
+        "error": f"practitioner {pr} already has a client called 'kim'; choose another alias"
+    }
+    code, out = invoke("client", "invite", "--practitioner", pr, "--alias", "Kim")
+    assert code == 2 and "already has a client called 'Kim'" in out and "Traceback" not in out
+    assert str(first["invite_code"]) not in out
+    other = invoke_json("client", "invite", "--practitioner", pr, "--alias", "Kim B")
+    assert other["client_id"] != first["client_id"]
+
+
 def test_run_refuses_to_start_without_a_key(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

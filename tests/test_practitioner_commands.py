@@ -5,14 +5,18 @@ contact instead."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from feedback_bot.catalog import dates
 from feedback_bot.conversation.commands import Role
-from feedback_bot.storage.models import Appointment, Client
-from tests.harness import Harness, help_text, rows, t
+from feedback_bot.people.admin import AdminError
+from feedback_bot.storage.models import Appointment, Client, InviteCode
+from tests.harness import Harness, count, help_text, rows, t
 
 
 def today(bot: Harness) -> str:
@@ -93,6 +97,45 @@ async def test_invite_without_alias_and_with_a_bad_alias(bot: Harness) -> None:
         assert "!invite" in reply  # tells how to use the command that was used
         assert "!session" not in reply
     assert len(await rows(bot, Client, Client.practitioner_id == sam)) == 2
+
+
+async def test_a_taken_alias_is_refused_and_hands_over_nobody(bot: Harness) -> None:
+    """Issue 11, point 2: a second "invite Kim" used to return Kim with a new code, and
+    whoever redeemed it could read, export and delete Kim's history."""
+    sam = await bot.practitioner("dr")
+    kim = await bot.client("kim", sam, alias="Kim")
+    await share(bot, "kim", "KIM-WORDS only for my practitioner")
+    for again in ("Kim", "kim", "  KIM ", "Ｋｉｍ"):  # the last in full-width letters
+        [reply] = await bot.says("dr", f"!invite {again}")
+        assert "Invite for" not in reply and "!start" not in reply
+        assert reply == t(bot, "practitioner.alias_taken", alias=again.strip())
+    with pytest.raises(AdminError, match="already has a client called 'Kim'"):
+        await bot.app.admin.invite_client(sam, "Kim")
+    assert [c.id for c in await rows(bot, Client)] == [kim]
+    [code] = await rows(bot, InviteCode, InviteCode.client_id.is_not(None))  # one way in
+    assert code.used_at is not None
+
+
+async def test_automatic_aliases_never_reuse_a_number(bot: Harness) -> None:
+    """After an erasure the count of clients gave an existing alias (that client came back
+    with a new code) or the erased client's number again."""
+    sam = await bot.practitioner("dr")
+    one = await bot.app.admin.invite_client(sam)
+    two = await bot.app.admin.invite_client(sam)
+    assert (one.alias, two.alias) == ("Client 1", "Client 2")
+    for who, invite in (("first", one), ("second", two)):
+        await bot.says(who, f"!start {invite.code}")
+        await bot.says(who, "!delete")
+        await bot.presses(who, "Yes, delete everything")
+        assert await count(bot, Client, Client.id == invite.client_id) == 0
+        bot.new_messages("dr")  # the notice that they left
+        [reply] = await bot.says("dr", "!invite")
+        assert "Invite for Client 1:" not in reply and "Invite for Client 2:" not in reply
+    assert sorted(c.alias for c in await rows(bot, Client)) == ["Client 3", "Client 4"]
+    # A "Client 5" typed by hand is skipped, not handed out a second time.
+    await bot.says("dr", "!invite Client 5")
+    [reply] = await bot.says("dr", "!invite")
+    assert "Invite for Client 6:" in reply
 
 
 # -- clients -------------------------------------------------------------------------------
@@ -188,6 +231,35 @@ async def test_session_bad_input(bot: Harness) -> None:
         t(bot, "practitioner.no_such_client", alias="Blake")
     ]
     assert await rows(bot, Appointment) == []
+
+
+async def test_aliases_match_whatever_the_case_or_unicode_form(bot: Harness) -> None:
+    """Issue 11, point 17: "Ann" and "ann" as two aliases crashed every lookup on SQLite,
+    and "Ängel" could never be found (SQLite's lower() folds ASCII only)."""
+    sam = await bot.practitioner("dr")
+    ann = await bot.client("ann", sam, alias="Ann")
+    [reply] = await bot.says("dr", "!invite ann")
+    assert reply == t(bot, "practitioner.alias_taken", alias="ann")
+    [reply] = await bot.says("dr", "!session ann 2026-11-20 14:00")
+    assert reply.startswith("Next session with Ann:")
+
+    await bot.says("dr", "!invite Ängel")
+    [angel] = await rows(bot, Client, Client.practitioner_id == sam, Client.id != ann)
+    decomposed = unicodedata.normalize("NFD", "ÄNGEL")  # A + combining diaeresis
+    for typed in ("Ängel", "ängel", decomposed):
+        [reply] = await bot.says("dr", f"!session {typed} 2026-11-20 15:00")
+        assert reply.startswith("Next session with Ängel:"), (typed, reply)
+    assert await count(bot, Appointment, Appointment.client_id == angel.id) == 3
+
+
+async def test_a_very_long_session_command_is_answered(bot: Harness) -> None:
+    """20,000 characters after "session" took 11.6 s in a quadratic pattern; now the
+    practitioner simply gets the usage line."""
+    await bot.practitioner("dr")
+    long_runs = ("Kim" + " " * 19_980 + "monday", "Kim " + "\t " * 9_990 + "10:00", "a " * 9_990)
+    for args in long_runs:
+        [reply] = await bot.says("dr", f"!session {args}")
+        assert reply == t(bot, "practitioner.session_bad")
 
 
 # -- digest --------------------------------------------------------------------------------

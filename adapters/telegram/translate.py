@@ -100,12 +100,15 @@ def _choice(event_id: str, query: CallbackQuery) -> IncomingEvent | None:
     # The message can be missing for very old buttons; in a private chat the chat id is
     # the user id, so the reply still reaches the right person.
     address = query.message.chat.id if query.message is not None else query.from_user.id
+    # A button under a message in a group (a forwarded check-in): a group gets the refusal
+    # only, and the press is nobody's answer.
+    private = query.message is None or query.message.chat.type == ChatType.PRIVATE
     return IncomingEvent(
         platform=PLATFORM,
         event_id=event_id,
         address=str(address),
-        kind=EventKind.CHOICE,
-        choice_id=query.data,
+        kind=EventKind.CHOICE if private else EventKind.GROUP,
+        choice_id=query.data if private else None,
         sender=str(query.from_user.id),
     )
 

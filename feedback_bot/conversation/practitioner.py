@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
 from feedback_bot.conversation.turn import PractitionerTurn
-from feedback_bot.people.clients import get_or_create_client
+from feedback_bot.people.clients import AliasTaken, create_client
 from feedback_bot.people.codes import issue
 from feedback_bot.people.rules import find_client_by_alias, practitioner_tz
 from feedback_bot.privacy.audit import record
@@ -20,10 +21,12 @@ ALIAS = re.compile(r"^[\w .'-]{1,80}$")
 
 
 async def create_invite(turn: PractitionerTurn, alias: str | None) -> tuple[Client, str] | None:
-    alias = (alias or "").strip() or None
+    """A new client and their code; None for an alias that isn't allowed. Raises
+    :class:`AliasTaken` when the practitioner already has a client with this alias."""
+    alias = unicodedata.normalize("NFC", (alias or "").strip()) or None
     if alias is not None and not ALIAS.match(alias):
         return None
-    client = await get_or_create_client(
+    client = await create_client(
         turn.session, turn.deps.config, turn.practitioner.id, alias, turn.now
     )
     code = issue(
@@ -41,7 +44,11 @@ async def create_invite(turn: PractitionerTurn, alias: str | None) -> tuple[Clie
 
 
 async def invite(turn: PractitionerTurn) -> None:
-    made = await create_invite(turn, turn.event.args)
+    try:
+        made = await create_invite(turn, turn.event.args)
+    except AliasTaken as taken:
+        turn.say(turn.t("practitioner.alias_taken", alias=taken.alias))
+        return
     if made is None:
         turn.say(turn.t("practitioner.invite_bad"))
         return
@@ -98,33 +105,41 @@ async def find_client(turn: PractitionerTurn, alias: str) -> Client | None:
     return await find_client_by_alias(turn.session, turn.practitioner.id, alias)
 
 
-_WHEN = re.compile(
-    r"^(?P<alias>.+?)\s+(?:(?P<date>\d{4}-\d{2}-\d{2})|(?P<day>[a-z]+))\s+(?P<time>\d{1,2}:\d{2})"
-    r"(?:\s+(?P<weekly>weekly))?$",
-    re.IGNORECASE,
-)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY = re.compile(r"[a-z]+", re.IGNORECASE)
+_TIME = re.compile(r"[0-9]{1,2}:[0-9]{2}")
 
 
 def parse_session(args: str, tz_name: str, now: datetime) -> tuple[str, datetime, bool] | None:
-    m = _WHEN.match(args.strip())
-    if not m:
+    """``"ALIAS (YYYY-MM-DD | weekday) HH:MM [weekly]"``, read from the end by words: linear
+    in the length of ``args`` (a pattern with a lazy alias before the spaces was quadratic)."""
+    words = args.split()
+    weekly = bool(words) and words[-1].lower() == "weekly"
+    if weekly:
+        words = words[:-1]
+    if len(words) < 3:
         return None
-    hh, mm = (int(x) for x in m["time"].split(":"))
+    alias, day_or_date, hhmm = " ".join(words[:-2]), words[-2], words[-1]
+    if not _TIME.fullmatch(hhmm):
+        return None
+    hh, mm = (int(x) for x in hhmm.split(":"))
     if hh > 23 or mm > 59:
         return None
     tz, at = zone(tz_name), time(hh, mm)
-    if m["date"]:
+    if _DATE.fullmatch(day_or_date):
         try:
-            when = local_to_utc(date.fromisoformat(m["date"]), at, tz)
+            when = local_to_utc(date.fromisoformat(day_or_date), at, tz)
         except ValueError:
             return None
-    else:
-        day = m["day"].lower()
+    elif _DAY.fullmatch(day_or_date):
+        day = day_or_date.lower()
         matches = [i for i, name in enumerate(WEEKDAYS) if name.startswith(day[:3])]
         if len(day) < 3 or len(matches) != 1:
             return None
         when = next_weekly_occurrence(matches[0], at, tz, now)
-    return m["alias"].strip(), when, bool(m["weekly"])
+    else:
+        return None
+    return alias, when, weekly
 
 
 async def set_session(turn: PractitionerTurn) -> None:

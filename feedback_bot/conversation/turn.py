@@ -198,9 +198,22 @@ class PractitionerTurn(Turn):
         return turn._narrowed(cls, identity=identity, practitioner=pr, practice=practice)
 
 
+# What a person writes themselves in a one-to-one chat. Only these may move their link: a
+# group (or channel) event, a flood notice, a button press or a (un)block never does.
+_WRITTEN_IN_PRIVATE = frozenset(
+    {EventKind.TEXT, EventKind.COMMAND, EventKind.NON_TEXT, EventKind.EDIT, EventKind.UNREADABLE}
+)
+
+
 async def _moved_identity(turn: Turn) -> Identity | None:
     """The same person writing from a new chat (a new Matrix DM after leaving the old one):
-    the link follows them, and a paused-by-leaving client is reachable again."""
+    the link follows them, and a paused-by-leaving client is reachable again.
+
+    Only an event the person wrote in a one-to-one chat moves the link: a group chat the
+    person writes in (or adds the bot to) arrives as a GROUP event and must never take
+    over their private chat, or their check-ins and digests would go to the group."""
+    if turn.event.kind not in _WRITTEN_IN_PRIVATE:
+        return None
     ident = (
         await turn.session.execute(
             select(Identity)
@@ -227,7 +240,7 @@ async def load_people(turn: Turn) -> None:
             )
         )
     ).scalar_one_or_none()
-    if ident is None and turn.event.sender and turn.event.kind is not EventKind.BLOCKED:
+    if ident is None and turn.event.sender:
         ident = await _moved_identity(turn)
     turn.identity = ident
     if ident is None:

@@ -58,7 +58,8 @@ class Inbox:
             )
             if verdict == "drop":
                 return False
-            if verdict == "notify":
+            if verdict == "notify" and event.kind is not EventKind.GROUP:
+                # A group keeps its GROUP kind: it gets the refusal, never another text.
                 # One kind notice per flood; the flooding text itself is not kept.
                 event = replace(
                     event,

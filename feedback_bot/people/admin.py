@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.people.clients import get_or_create_client
+from feedback_bot.people.clients import AliasTaken, create_client
 from feedback_bot.people.codes import issue
 from feedback_bot.people.practice_config import (
     BY_LANGUAGE,
@@ -190,9 +190,15 @@ class Admin:
             pr = await session.get(Practitioner, practitioner_id)
             if pr is None:
                 raise AdminError(f"no practitioner with id {practitioner_id}")
-            client = await get_or_create_client(
-                session, self._deps.config, practitioner_id, alias, now
-            )
+            try:
+                client = await create_client(
+                    session, self._deps.config, practitioner_id, alias, now
+                )
+            except AliasTaken as taken:
+                raise AdminError(
+                    f"practitioner {practitioner_id} already has a client called "
+                    f"{taken.alias!r}; choose another alias"
+                ) from None
             code = issue(
                 session, now=now, valid_days=self._deps.invite_valid_days, client_id=client.id
             )

@@ -1,39 +1,79 @@
-"""Creating a client record from the practice's defaults."""
+"""Creating a client record from the practice's defaults, and the rules for aliases.
+
+An alias names one client of one practitioner. Two aliases that a person would read as the
+same name ("Ann" and "ann", "Ängel" typed with a combining umlaut, "Kim " with a trailing
+space) are the same alias: :func:`alias_key` is what is compared, never the raw text.
+A second invite with an alias already in use is refused: handing out a new code for an
+existing client would give whoever redeems it that client's history.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.people.practice_config import PracticeConfig
 from feedback_bot.scheduling.wallclock import WEEKDAYS
-from feedback_bot.storage.models import Client
+from feedback_bot.storage.models import Client, Practitioner
 from feedback_bot.storage.states import ClientStatus
 
+AUTO_ALIAS = "Client {n}"
+_AUTO_NUMBER = re.compile(r"client (\d{1,9})")
 
-async def get_or_create_client(
+
+class AliasTaken(Exception):
+    """The practitioner already has a client with this alias (compared by alias_key)."""
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(f"there is already a client called {alias!r}")
+        self.alias = alias
+
+
+def alias_key(alias: str) -> str:
+    """What two aliases are compared by: NFKC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", alias).casefold().split())
+
+
+def auto_alias_number(alias: str) -> int | None:
+    """``"Client 7"`` → 7; None for any other alias."""
+    match = _AUTO_NUMBER.fullmatch(alias_key(alias))
+    return int(match.group(1)) if match else None
+
+
+async def clients_of(session: AsyncSession, practitioner_id: int) -> list[Client]:
+    rows = await session.execute(
+        select(Client).where(Client.practitioner_id == practitioner_id).order_by(Client.id)
+    )
+    return list(rows.scalars())
+
+
+async def create_client(
     session: AsyncSession,
     config: PracticeConfig,
     practitioner_id: int,
     alias: str | None,
     now: datetime,
 ) -> Client:
-    if not alias:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Client)
-            .where(Client.practitioner_id == practitioner_id)
-        )
-        alias = f"Client {int(count or 0) + 1}"
-    client = (
-        await session.execute(
-            select(Client).where(Client.practitioner_id == practitioner_id, Client.alias == alias)
-        )
-    ).scalar_one_or_none()
-    if client is not None:
-        return client
+    """A new client, always. Raises :class:`AliasTaken` for an alias in use; without an
+    alias the next ``Client N`` from the practitioner's counter, never a number used
+    before (not even by a client since erased)."""
+    taken = {alias_key(c.alias) for c in await clients_of(session, practitioner_id)}
+    alias = unicodedata.normalize("NFC", alias.strip()) if alias else None
+    if alias:
+        if alias_key(alias) in taken:
+            raise AliasTaken(alias)
+    else:
+        practitioner = await session.get(Practitioner, practitioner_id, with_for_update=True)
+        assert practitioner is not None  # callers checked
+        n = practitioner.auto_alias_counter + 1
+        while alias_key(AUTO_ALIAS.format(n=n)) in taken:  # someone typed "Client 3" by hand
+            n += 1
+        practitioner.auto_alias_counter = n
+        alias = AUTO_ALIAS.format(n=n)
     c = config.checkins
     client = Client(
         practitioner_id=practitioner_id,

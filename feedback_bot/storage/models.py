@@ -110,6 +110,9 @@ class Practitioner(Base):
     # A user id on a platform whose adapter opens DMs (Matrix): the bot opens the DM itself.
     platform: Mapped[str | None] = mapped_column(String(16))  # where platform_user_id lives
     platform_user_id: Mapped[str | None] = mapped_column(String(255))
+    # The last "Client N" given out: automatic aliases never reuse a number, even after an
+    # erasure took the client with the highest one.
+    auto_alias_counter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
 
 

@@ -168,6 +168,25 @@ def test_button_press_is_a_choice_with_the_opaque_id(api: FakeTelegramApi) -> No
     )
 
 
+def test_button_press_in_a_group_is_a_group_event_and_no_choice(api: FakeTelegramApi) -> None:
+    """A check-in forwarded into a group with its buttons: a press there answers nothing."""
+    api.push_group_text(-77, "forwarded check-in", user_id=CHAT)
+    message = api.pending_updates[-1]["message"]
+    api.push_update(
+        {
+            "callback_query": {
+                "id": "q1",
+                "from": {"id": CHAT, "is_bot": False, "first_name": "Client"},
+                "message": message,
+                "chat_instance": "ci",
+                "data": "q7:yes",
+            }
+        }
+    )
+    event = only(api)
+    assert (event.kind, event.address, event.choice_id) == (EventKind.GROUP, "-77", None)
+
+
 def test_update_kinds_we_do_not_use_are_ignored(api: FakeTelegramApi) -> None:
     api.push_update(
         {
