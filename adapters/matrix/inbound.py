@@ -117,6 +117,7 @@ class SyncLoop:
             },
             "presence": {"not_types": ["*"]},
         }
+        self._refused: list[IncomingEvent] = []  # events the inbox did not take last turn
         self._undecrypted = UndecryptedEvents(
             options.undecryptable_grace, withheld_grace_seconds=options.withheld_grace
         )
@@ -226,7 +227,9 @@ class SyncLoop:
         # the same range again and need it decrypted again.
         self._client.next_batch = ""
         timeout = self._options.sync_timeout_ms
-        if len(self._undecrypted):
+        if len(self._undecrypted) or self._refused:
+            # Shorter polls while we wait for a room key or hold events the inbox refused
+            # (the inbox paces its own tries at the database).
             timeout = min(timeout, self._options.held_sync_timeout_ms)
         response = await self._client.sync(
             timeout=0 if first else timeout,
@@ -302,11 +305,11 @@ class SyncLoop:
             self._forget(room_id)
             await self._direct.remove(room_id)
 
-        for incoming in deliveries:
-            await self._deliver(incoming)
+        delivered = await self._deliver_all(deliveries)
         for room_id in to_leave:
             await self.leave(room_id)
-        await self._save_cursor(response.next_batch)
+        if delivered:
+            await self._save_cursor(response.next_batch)
         await self._request_keys(newly_held)
 
     def _note_withheld(self, response: SyncResponse) -> None:
@@ -367,31 +370,35 @@ class SyncLoop:
             )
         return events
 
-    async def _deliver(self, event: IncomingEvent) -> None:
-        """Retry until the sink commits: skipping would lose the event, stopping the loop
-        would stall every other chat. A restart re-syncs from the saved cursor anyway."""
-        failures = 0
-        while True:
+    async def _deliver_all(self, deliveries: list[IncomingEvent]) -> bool:
+        """Hand every event to the sink, in order, even after one was refused: the sink
+        screens each one (a crisis text is answered however the database is), so nobody's
+        message waits behind another's. Refused ones are kept and handed over first next
+        turn; until all are taken the cursor is not saved, so a restart re-syncs them too.
+        True when the sink took every event."""
+        earlier, self._refused = self._refused, []
+        ids = {event.event_id for event in deliveries}
+        for event in [e for e in earlier if e.event_id not in ids] + deliveries:
             try:
                 await self._sink(event)
-                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failures += 1
-                log.error(
-                    "inbox refused Matrix event %s (attempt %d): %s",
-                    event.event_id,
-                    failures,
-                    describe(exc),
-                )
-                await asyncio.sleep(self._backoff(failures))
+                log.error("inbox refused Matrix event %s: %s", event.event_id, describe(exc))
+                self._refused.append(event)
+        return not self._refused
 
     async def _save_cursor(self, next_batch: str) -> None:
         holding, floor = self._undecrypted.cursor_floor()
         token = floor if holding else next_batch
         if token and token != self._saved:
-            await self._cursors.set(CURSOR_NAME, token)
+            try:
+                await self._cursors.set(CURSOR_NAME, token)
+            except Exception as exc:
+                # Everything before it is committed: a later turn saves it (a restart
+                # meanwhile re-syncs a little more, and the inbox drops the copies).
+                log.warning("Matrix cursor not saved (%s); saved on a later turn", describe(exc))
+                return
             self._saved = token
 
     async def _join(self, room_id: str, direct_with: str | None) -> None:

@@ -32,6 +32,10 @@ UpdateProcessor = Callable[[Update], Awaitable[None]]
 class Backoff:
     initial: float = 1.0
     maximum: float = 60.0
+    # Between tries to commit a batch the database refused. Short on purpose: each try
+    # hands every update to the inbox again, which screens it (a crisis text is answered
+    # directly) and backs off from the database on its own.
+    commit_maximum: float = 5.0
 
     def next(self, current: float) -> float:
         return min(current * 2, self.maximum)
@@ -63,6 +67,7 @@ class Poller:
         saved = await self._cursors.get(CURSOR)
         offset = int(saved) if saved else None
         delay = self._backoff.initial
+        commit_delay = self._backoff.initial  # grows until a batch is committed
         while not self._stop.is_set():
             try:
                 updates = await self._fetch(offset)
@@ -103,8 +108,10 @@ class Poller:
                     updates[-1].update_id,
                     type(exc).__name__,
                 )
-                await self._pause(delay)
-                delay = self._backoff.next(delay)
+                await self._pause(commit_delay)
+                commit_delay = min(self._backoff.next(commit_delay), self._backoff.commit_maximum)
+            else:
+                commit_delay = self._backoff.initial
 
     async def _fetch(self, offset: int | None) -> Sequence[Update]:
         """One long poll, abandoned at once when we are stopped (that confirms nothing)."""
@@ -127,8 +134,17 @@ class Poller:
         return poll.result()
 
     async def _commit(self, updates: Sequence[Update]) -> int:
+        """Every update goes to the sink, even after one failed: the sink screens each (a
+        crisis text is answered however the database is). The offset moves only when all
+        of them are committed."""
+        failure: Exception | None = None
         for update in updates:
-            await self._process(update)
+            try:
+                await self._process(update)
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
         offset = updates[-1].update_id + 1
         await self._cursors.set(CURSOR, str(offset))
         return offset

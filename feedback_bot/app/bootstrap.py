@@ -247,12 +247,14 @@ async def build_app(
     processor = Processor(sessions, deps, clock, router)
     app_holder: list[App] = []
 
-    async def emergency_reply(event: IncomingEvent) -> None:
+    async def emergency_reply(event: IncomingEvent) -> bool:
         adapter = adapter_map.get(event.platform)
         if adapter is None:
-            return
-        await send_direct_safety_reply(adapter, deps, event)
-        router.already_warned.add(event.event_id)
+            return False
+        sent = await send_direct_safety_reply(adapter, deps, event)
+        if sent:
+            router.already_warned.add(event.event_id)
+        return sent
 
     inbox = Inbox(
         sessions,
@@ -262,6 +264,7 @@ async def build_app(
         emergency_reply=emergency_reply,
         on_new=lambda: app_holder[0].wake() if app_holder else None,
         per_minute=settings.inbound_per_minute,
+        crisis_per_minute=settings.inbound_crisis_per_minute,
     )
     app = App(
         settings=settings,

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     http_port: int = 0  # 0 = /healthz and /metrics off
     max_text_chars: int = 20_000
     inbound_per_minute: int = 20  # per chat; a flood from one chat cannot starve others
+    # per chat: crisis texts are always answered, but beyond this many a minute they are
+    # coalesced into one notice (no new rows, no new replies)
+    inbound_crisis_per_minute: int = 5
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
 
 

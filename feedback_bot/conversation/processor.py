@@ -79,8 +79,9 @@ class Processor:
             row.processed_at = self._clock.now()
             await session.flush()
             try:
+                turn = await self._answer_crisis(session, event)
                 async with session.begin_nested():
-                    await self._handle(session, event)
+                    await self._handle(session, event, turn)
                 status = InboxStatus.DONE
             except Exception as exc:  # one bad event must not block the rest
                 # Where it failed, but not the exception's message: that may quote content.
@@ -102,11 +103,44 @@ class Processor:
             MESSAGES_IN.labels(platform=event.platform, kind=event.kind.value).inc()
         return True
 
-    async def _handle(self, session: AsyncSession, event: IncomingEvent) -> None:
-        turn = Turn(session=session, deps=self._deps, event=event, now=self._clock.now())
-        await load_people(turn)
-        risky = bool(event.text) and self._deps.detector.check(event.text or "") is not None
-        await self.router.handle(turn, risky=risky)
+    async def _answer_crisis(self, session: AsyncSession, event: IncomingEvent) -> Turn | None:
+        """A crisis text's reply is queued in a savepoint of its own, before the rest of
+        the turn: whatever fails later, it stays queued. If even this fails, the reply
+        with the deployment's resources is queued instead. The turn loaded here, or None
+        when the text is not a crisis text or this failed."""
+        if not self._risky(event):
+            return None
+        try:
+            async with session.begin_nested():
+                turn = Turn(session=session, deps=self._deps, event=event, now=self._clock.now())
+                await load_people(turn)
+                self.router.crisis_reply(turn)
+            return turn
+        except Exception as exc:
+            log.error("engine: crisis turn failed (%s); plain crisis reply", type(exc).__name__)
+        if event.event_id not in self.router.already_warned:
+            enqueue(
+                session,
+                self._deps.vault,
+                platform=event.platform,
+                address=event.address,
+                text=self._deps.crisis_reply(self._deps.config.language),
+                kind=OutboxKind.SAFETY,
+                delivery=Delivery.URGENT,
+                now=self._clock.now(),
+            )
+        self.router.already_warned.discard(event.event_id)
+        return None
+
+    async def _handle(self, session: AsyncSession, event: IncomingEvent, turn: Turn | None) -> None:
+        risky = self._risky(event)
+        if turn is None:
+            turn = Turn(session=session, deps=self._deps, event=event, now=self._clock.now())
+            await load_people(turn)
+        await self.router.handle(turn, risky=risky, answered=risky)
+
+    def _risky(self, event: IncomingEvent) -> bool:
+        return bool(event.text) and self._deps.detector.check(event.text or "") is not None
 
     def _apologise(self, session: AsyncSession, event: IncomingEvent) -> None:
         now: datetime = self._clock.now()

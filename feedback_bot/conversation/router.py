@@ -38,7 +38,8 @@ class Router:
     def help_text(self, turn: Turn, role: Role) -> str:
         return self._commands.help_text(turn.deps.catalog, turn.lang, role, p=turn.p)
 
-    async def handle(self, turn: Turn, *, risky: bool) -> None:
+    async def handle(self, turn: Turn, *, risky: bool, answered: bool = False) -> None:
+        """``answered``: the crisis reply was queued already (``crisis_reply``), on its own."""
         event = turn.event
         if event.kind is EventKind.GROUP:
             if turn.identity is not None:
@@ -62,6 +63,8 @@ class Router:
             turn.say(turn.t("unreadable"))
             return
         if risky:  # before anything that could turn the message away, even its length
+            if not answered:
+                self.crisis_reply(turn)
             await self._safety(turn)
         if event.text is not None and len(event.text) > turn.deps.max_text_chars:
             turn.say(turn.t("too_long", limit=f"{turn.deps.max_text_chars:,}"))
@@ -81,12 +84,14 @@ class Router:
         else:  # a link to nobody: not left behind by anything we do
             turn.say(turn.t("unlinked"))
 
-    async def _safety(self, turn: Turn) -> None:
+    def crisis_reply(self, turn: Turn) -> None:
+        """Queue the crisis reply, unless the direct path has sent it already."""
         if turn.event.event_id not in self.already_warned:
-            turn.say(
-                turn.crisis_reply(), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT
-            )
+            turn.say(turn.crisis_reply(), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT)
         self.already_warned.discard(turn.event.event_id)
+
+    async def _safety(self, turn: Turn) -> None:
+        """What follows the crisis reply: the practitioner's alert and its record."""
         client_turn = ClientTurn.of(turn)
         if client_turn is None or client_turn.client.status not in (
             ClientStatus.ACTIVE,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.scheduling.clock import Clock
+from feedback_bot.storage.database import short_lock_wait
 from feedback_bot.storage.models import Cursor
 
 
@@ -20,10 +21,12 @@ class DbCursorStore:
             return None if row is None else row.value
 
     async def set(self, name: str, value: str) -> None:
-        async with self._sessions() as session, session.begin():
+        # A short wait for a lock, as for the inbox: the receiving loop must not stall.
+        async with self._sessions() as session, short_lock_wait(session):
             row = await session.get(Cursor, name)
             if row is None:
                 session.add(Cursor(name=name, value=value, updated_at=self._clock.now()))
             else:
                 row.value = value
                 row.updated_at = self._clock.now()
+            await session.commit()

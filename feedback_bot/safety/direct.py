@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -28,19 +29,32 @@ def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> R
     return RiskDetector.from_config(data)
 
 
-async def send_direct_safety_reply(adapter: Adapter, deps: Services, event: IncomingEvent) -> None:
-    """Straight to the adapter, bypassing the outbox: the database just failed us."""
+def direct_reply_id(event: IncomingEvent) -> int:
+    """The direct reply's idempotency key (``OutgoingMessage.outbox_id``, Matrix's tx_id).
+
+    Derived from the platform's event id: a redelivered event gets the same key, so the
+    platform deduplicates a second send; different messages get different keys. Negative,
+    so it never meets an outbox row's id (those count up from 1)."""
+    digest = hashlib.sha256(f"{event.platform}\0{event.event_id}".encode()).digest()
+    return -1 - int.from_bytes(digest[:7], "big")
+
+
+async def send_direct_safety_reply(adapter: Adapter, deps: Services, event: IncomingEvent) -> bool:
+    """Straight to the adapter, bypassing the outbox: the database just failed us.
+    True when the platform took the reply."""
     # Without the database we know neither the chat's practice nor the reader's language:
     # this reply carries the deployment's resources (config/prompts.yaml) in its default
     # language, never a practice's own (those live in the database).
     message = OutgoingMessage(
-        outbox_id=0,
+        outbox_id=direct_reply_id(event),
         platform=event.platform,
         address=event.address,
         text=deps.crisis_reply(deps.config.language),
     )
     try:
         await adapter.send(message)
-        log.warning("safety: crisis resources sent directly while the database was unavailable")
     except SendError as exc:
         log.error("safety: direct crisis reply failed (%s)", type(exc).__name__)
+        return False
+    log.warning("safety: crisis resources sent directly while the database was unavailable")
+    return True

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,6 +15,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+BUSY_TIMEOUT_MS = 30000  # how long SQLite waits for another connection's write lock
+# Writes on the receiving path (inbox, platform cursors) wait much less: their adapter
+# retries anyway, and a long wait would hold up every event behind them (a crisis text
+# must be screened and answered within seconds while the database is locked).
+SHORT_LOCK_WAIT_MS = 3000
 
 
 def is_sqlite(url: str) -> bool:
@@ -32,7 +40,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             # brief lock contention into a wait instead of "database is locked".
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
@@ -51,3 +59,18 @@ def upsert_insert(session: AsyncSession) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+@asynccontextmanager
+async def short_lock_wait(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The session's writes wait at most ``SHORT_LOCK_WAIT_MS`` for a lock (SQLite's busy
+    timeout, reset afterwards). Commit inside the block; what is left is rolled back."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield session
+        return
+    await session.execute(text(f"PRAGMA busy_timeout={SHORT_LOCK_WAIT_MS}"))
+    try:
+        yield session
+    finally:
+        await session.rollback()
+        await session.execute(text(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"))

@@ -314,3 +314,28 @@ async def test_stop_during_a_stuck_commit_leaves_the_update_with_telegram(
         await adapter.stop()  # grace is 1 s in these tests
     assert telegram_api.pending_update_ids == [update_id]
     assert CURSOR not in cursors.values
+
+
+async def test_a_refusing_inbox_gets_growing_waits_and_every_update_of_the_batch(
+    adapter: TelegramAdapter, telegram_api: FakeTelegramApi, sink: RecordingSink
+) -> None:
+    """While the inbox refuses a batch, the poller's wait grows (it is not reset by the
+    fetch that brought the batch back), and every update of it is handed over each time,
+    not only the first: the inbox screens each one."""
+    seen: list[str] = []
+
+    async def note(event: IncomingEvent) -> None:
+        seen.append(event.event_id)
+
+    sink.before_commit = note
+    sink.fail_times = 8  # two updates, four tries
+    first = telegram_api.push_text(CLIENT, "one")
+    second = telegram_api.push_text(CLIENT, "two")
+    await adapter.start(sink)
+    await telegram_api.wait_until(lambda: len(sink.events) == 2)
+    assert seen[:4] == [str(first), str(second)] * 2
+    polls = telegram_api.calls_to("getUpdates")
+    gaps = [b.at - a.at for a, b in zip(polls, polls[1:4], strict=False)]
+    # Backoff 0.02 s doubling, as for network errors.
+    assert gaps[0] >= 0.02 and gaps[1] >= 0.04 and gaps[2] >= 0.08
+    assert telegram_api.pending_update_ids == []

@@ -1,0 +1,149 @@
+"""The crisis reply while the database is locked: on Telegram (the fake Bot API) and on
+Matrix (a local Synapse, nio clients), in one app on one SQLite file that another
+connection holds write-locked for 45 s. Everyone who writes a crisis text meanwhile gets
+the reply within seconds, once, and every message is stored when the lock ends."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.matrix import MatrixAdapter
+from adapters.matrix.settings import MatrixSettings
+from feedback_bot.app.bootstrap import App, build_app
+from feedback_bot.ports import Adapter, CursorStore
+from feedback_bot.storage.models import InboxEvent
+from tests.fakes.synapse import SynapseServer
+from tests.fakes.telegram_api import FakeTelegramApi
+from tests.matrix.conftest import unique
+from tests.matrix.support import ClientUser
+from tests.matrix.test_app_conversation import open_chat
+from tests.telegram.app_harness import app_settings, telegram_adapter
+
+RISKY = "I have been thinking about ending my life"
+HOLD_SECONDS = 45
+WITHIN = 10  # seconds: the functional bound for the reply, not a speed benchmark
+KIM, LEE = 3003, 4004
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegramApi]:
+    api = FakeTelegramApi(clock=time.time)
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+@pytest.fixture
+async def second_person(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[ClientUser]:
+    person = ClientUser(synapse, synapse.register(unique("second")), tmp_path / "second-store")
+    await person.start()
+    yield person
+    await person.close()
+
+
+class WriteLock:
+    """Another process's view of the database: ``BEGIN EXCLUSIVE`` on its own connection,
+    so every write the app tries waits on SQLite's lock (readers still read, WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+
+    def take(self) -> None:
+        self._conn.execute("BEGIN EXCLUSIVE")
+
+    def release(self) -> None:
+        self._conn.execute("ROLLBACK")
+        self._conn.close()
+
+
+async def test_crisis_replies_reach_everyone_while_the_database_is_locked(
+    tmp_path: Path,
+    tg: FakeTelegramApi,
+    bot_settings: MatrixSettings,
+    client: ClientUser,
+    second_person: ClientUser,
+) -> None:
+    db = tmp_path / "bot.sqlite3"
+    settings = app_settings(f"sqlite+aiosqlite:///{db}", tg, matrix=bot_settings)
+
+    def matrix(cursors: CursorStore) -> Adapter:
+        return MatrixAdapter(bot_settings, cursors, sync_timeout_ms=2_000)
+
+    def telegram(cursors: CursorStore) -> Adapter:
+        return telegram_adapter(settings, cursors)
+
+    app: App = await build_app(settings, adapters=[matrix, telegram])
+    await app.start()
+    try:
+        await _scenario(app, db, tg, str(bot_settings.user_id), [client, second_person])
+    finally:
+        await app.close()
+
+
+async def _scenario(
+    app: App, db: Path, tg: FakeTelegramApi, bot_id: str, matrix_people: list[ClientUser]
+) -> None:
+    opening = app.catalog.t("safety.reply", "en")
+    chats = [await open_chat(person, bot_id) for person in matrix_people]
+    for chat_id, name in ((KIM, "Kim"), (LEE, "Lee")):
+        tg.add_private_chat(chat_id, name)
+
+    def telegram_replies(chat_id: int) -> int:
+        return sum((m.get("text") or "").startswith(opening) for m in tg.sent(chat_id))
+
+    def matrix_replies(index: int) -> int:
+        return sum(body.startswith(opening) for body in chats[index].bodies())
+
+    lock = WriteLock(db)
+    lock.take()
+    locked_at = time.monotonic()
+    try:
+        update_ids = [tg.push_text(KIM, RISKY), tg.push_text(LEE, RISKY)]
+        event_ids = [await chat.person.say(chat.room_id, RISKY) for chat in chats]
+
+        async def telegram_reply(chat_id: int) -> None:
+            await tg.wait_until(lambda: telegram_replies(chat_id) >= 1, within=WITHIN)
+
+        async def matrix_reply(index: int) -> None:
+            person = chats[index].person
+            await person.wait_until(lambda: matrix_replies(index) >= 1, seconds=WITHIN)
+
+        await asyncio.gather(
+            telegram_reply(KIM), telegram_reply(LEE), matrix_reply(0), matrix_reply(1)
+        )
+        assert time.monotonic() - locked_at < HOLD_SECONDS, "all answered while locked"
+        await asyncio.sleep(HOLD_SECONDS - (time.monotonic() - locked_at))
+        # Still exactly one each, however often the platforms redelivered meanwhile.
+        assert [telegram_replies(KIM), telegram_replies(LEE)] == [1, 1]
+        assert [matrix_replies(0), matrix_replies(1)] == [1, 1]
+    finally:
+        lock.release()
+
+    # After the lock: every message is stored and handled, and nobody is told twice.
+    wanted = {str(u) for u in update_ids} | set(event_ids)
+
+    async def handled() -> set[str]:
+        async with app.sessions() as session:
+            rows = await session.scalars(
+                select(InboxEvent.event_id).where(
+                    InboxEvent.event_id.in_(wanted), InboxEvent.status == "done"
+                )
+            )
+            return set(rows)
+
+    async with asyncio.timeout(60):
+        while await handled() != wanted:  # noqa: ASYNC110 (a database, not an event)
+            await asyncio.sleep(0.5)
+    await tg.wait_until(lambda: not tg.pending_update_ids, within=30)
+    await asyncio.sleep(3)  # what the dispatcher might still send
+    assert [telegram_replies(KIM), telegram_replies(LEE)] == [1, 1]
+    assert [matrix_replies(0), matrix_replies(1)] == [1, 1]
