@@ -39,6 +39,7 @@ from feedback_bot.ports import (
     TransientSendError,
 )
 from feedback_bot.ports.numbered_choices import with_numbered_choices
+from feedback_bot.privacy.crypto import DecryptionError, token_key_id
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.settings import SchedulingSettings
@@ -180,7 +181,11 @@ class Dispatcher:
                 wait = pacer.wait_for_platform(now)
                 if wait > 0:
                     await self._sleep(wait)
-            message = self._render(adapter, to_message(self._vault, row))
+            try:
+                message = self._render(adapter, to_message(self._vault, row))
+            except DecryptionError as exc:
+                await self._quarantine(session, row, exc)
+                return 0
             row.attempts += 1
             try:
                 receipt = await adapter.send(message)
@@ -334,7 +339,11 @@ class Dispatcher:
             )
         ).scalars()
         for other in waiting:
-            payload = self._vault.open_json("outbox", "payload", other.uid, other.payload_enc)
+            try:
+                payload = self._vault.open_json("outbox", "payload", other.uid, other.payload_enc)
+            except DecryptionError as exc:
+                self._set_aside(other, exc)
+                continue
             payload["address"] = new_address
             other.payload_enc = self._vault.seal_json("outbox", "payload", other.uid, payload)
             other.address = new_hash
@@ -342,6 +351,27 @@ class Dispatcher:
         row.claimed_by = None
         row.attempts = max(0, row.attempts - 1)  # a move is not a failed attempt
         await session.commit()
+
+    async def _quarantine(
+        self, session: AsyncSession, row: OutboxMessage, exc: DecryptionError
+    ) -> None:
+        self._set_aside(row, exc)
+        await session.commit()
+
+    @staticmethod
+    def _set_aside(row: OutboxMessage, exc: DecryptionError) -> None:
+        """A row nobody can read (its key removed too early, a partial rotation) is kept
+        aside so the rest of the queue, this chat's later messages included, moves on."""
+        row.status = OutboxStatus.QUARANTINED
+        row.last_error = "undecryptable"
+        row.claimed_by = None
+        log.error(
+            "dispatch: outbox %s quarantined: %s (key id %s); "
+            "see `feedback-bot outbox quarantined`",
+            row.id,
+            exc,
+            token_key_id(row.payload_enc) or "none",
+        )
 
     async def recover_stale(self) -> int:
         """Resolve rows left in ``sending`` by a crashed worker (rule in the module doc)."""
