@@ -412,16 +412,23 @@ def keys_generate() -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate(batch: int = typer.Option(200, help="rows per transaction")) -> None:
+def keys_rotate(
+    batch: int = typer.Option(200, help="rows per transaction"),
+    wait: float = typer.Option(
+        30.0, help="seconds to keep retrying rows another transaction holds locked"
+    ),
+) -> None:
     """Re-encrypt every row under the current key (old keys in FEEDBACK_BOT_OLD_ENCRYPTION_KEYS).
-    Safe to interrupt and run again: rows already under the new key are skipped."""
+    Safe to interrupt and run again: rows already under the new key are skipped. Exits 1,
+    saying what is left per table and column, unless every value is under the current key:
+    keep the old keys configured until it succeeds."""
     from rich.progress import Progress
 
-    from feedback_bot.privacy.key_rotation import rotate_all
+    from feedback_bot.privacy.key_rotation import RotationResult, rotate_all
 
     settings = settings_or_exit()
 
-    async def go() -> int:
+    async def go() -> RotationResult:
         bot = await _app(settings)
         try:
             with Progress(console=err) as progress:
@@ -430,12 +437,28 @@ def keys_rotate(batch: int = typer.Option(200, help="rows per transaction")) -> 
                 def tick(done: int, total: int) -> None:
                     progress.update(task, completed=done, total=total)
 
-                return await rotate_all(bot.sessions, bot.vault, batch, tick)
+                return await rotate_all(bot.sessions, bot.vault, batch, tick, wait=wait)
         finally:
             await bot.close()
 
-    n = run(go)
-    out.print(f"re-encrypted {n} value(s) under the current key")
+    result = run(go)
+    out.print(f"re-encrypted {result.rotated} value(s) under the current key")
+    if result.complete:
+        out.print("rotation complete: every value is under the current key")
+        return
+    for name, n in sorted(result.left.items()):
+        err.print(
+            f"not done: {n} value(s) in {name} still under an old key (held by another "
+            "transaction); run `feedback-bot keys rotate` again",
+            highlight=False,
+        )
+    for name, n in sorted(result.unreadable.items()):
+        err.print(
+            f"not done: {n} value(s) in {name} cannot be decrypted with the configured keys",
+            highlight=False,
+        )
+    err.print("rotation incomplete: keep the old key(s) configured", highlight=False)
+    raise typer.Exit(code=1)
 
 
 @digest_app.command("send")
