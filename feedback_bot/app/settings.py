@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     http_port: int = 0  # 0 = /healthz and /metrics off
     max_text_chars: int = 20_000
     inbound_per_minute: int = 20  # per chat; a flood from one chat cannot starve others
+    # Stable across restarts (default: the host name), so a restarted worker knows the
+    # messages its previous life left claimed. Give each worker on one host its own name.
+    worker_name: str | None = Field(default=None, max_length=40)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
 
 
