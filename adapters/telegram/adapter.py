@@ -33,7 +33,7 @@ from adapters.telegram.polling import Backoff, Poller
 from adapters.telegram.quiet_logs import quiet_library_loggers
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.translate import ALLOWED_UPDATES, PLATFORM, translate
-from adapters.telegram.webhook import SECRET_SHAPE, WebhookServer
+from adapters.telegram.webhook import WebhookServer, secret_problem
 from feedback_bot.ports import (
     BaseAdapter,
     Capability,
@@ -341,9 +341,8 @@ def _check_webhook_settings(settings: TelegramSettings) -> None:
             "FEEDBACK_BOT_TELEGRAM__WEBHOOK_SECRET must be set in webhook mode: without it "
             "anyone who finds the URL can post fake updates"
         )
-    if not SECRET_SHAPE.match(settings.webhook_secret.get_secret_value()):
-        raise TelegramConfigError(
-            "FEEDBACK_BOT_TELEGRAM__WEBHOOK_SECRET may only use A-Z a-z 0-9 _ - (1-256 chars)"
-        )
+    problem = secret_problem(settings.webhook_secret.get_secret_value())
+    if problem is not None:
+        raise TelegramConfigError(f"FEEDBACK_BOT_TELEGRAM__WEBHOOK_SECRET {problem}")
     if not settings.webhook_url:
         raise TelegramConfigError("FEEDBACK_BOT_TELEGRAM__WEBHOOK_URL must be set in webhook mode")

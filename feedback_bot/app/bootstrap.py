@@ -126,7 +126,8 @@ class App:
 
     # -- running for real --------------------------------------------------------
     async def start(self) -> None:
-        await self.dispatcher.recover_stale()
+        await self.dispatcher.recover_on_start()
+        await self.dispatcher.renew_lease()
         for adapter in self.adapters.values():
             await adapter.start(self.receive)
         # Deep links need what the platform told us at start (e.g. the bot's username).
@@ -134,6 +135,7 @@ class App:
         for adapter in self.adapters.values():
             await open_practitioner_dms(self.sessions, self.deps, adapter, self.clock.now())
         self._tasks.append(asyncio.create_task(self._process_loop(), name="inbox"))
+        self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
         self._scheduler = start_clock_jobs(self)
 
     async def _process_loop(self) -> None:
@@ -147,6 +149,17 @@ class App:
                 log.error("inbox loop: %s", type(exc).__name__)
                 await asyncio.sleep(1)
                 self._wake.set()
+
+    async def _lease_loop(self) -> None:
+        """Renews this worker's claims (a lease others can see lapse), in its own task so a
+        slow send or a pacing wait never lets it lapse while the worker lives."""
+        every = max(1.0, self.settings.scheduling.sending_stale_seconds / 3)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.dispatcher.renew_lease()
+            except Exception as exc:  # the database is away: try again next beat
+                log.warning("lease renewal: %s", type(exc).__name__)
 
     def wake(self) -> None:
         self._wake.set()
@@ -239,6 +252,8 @@ async def build_app(
         settings.scheduling,
         sleep=sleep,
         worker_id=worker_id,
+        worker_name=settings.worker_name,
+        single_worker=is_sqlite(settings.database_url),
     )
     digests = DigestService(
         sessions, deps, clock, timedelta(minutes=settings.scheduling.missed_slot_grace_minutes)

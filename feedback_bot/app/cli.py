@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -39,6 +39,7 @@ client_app = typer.Typer(help="Clients.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 digest_app = typer.Typer(help="Practitioner digests.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Outgoing message queue.", invoke_without_command=True)
+inbox_app = typer.Typer(help="Incoming message queue.", no_args_is_help=True)
 for name, sub in (
     ("db", db_app),
     ("prompts", prompts_app),
@@ -48,6 +49,7 @@ for name, sub in (
     ("keys", keys_app),
     ("digest", digest_app),
     ("outbox", outbox_app),
+    ("inbox", inbox_app),
     ("safety", safety_app),
 ):
     app.add_typer(sub, name=name)
@@ -410,16 +412,23 @@ def keys_generate() -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate(batch: int = typer.Option(200, help="rows per transaction")) -> None:
+def keys_rotate(
+    batch: int = typer.Option(200, help="rows per transaction"),
+    wait: float = typer.Option(
+        30.0, help="seconds to keep retrying rows another transaction holds locked"
+    ),
+) -> None:
     """Re-encrypt every row under the current key (old keys in FEEDBACK_BOT_OLD_ENCRYPTION_KEYS).
-    Safe to interrupt and run again: rows already under the new key are skipped."""
+    Safe to interrupt and run again: rows already under the new key are skipped. Exits 1,
+    saying what is left per table and column, unless every value is under the current key:
+    keep the old keys configured until it succeeds."""
     from rich.progress import Progress
 
-    from feedback_bot.privacy.key_rotation import rotate_all
+    from feedback_bot.privacy.key_rotation import RotationResult, rotate_all
 
     settings = settings_or_exit()
 
-    async def go() -> int:
+    async def go() -> RotationResult:
         bot = await _app(settings)
         try:
             with Progress(console=err) as progress:
@@ -428,12 +437,28 @@ def keys_rotate(batch: int = typer.Option(200, help="rows per transaction")) -> 
                 def tick(done: int, total: int) -> None:
                     progress.update(task, completed=done, total=total)
 
-                return await rotate_all(bot.sessions, bot.vault, batch, tick)
+                return await rotate_all(bot.sessions, bot.vault, batch, tick, wait=wait)
         finally:
             await bot.close()
 
-    n = run(go)
-    out.print(f"re-encrypted {n} value(s) under the current key")
+    result = run(go)
+    out.print(f"re-encrypted {result.rotated} value(s) under the current key")
+    if result.complete:
+        out.print("rotation complete: every value is under the current key")
+        return
+    for name, n in sorted(result.left.items()):
+        err.print(
+            f"not done: {n} value(s) in {name} still under an old key (held by another "
+            "transaction); run `feedback-bot keys rotate` again",
+            highlight=False,
+        )
+    for name, n in sorted(result.unreadable.items()):
+        err.print(
+            f"not done: {n} value(s) in {name} cannot be decrypted with the configured keys",
+            highlight=False,
+        )
+    err.print("rotation incomplete: keep the old key(s) configured", highlight=False)
+    raise typer.Exit(code=1)
 
 
 @digest_app.command("send")
@@ -486,6 +511,81 @@ def outbox_retry(message_id: int = typer.Argument(..., metavar="ID")) -> None:
     if not ok:
         raise fail(f"no dead, failed or unavailable message with id {message_id}")
     out.print(f"message {message_id} queued again")
+
+
+def _show_quarantined(queue: Literal["inbox", "outbox"], as_json: bool) -> None:
+    from feedback_bot.delivery.quarantine import quarantined
+
+    rows = _admin_call(lambda b: quarantined(b.sessions, b.vault, queue), as_json)
+    if as_json:
+        sys.stdout.write(json.dumps({"quarantined": rows}) + "\n")
+        return
+    if not rows:
+        out.print(f"no quarantined {queue} rows")
+        return
+    table = Table("id", "at", "platform", "key id", "reason", title=f"Quarantined {queue} rows")
+    for r in rows:
+        table.add_row(str(r["id"]), r["at"], r["platform"], r["key_id"], r["reason"])
+    out.print(table)
+    out.print(
+        "Put the key they name back in FEEDBACK_BOT_OLD_ENCRYPTION_KEYS, then run "
+        f"`feedback-bot {queue} release --all`."
+    )
+
+
+def _release(queue: Literal["inbox", "outbox"], ids: list[int], all_: bool, as_json: bool) -> None:
+    from feedback_bot.delivery.quarantine import retry
+
+    if bool(ids) == all_:
+        raise fail("give the row ids to release, or --all", as_json)
+    result = _admin_call(
+        lambda b: retry(b.sessions, b.vault, b.clock, queue, None if all_ else ids), as_json
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(f"{len(result['requeued'])} {queue} row(s) queued again")
+        if result["unreadable"]:
+            err.print(
+                f"still unreadable with the configured keys: {result['unreadable']}",
+                highlight=False,
+            )
+        if result["not_quarantined"]:
+            err.print(f"not quarantined: {result['not_quarantined']}", highlight=False)
+    if result["unreadable"] or result["not_quarantined"]:
+        raise typer.Exit(code=1)
+
+
+@outbox_app.command("quarantined")
+def outbox_quarantined(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Outgoing messages set aside because they cannot be decrypted (a key is missing)."""
+    _show_quarantined("outbox", as_json)
+
+
+@outbox_app.command("release")
+def outbox_release(
+    ids: list[int] = typer.Argument(None, metavar="[ID]..."),
+    all_: bool = typer.Option(False, "--all", help="every quarantined row"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Queue quarantined messages again once their key is configured again."""
+    _release("outbox", ids or [], all_, as_json)
+
+
+@inbox_app.command("quarantined")
+def inbox_quarantined(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Incoming events set aside because they cannot be decrypted (a key is missing)."""
+    _show_quarantined("inbox", as_json)
+
+
+@inbox_app.command("release")
+def inbox_release(
+    ids: list[int] = typer.Argument(None, metavar="[ID]..."),
+    all_: bool = typer.Option(False, "--all", help="every quarantined row"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Process quarantined events again once their key is configured again."""
+    _release("inbox", ids or [], all_, as_json)
 
 
 def main() -> None:

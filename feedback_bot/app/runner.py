@@ -8,10 +8,11 @@ import signal
 from collections.abc import Iterable
 from typing import Any
 
-from feedback_bot.app.bootstrap import AdapterFactory, StartupError, build_app, make_vault
+from feedback_bot.app.bootstrap import AdapterFactory, App, StartupError, build_app, make_vault
 from feedback_bot.app.http import start_http
 from feedback_bot.app.platforms import Platform
 from feedback_bot.app.settings import Settings
+from feedback_bot.privacy.key_rotation import missing_keys
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,21 @@ def adapter_factories(
     return factories
 
 
+async def refuse_unknown_keys(app: App) -> None:
+    """No start while stored values need a key that is not configured (removed too early):
+    they would be unreadable, and the operator should know before anyone writes."""
+    missing = await missing_keys(app.sessions, app.vault.keys)
+    if not missing:
+        return
+    kids = sorted({kid for per_key in missing.values() for kid in per_key})
+    where = ", ".join(f"{name}: {sum(n.values())}" for name, n in sorted(missing.items()))
+    raise StartupError(
+        f"stored values are encrypted under key id(s) {', '.join(kids)}, which no configured "
+        f"key has ({where}): put that key back in FEEDBACK_BOT_OLD_ENCRYPTION_KEYS and run "
+        "`feedback-bot keys rotate` until it reports complete"
+    )
+
+
 async def run_forever(settings: Settings, platforms: Iterable[Platform[Any]] | None = None) -> None:
     if platforms is None:
         from adapters.registry import platforms as registered
@@ -42,6 +58,11 @@ async def run_forever(settings: Settings, platforms: Iterable[Platform[Any]] | N
     app = await build_app(
         settings, adapters=adapter_factories(settings, platforms), platforms=platforms
     )
+    try:
+        await refuse_unknown_keys(app)
+    except BaseException:
+        await app.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

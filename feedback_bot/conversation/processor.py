@@ -18,6 +18,7 @@ from feedback_bot.delivery.inbox import event_from_payload
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.metrics import MESSAGES_IN
 from feedback_bot.ports import IncomingEvent
+from feedback_bot.privacy.crypto import DecryptionError, token_key_id
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.services import Services
 from feedback_bot.storage.models import InboxEvent
@@ -70,8 +71,21 @@ class Processor:
             if row is None:
                 return False
             row_id, uid = row.id, row.uid
-            payload = self._deps.vault.open_json("inbox", "payload", uid, row.payload_enc or "")
-            event = event_from_payload(payload)
+            try:
+                payload = self._deps.vault.open_json("inbox", "payload", uid, row.payload_enc or "")
+                event = event_from_payload(payload)
+            except Exception as exc:
+                # A row nobody can read (its key removed too early, a partial rotation)
+                # is set aside, so everyone behind it, crisis texts included, is served.
+                row.status = InboxStatus.QUARANTINED
+                log.error(
+                    "engine: inbox row %s quarantined: %s (key id %s); "
+                    "see `feedback-bot inbox quarantined`",
+                    row_id,
+                    exc if isinstance(exc, DecryptionError) else type(exc).__name__,
+                    token_key_id(row.payload_enc) or "none",
+                )
+                return True
             # pysqlite opens a transaction only at the first write. Without one, the
             # SAVEPOINT below would open it, and releasing the savepoint would COMMIT the
             # handler's work before this row is marked done: a crash in between replays

@@ -3,6 +3,13 @@
 The dispatcher knows no message kinds: how a row is delivered is data on the row, set
 by whoever enqueued it (:class:`~feedback_bot.delivery.outbox.Delivery`, ``AfterSend``).
 
+Leases: a worker's claims carry ``claimed_by`` = "<worker name>/<this life>" and
+``claimed_at``, which :meth:`Dispatcher.renew_lease` refreshes while the worker lives. On
+start (:meth:`Dispatcher.recover_on_start`) the rows this worker's previous lives left
+claimed are resolved at once (on SQLite, which runs one worker, everyone's are); rows of
+another worker are resolved once its lease lapses (``sending_stale_seconds``), by whoever
+notices first (:meth:`Dispatcher.recover_stale`).
+
 Crash rule for rows left in ``sending`` (claimed, outcome unknown):
 * adapters with idempotent sends (Matrix: ``tx_id`` = outbox id; console) resend;
 * other adapters (Telegram has no idempotency key) resend every row except AT_MOST_ONCE
@@ -17,10 +24,11 @@ import asyncio
 import logging
 import random
 import socket
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -39,6 +47,7 @@ from feedback_bot.ports import (
     TransientSendError,
 )
 from feedback_bot.ports.numbered_choices import with_numbered_choices
+from feedback_bot.privacy.crypto import DecryptionError, token_key_id
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.settings import SchedulingSettings
@@ -64,6 +73,8 @@ class Dispatcher:
         *,
         sleep: Sleep = asyncio.sleep,
         worker_id: str | None = None,
+        worker_name: str | None = None,
+        single_worker: bool = False,
         batch_size: int = 50,
         rng: random.Random | None = None,
     ) -> None:
@@ -74,7 +85,9 @@ class Dispatcher:
         self._pacers = {p: Pacer(limit) for p, limit in limits.items()}
         self._settings = settings
         self._sleep = sleep
-        self.worker_id = worker_id or f"{socket.gethostname()}:{id(self):x}"
+        self.worker_name = (worker_name or socket.gethostname())[:40]
+        self.worker_id = worker_id or f"{self.worker_name}/{uuid.uuid4().hex[:12]}"
+        self._single_worker = single_worker
         self._batch = batch_size
         self._rng = rng or random.Random()
         self._last_claimed = 0
@@ -180,7 +193,11 @@ class Dispatcher:
                 wait = pacer.wait_for_platform(now)
                 if wait > 0:
                     await self._sleep(wait)
-            message = self._render(adapter, to_message(self._vault, row))
+            try:
+                message = self._render(adapter, to_message(self._vault, row))
+            except DecryptionError as exc:
+                await self._quarantine(session, row, exc)
+                return 0
             row.attempts += 1
             try:
                 receipt = await adapter.send(message)
@@ -334,7 +351,11 @@ class Dispatcher:
             )
         ).scalars()
         for other in waiting:
-            payload = self._vault.open_json("outbox", "payload", other.uid, other.payload_enc)
+            try:
+                payload = self._vault.open_json("outbox", "payload", other.uid, other.payload_enc)
+            except DecryptionError as exc:
+                self._set_aside(other, exc)
+                continue
             payload["address"] = new_address
             other.payload_enc = self._vault.seal_json("outbox", "payload", other.uid, payload)
             other.address = new_hash
@@ -343,18 +364,66 @@ class Dispatcher:
         row.attempts = max(0, row.attempts - 1)  # a move is not a failed attempt
         await session.commit()
 
+    async def _quarantine(
+        self, session: AsyncSession, row: OutboxMessage, exc: DecryptionError
+    ) -> None:
+        self._set_aside(row, exc)
+        await session.commit()
+
+    @staticmethod
+    def _set_aside(row: OutboxMessage, exc: DecryptionError) -> None:
+        """A row nobody can read (its key removed too early, a partial rotation) is kept
+        aside so the rest of the queue, this chat's later messages included, moves on."""
+        row.status = OutboxStatus.QUARANTINED
+        row.last_error = "undecryptable"
+        row.claimed_by = None
+        log.error(
+            "dispatch: outbox %s quarantined: %s (key id %s); "
+            "see `feedback-bot outbox quarantined`",
+            row.id,
+            exc,
+            token_key_id(row.payload_enc) or "none",
+        )
+
+    async def recover_on_start(self) -> int:
+        """Resolve at once what this worker's previous lives left claimed (on a single
+        worker database, whatever anyone left claimed), and any lease already lapsed."""
+        if self._single_worker:
+            return await self._recover(self._not_mine_now())
+        mine = OutboxMessage.claimed_by.startswith(f"{self.worker_name}/", autoescape=True)
+        return await self._recover(or_(mine, self._lapsed()), self._not_mine_now())
+
     async def recover_stale(self) -> int:
-        """Resolve rows left in ``sending`` by a crashed worker (rule in the module doc)."""
+        """Resolve rows whose worker's lease has lapsed (rule in the module doc)."""
+        return await self._recover(self._lapsed(), self._not_mine_now())
+
+    async def renew_lease(self) -> int:
+        """Show the others this worker is alive: refresh ``claimed_at`` on its claims."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    OutboxMessage.claimed_by == self.worker_id,
+                )
+                .values(claimed_at=self._clock.now())
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _not_mine_now(self) -> ColumnElement[bool]:
+        return or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by != self.worker_id)
+
+    def _lapsed(self) -> ColumnElement[bool]:
         cutoff = self._clock.now() - timedelta(seconds=self._settings.sending_stale_seconds)
+        return OutboxMessage.claimed_at < cutoff
+
+    async def _recover(self, *where: ColumnElement[bool]) -> int:
         resolved = 0
         async with self._sessions() as session, session.begin():
             rows = (
                 await session.execute(
                     select(OutboxMessage)
-                    .where(
-                        OutboxMessage.status == OutboxStatus.SENDING,
-                        OutboxMessage.claimed_at < cutoff,
-                    )
+                    .where(OutboxMessage.status == OutboxStatus.SENDING, *where)
                     .with_for_update(skip_locked=True)
                 )
             ).scalars()
@@ -367,6 +436,8 @@ class Dispatcher:
                     row.status = OutboxStatus.UNKNOWN
                 row.claimed_by = None
                 resolved += 1
+        if resolved:
+            log.info("dispatch: %s message(s) left claimed by a crashed worker resolved", resolved)
         return resolved
 
     async def update_gauges(self) -> None:

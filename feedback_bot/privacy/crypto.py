@@ -47,6 +47,17 @@ def key_id(raw: bytes) -> str:
     return hashlib.sha256(b"feedback-bot key id" + raw).hexdigest()[:8]
 
 
+def token_key_id(token: str | None) -> str | None:
+    """The key id a stored text value names (read from the value; nothing is decrypted)."""
+    parts = (token or "").split(".", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == _PREFIX else None
+
+
+def blob_key_id(blob: bytes | None) -> str | None:
+    kid, dot, _ = (blob or b"").partition(b".")
+    return kid.decode(errors="replace") if dot else None
+
+
 def aad(table: str, column: str, row_id: int | str) -> bytes:
     return f"{table}.{column}.{row_id}".encode()
 
@@ -59,6 +70,9 @@ class KeyRing:
         for text in old:
             raw = _decode_key(text)
             self._keys.setdefault(key_id(raw), AESGCM(raw))
+
+    def has_key(self, kid: str | None) -> bool:
+        return kid is not None and kid in self._keys
 
     def encrypt(self, plaintext: str, associated: bytes) -> str:
         nonce = os.urandom(12)

@@ -14,4 +14,6 @@ class SchedulingSettings(BaseModel):
     max_send_attempts: int = 8
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 900.0
-    sending_stale_seconds: int = 300
+    # A worker's lease on the messages it has claimed: renewed every third of this while
+    # it lives; once it lapses, any worker resolves them with the crash rule (dispatcher).
+    sending_stale_seconds: int = 30

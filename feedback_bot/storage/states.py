@@ -75,10 +75,12 @@ class InboxStatus(enum.StrEnum):
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
+    QUARANTINED = "quarantined"  # cannot be decrypted (a key missing): set aside, kept
 
 
 class OutboxStatus(enum.StrEnum):
     # pending → sending → sent | failed (retrying) | dead | unavailable | unknown
+    # | quarantined (cannot be decrypted: set aside until the key is back)
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
@@ -86,6 +88,7 @@ class OutboxStatus(enum.StrEnum):
     DEAD = "dead"
     UNAVAILABLE = "unavailable"
     UNKNOWN = "unknown"  # lost in a crash on a platform without idempotent sends
+    QUARANTINED = "quarantined"
 
 
 class OutboxKind(enum.StrEnum):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
 import pytest
 from pydantic import SecretStr
 
 from adapters.telegram import TelegramAdapter, TelegramConfigError
+from adapters.telegram import webhook as webhook_module
 from adapters.telegram.settings import TelegramSettings
+from adapters.telegram.webhook import REFUSALS_PER_MINUTE
 from feedback_bot.ports import EventKind
 from tests.fakes.telegram_api import DEFAULT_TOKEN, SECRET_HEADER, FakeTelegramApi
 from tests.telegram.harness import CLIENT, AdapterFactory, MemoryCursors, RecordingSink, free_port
 
-SECRET = "s3cret_Token-for-tests"
+SECRET = "s3cret_Token-for-tests_0a9f7Q2xLmZ81kPw"
 
 
 @pytest.fixture
@@ -118,3 +122,50 @@ async def test_webhook_secret_telegram_would_reject_is_refused_early(
     )
     with pytest.raises(TelegramConfigError, match="WEBHOOK_SECRET"):
         TelegramAdapter(settings, MemoryCursors())
+
+
+@pytest.mark.parametrize(
+    "secret", ["x", "short_but_valid_chars", "a" * 40, "0123456789" * 4], ids=str.__len__
+)
+async def test_a_short_or_plain_webhook_secret_is_refused_with_how_to_make_one(
+    telegram_api: FakeTelegramApi, secret: str
+) -> None:
+    settings = TelegramSettings(
+        token=SecretStr(DEFAULT_TOKEN),
+        mode="webhook",
+        webhook_url="https://bot.example.org/telegram",
+        webhook_secret=SecretStr(secret),
+    )
+    with pytest.raises(TelegramConfigError, match="WEBHOOK_SECRET") as refused:
+        TelegramAdapter(settings, MemoryCursors())
+    assert "at least 32" in str(refused.value)
+    assert "secrets.token_urlsafe(32)" in str(refused.value)
+    assert secret not in str(refused.value)
+    assert telegram_api.calls == []
+
+
+async def test_wrong_secret_requests_are_rate_limited_and_logged_once_a_minute(
+    webhook_url: str,
+    telegram_api: FakeTelegramApi,
+    sink: RecordingSink,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(webhook_module, "_now", lambda: now[0])
+    telegram_api.push_text(CLIENT, "forged")
+    forged = telegram_api.pending_updates[-1]
+    wrong = {SECRET_HEADER: "guess"}
+    with caplog.at_level(logging.WARNING, logger="adapters.telegram.webhook"):
+        statuses = [await post(webhook_url, forged, wrong) for _ in range(50)]
+        assert statuses == [403] * REFUSALS_PER_MINUTE + [429] * (50 - REFUSALS_PER_MINUTE)
+        refusal_lines = [r for r in caplog.records if "secret token refused" in r.message]
+        assert len(refusal_lines) == 1
+        # Telegram itself is not held back by someone guessing.
+        assert await telegram_api.deliver_to_webhook() == [200]
+        now[0] += 61
+        assert await post(webhook_url, forged, wrong) == 403
+        refusal_lines = [r for r in caplog.records if "secret token refused" in r.message]
+    assert len(refusal_lines) == 2
+    assert "50 request(s)" in refusal_lines[1].getMessage()
+    assert [e.text for e in sink.events] == ["forged"]
