@@ -186,6 +186,16 @@ TRUE_POSITIVES: list[tuple[str, str, str]] = [
     ("No hay salida para mí", "indirect", "es"),
     ("Estoy dejando en orden mis asuntos", "indirect", "es"),
     ("Quisiera dormir para siempre", "indirect", "es"),
+    ("Not sure I can keep myself safe this week", "explicit", "en"),
+    ("Gonna end it after the wedding", "explicit", "en"),
+    ("At the top floor, looking down", "explicit", "en"),
+    ("Smacked myself so hard my ear rang", "explicit", "en"),
+    ("I dont trust myself around the kids", "explicit", "en"),
+    ("I probably wont be around by spring", "indirect", "en"),
+    ("Ich fühl mich nicht sicher vor mir selbst", "explicit", "de"),
+    ("Bald bin ich eh nicht mehr da", "indirect", "de"),
+    ("No confío en mí misma esta noche", "explicit", "es"),
+    ("Si no vengo, no es tu culpa", "indirect", "es"),
 ]
 
 
@@ -267,6 +277,10 @@ def test_language_of_mixed_rules_follows_the_text(detector: RiskDetector) -> Non
         "I'm not going to give up on myself",
         "I hurt myself at the gym",
         "I won't be here next week, I'm on holiday",
+        "My ex texted me today.",
+        "ok so my ex texted me today lol",
+        "Going to the roof terrace for drinks on Saturday",
+        "I don't trust myself around chocolate",
         "No, I don't want to live in Berlin",
         "Ich kann nicht mehr warten bis zur nächsten Sitzung!",
         "Me corté el pelo",

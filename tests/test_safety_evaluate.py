@@ -20,7 +20,12 @@ from feedback_bot.safety.evaluate import (
 )
 
 DATA = Path(__file__).parent / "data"
-GATED = ["safety_corpus.tsv", "safety_heldout.tsv", "safety_generalise.tsv"]
+GATED = [
+    "safety_corpus.tsv",
+    "safety_heldout.tsv",
+    "safety_generalise.tsv",
+    "safety_generalise_2.tsv",
+]
 MIN_RECALL = 0.95
 MAX_FPR = 0.05
 
