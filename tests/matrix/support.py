@@ -20,7 +20,10 @@ from nio import (
     RoomSendResponse,
 )
 
+from feedback_bot.app.settings import Settings
 from feedback_bot.ports import IncomingEvent
+from feedback_bot.privacy.crypto import generate_key
+from tests import harness
 from tests.fakes.synapse import MatrixUser, SynapseServer
 
 WAIT = 20.0  # seconds; every wait in these tests is bounded by this
@@ -178,3 +181,33 @@ class ClientUser:
         undecrypted = [e for e in events if isinstance(e, MegolmEvent)]
         assert not undecrypted, "the client could not decrypt the bot's messages"
         return events
+
+
+def kill9_bot_env(
+    synapse: SynapseServer,
+    bot_account: MatrixUser,
+    tmp_path: Path,
+    *,
+    pickle_key: str,
+    **extra: str,
+) -> tuple[Settings, dict[str, str]]:
+    """Settings for the admin side in the test and the environment of a bot process (kill -9
+    tests) sharing one SQLite file under ``tmp_path``; ``extra`` adds variables."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+    settings = harness.test_settings(database_url, encryption_key=generate_key())
+    assert settings.encryption_key is not None
+    env = {
+        "FEEDBACK_BOT_DATABASE_URL": database_url,
+        "FEEDBACK_BOT_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
+        "FEEDBACK_BOT_PROMPTS_FILE": str(harness.REPO / "config" / "prompts.yaml"),
+        "FEEDBACK_BOT_LOG_LEVEL": "INFO",
+        "FEEDBACK_BOT_MATRIX__HOMESERVER": synapse.base_url,
+        "FEEDBACK_BOT_MATRIX__USER_ID": bot_account.user_id,
+        "FEEDBACK_BOT_MATRIX__PASSWORD": bot_account.password,
+        "FEEDBACK_BOT_MATRIX__STORE_PATH": str(tmp_path / "bot-store"),
+        "FEEDBACK_BOT_MATRIX__PICKLE_KEY": pickle_key,
+        "FEEDBACK_BOT_MATRIX__PER_ROOM_PER_SECOND": "20",
+        "FEEDBACK_BOT_SCHEDULING__DISPATCH_SECONDS": "0.2",
+        **extra,
+    }
+    return settings, env

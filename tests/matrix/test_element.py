@@ -23,14 +23,13 @@ from adapters.matrix import MatrixAdapter
 from adapters.matrix.settings import MatrixSettings
 from feedback_bot.app.bootstrap import App, build_app
 from feedback_bot.app.settings import Settings
-from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.storage.models import AllianceScore
 from tests import harness
 from tests.crash_runner import BotProcess, bot_env, wait_for
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.conftest import AdapterRunner, unique
 from tests.matrix.element import ElementClient, require_node
-from tests.matrix.support import MemoryCursorStore, RecordingSink
+from tests.matrix.support import MemoryCursorStore, RecordingSink, kill9_bot_env
 from tests.matrix.test_app_conversation import start_app
 
 WAIT = 45.0
@@ -286,22 +285,9 @@ async def test_kill9_restart_keeps_the_device_cross_signed_and_uploads_nothing(
     people: list[ElementClient],
     tmp_path: Path,
 ) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    settings = harness.test_settings(database_url, encryption_key=generate_key())
-    assert settings.encryption_key is not None
-    env = {
-        "FEEDBACK_BOT_DATABASE_URL": database_url,
-        "FEEDBACK_BOT_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
-        "FEEDBACK_BOT_PROMPTS_FILE": str(harness.REPO / "config" / "prompts.yaml"),
-        "FEEDBACK_BOT_LOG_LEVEL": "INFO",
-        "FEEDBACK_BOT_MATRIX__HOMESERVER": synapse.base_url,
-        "FEEDBACK_BOT_MATRIX__USER_ID": bot_account.user_id,
-        "FEEDBACK_BOT_MATRIX__PASSWORD": bot_account.password,
-        "FEEDBACK_BOT_MATRIX__STORE_PATH": str(tmp_path / "bot-store"),
-        "FEEDBACK_BOT_MATRIX__PICKLE_KEY": "kill9 element pickle key",
-        "FEEDBACK_BOT_MATRIX__PER_ROOM_PER_SECOND": "20",
-        "FEEDBACK_BOT_SCHEDULING__DISPATCH_SECONDS": "0.2",
-    }
+    settings, env = kill9_bot_env(
+        synapse, bot_account, tmp_path, pickle_key="kill9 element pickle key"
+    )
     app = await build_app(settings)
     processes: list[BotProcess] = []
     try:

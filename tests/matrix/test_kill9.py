@@ -16,12 +16,10 @@ from nio import MegolmEvent
 from sqlalchemy import select
 
 from feedback_bot.app.bootstrap import build_app, make_vault
-from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.storage.models import FeedbackItem, InboxEvent
-from tests import harness
 from tests.crash_runner import DYING_NOTE, BotProcess, bot_env, outbox, quiet, wait_for
 from tests.fakes.synapse import MatrixUser, SynapseServer
-from tests.matrix.support import ClientUser
+from tests.matrix.support import ClientUser, kill9_bot_env
 
 MARKER = "KILL9-MARKER-c41e"
 WAIT = 60.0  # seconds; every wait is bounded by this
@@ -73,24 +71,14 @@ async def test_event_lost_to_kill9_before_commit_is_answered_once_after_restart(
     synapse: SynapseServer, bot_account: MatrixUser, client: ClientUser, tmp_path: Path
 ) -> None:
     began = time.monotonic()
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    settings = harness.test_settings(database_url, encryption_key=generate_key())
-    assert settings.encryption_key is not None
-    env = {
-        "FEEDBACK_BOT_DATABASE_URL": database_url,
-        "FEEDBACK_BOT_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
-        "FEEDBACK_BOT_PROMPTS_FILE": str(harness.REPO / "config" / "prompts.yaml"),
-        "FEEDBACK_BOT_LOG_LEVEL": "INFO",
-        "FEEDBACK_BOT_MATRIX__HOMESERVER": synapse.base_url,
-        "FEEDBACK_BOT_MATRIX__USER_ID": bot_account.user_id,
-        "FEEDBACK_BOT_MATRIX__PASSWORD": bot_account.password,
-        "FEEDBACK_BOT_MATRIX__STORE_PATH": str(tmp_path / "bot-store"),
-        "FEEDBACK_BOT_MATRIX__PICKLE_KEY": "kill9 test pickle key",
-        "FEEDBACK_BOT_MATRIX__ALLOW_UNSIGNED_DEVICES": "true",  # nio client: no cross-signing
-        "FEEDBACK_BOT_MATRIX__PER_ROOM_PER_SECOND": "20",
-        "FEEDBACK_BOT_MATRIX__OVERALL_PER_SECOND": "50",
-        "FEEDBACK_BOT_SCHEDULING__DISPATCH_SECONDS": "0.2",
-    }
+    settings, env = kill9_bot_env(
+        synapse,
+        bot_account,
+        tmp_path,
+        pickle_key="kill9 test pickle key",
+        FEEDBACK_BOT_MATRIX__ALLOW_UNSIGNED_DEVICES="true",  # nio client: no cross-signing
+        FEEDBACK_BOT_MATRIX__OVERALL_PER_SECOND="50",
+    )
     # The admin side, in this process, on the same SQLite file the bot will use.
     app = await build_app(settings)
     running: list[BotProcess] = []
