@@ -25,10 +25,10 @@ async def test_two_inbox_workers_keep_each_chat_in_order(postgres_url: str, tmp_
             router = h.app.processor.router
             original = router.handle
 
-            async def spy(turn: Turn, *, risky: bool, _orig=original) -> None:  # type: ignore[no-untyped-def]
+            async def spy(turn: Turn, *, _orig=original, **kw) -> None:  # type: ignore[no-untyped-def]
                 trace[turn.event.address].append("+" + (turn.event.text or ""))
                 await asyncio.sleep(0.02)  # hold the row a moment: let the workers overlap
-                await _orig(turn, risky=risky)
+                await _orig(turn, **kw)
                 trace[turn.event.address].append("-")
 
             router.handle = spy  # type: ignore[method-assign]
