@@ -131,3 +131,17 @@ async def test_who_may_read_what(bot: Harness) -> None:
         assert await may_read(s, Reader("client", world.ids["alex"]), draft) is True
         assert await may_read(s, Reader("client", world.ids["blake"]), draft) is False
         assert await may_read(s, Reader("admin", 0), draft) is False
+
+
+async def test_changing_the_contact_moves_no_earlier_item(bot: Harness) -> None:
+    """Routing is fixed when the client chooses it: Sam becoming the contact reads none of
+    what went to Casey before, not even items of Kim's clients; Casey still reads them."""
+    world = await build(bot)
+    await bot.app.admin.set_feedback_contact(bot.practice_id, world.ids["sam"])
+    async with bot.app.sessions() as s:
+        for key in ("alex:contact", "blake:contact"):
+            item = await s.get(FeedbackItem, world.items[key].id)
+            assert item is not None
+            assert await may_read(s, Reader("contact", world.ids["sam"]), item) is False, key
+            assert await may_read(s, Reader("practitioner", world.ids["sam"]), item) is False
+            assert await may_read(s, Reader("contact", world.ids["casey"]), item) is True, key

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.digest.timing import next_digest_for_client, next_weekly_digest
 from feedback_bot.people.rules import client_tz
@@ -150,7 +148,17 @@ async def on_routing(turn: ClientTurn, key: str | None) -> FeedbackItem | None:
     if key is None:
         await _keep_words_and_ask_again(turn, item, "routing", routing_options(turn))
         return None
-    item.routing = DEFAULT_ROUTING if key == "skip" else Routing(key)
+    routing = DEFAULT_ROUTING if key == "skip" else Routing(key)
+    if routing == Routing.CONTACT:
+        if "contact" not in routing_options(turn):
+            # The contact was removed (or became their own practitioner) since we asked:
+            # nothing is sent, and the question comes again with what is possible now.
+            question = turn.t("feedback.contact_gone") + " " + turn.t("feedback.ask_routing")
+            await turn.ask("routing", question, routing_options(turn))
+            return None
+        # Fixed now: the person who is the contact at this moment, whoever is later.
+        item.contact_id = turn.practice.feedback_contact_id
+    item.routing = routing
     item.valence = item.valence or DEFAULT_VALENCE
     item.status = ItemStatus.SUBMITTED
     item.submitted_at = turn.now
@@ -176,8 +184,8 @@ def _add_words(turn: ClientTurn, item: FeedbackItem, words: str) -> None:
 
 
 async def acknowledgement(turn: ClientTurn, item: FeedbackItem) -> str:
-    if item.routing == "contact":
-        contact = await _feedback_contact(turn, turn.practice)
+    if item.routing == Routing.CONTACT:
+        contact = await _recorded_contact(turn, item)
         when = _when(
             turn,
             contact,
@@ -188,7 +196,7 @@ async def acknowledgement(turn: ClientTurn, item: FeedbackItem) -> str:
     at = await next_digest_for_client(
         turn.session, turn.practitioner, turn.practice, turn.client.id, turn.now
     )
-    key = "feedback.ack_session" if item.routing == "session" else "feedback.ack_fyi"
+    key = "feedback.ack_session" if item.routing == Routing.SESSION else "feedback.ack_fyi"
     return turn.t(key, when=_when(turn, turn.practitioner, turn.practice, at))
 
 
@@ -201,11 +209,7 @@ def _when(
     return turn.t("feedback.when_digest", date=turn.when(at, tz_name))
 
 
-async def _feedback_contact(turn: ClientTurn, practice: Practice) -> Practitioner | None:
-    if practice.feedback_contact_id is None:
+async def _recorded_contact(turn: ClientTurn, item: FeedbackItem) -> Practitioner | None:
+    if item.contact_id is None:
         return None
-    return (
-        await turn.session.execute(
-            select(Practitioner).where(Practitioner.id == practice.feedback_contact_id)
-        )
-    ).scalar_one_or_none()
+    return await turn.session.get(Practitioner, item.contact_id)

@@ -8,7 +8,7 @@ from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.access import seal_text
-from feedback_bot.storage.models import FeedbackItem
+from feedback_bot.storage.models import Digest, FeedbackItem
 from feedback_bot.storage.states import ItemStatus
 
 MINE_LIMIT = 10
@@ -106,5 +106,11 @@ async def withdraw(turn: ClientTurn) -> None:
         item.text_enc = None
         turn.say(turn.t("mine.withdrawn"))
         return
-    await notify_practitioner(turn, "practitioner.client_withdrew", alias=turn.client.alias)
+    # Whoever read it is told, and only they: for an item sent to the feedback contact,
+    # the practitioner learns nothing of it.
+    digest = await turn.session.get(Digest, item.digest_id)
+    if digest is not None:
+        await notify_practitioner(
+            turn, "practitioner.client_withdrew", to=digest.practitioner_id, alias=turn.client.alias
+        )
     turn.say(turn.t("mine.withdrawn_after_seen"))

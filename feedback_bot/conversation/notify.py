@@ -14,10 +14,13 @@ async def notify_practitioner(
     *,
     kind: OutboxKind = OutboxKind.NOTICE,
     delivery: Delivery = Delivery.AT_LEAST_ONCE,
+    to: int | None = None,
     **params: object,
 ) -> int:
+    """To the client's practitioner, or ``to`` another one (the feedback contact an item
+    was sent to)."""
     sent = 0
-    for ident in await practitioner_chats(turn.session, turn.practitioner.id):
+    for ident in await practitioner_chats(turn.session, to or turn.practitioner.id):
         lang = ident.language or turn.deps.config.language
         text = turn.deps.catalog.t(key, lang, p=turn.deps.prefix(ident.platform), **params)
         enqueue(

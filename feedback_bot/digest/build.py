@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
 from feedback_bot.people.rules import practitioner_tz
-from feedback_bot.privacy.access import Reader, read_text
+from feedback_bot.privacy.access import Reader, may_read, read_text
 from feedback_bot.services import Services
 from feedback_bot.storage.models import (
     AllianceScore,
@@ -75,13 +75,13 @@ class DigestBuilder:
         assert practice is not None
         as_contact = kind == DigestKind.CONTACT
         who = Reader("contact" if as_contact else "practitioner", reader.id)
-        clients = await self._clients(reader, practice, as_contact, only_client_ids)
+        clients = await self._clients(reader, as_contact, only_client_ids)
         sections: list[ClientSection] = []
         flags: list[Flag] = []
         item_ids: list[int] = []
         safety_ids: list[int] = []
         for client in clients:
-            items = await self._new_items(client, as_contact)
+            items = await self._new_items(who, client)
             views = []
             for item in sorted(items, key=_order_key):
                 views.append(
@@ -100,7 +100,9 @@ class DigestBuilder:
                 safety = await self._new_safety(client)
                 safety_ids += [e.id for e in safety]
                 flags += await self._flags(client, items, safety, since, lang)
-            sent, answered = await self._response(client)
+            # The feedback contact reads what was sent to them, nothing about how the
+            # client uses the bot otherwise.
+            sent, answered = await self._response(client) if not as_contact else (0, 0)
             scores = await self._scores(client) if not as_contact else ()
             if views or not as_contact:
                 sections.append(
@@ -136,15 +138,19 @@ class DigestBuilder:
         return BuiltDigest(view, item_ids, safety_ids, [s.client_id for s in sections])
 
     async def _clients(
-        self, reader: Practitioner, practice: Practice, as_contact: bool, only: list[int] | None
+        self, reader: Practitioner, as_contact: bool, only: list[int] | None
     ) -> list[Client]:
         if as_contact:
-            if practice.feedback_contact_id != reader.id:
-                return []
-            stmt = (
-                select(Client)
-                .join(Practitioner, Practitioner.id == Client.practitioner_id)
-                .where(Practitioner.practice_id == practice.id)
+            # Whose items were sent to this person as the feedback contact, whether or not
+            # they still are the contact; never their own clients.
+            stmt = select(Client).where(
+                Client.practitioner_id != reader.id,
+                Client.id.in_(
+                    select(FeedbackItem.client_id).where(
+                        FeedbackItem.routing == Routing.CONTACT,
+                        FeedbackItem.contact_id == reader.id,
+                    )
+                ),
             )
         else:
             stmt = select(Client).where(Client.practitioner_id == reader.id)
@@ -152,10 +158,10 @@ class DigestBuilder:
             stmt = stmt.where(Client.id.in_(only))
         return list((await self.s.execute(stmt.order_by(Client.alias))).scalars())
 
-    async def _new_items(self, client: Client, as_contact: bool) -> list[FeedbackItem]:
+    async def _new_items(self, who: Reader, client: Client) -> list[FeedbackItem]:
         route = (
-            FeedbackItem.routing == Routing.CONTACT
-            if as_contact
+            FeedbackItem.contact_id == who.id
+            if who.role == "contact"
             else FeedbackItem.routing != Routing.CONTACT
         )
         rows = await self.s.execute(
@@ -166,7 +172,8 @@ class DigestBuilder:
                 route,
             )
         )
-        return list(rows.scalars())
+        # The one rule about who reads what decides here too, not only the query.
+        return [i for i in rows.scalars() if await may_read(self.s, who, i)]
 
     async def _new_safety(self, client: Client) -> list[SafetyEvent]:
         rows = await self.s.execute(
@@ -260,13 +267,16 @@ class DigestBuilder:
 
     async def _unanswered_after_difficult(self, client: Client) -> bool:
         weeks = self.deps.config.digest.unanswered_weeks
+        # Only what the practitioner may read counts, both ways: an item sent to the
+        # feedback contact, or withdrawn, neither raises the flag nor quiets it.
+        theirs = (
+            FeedbackItem.client_id == client.id,
+            FeedbackItem.status == ItemStatus.SUBMITTED,
+            FeedbackItem.routing != Routing.CONTACT,
+        )
         difficult = await self.s.scalar(
             select(FeedbackItem.submitted_at)
-            .where(
-                FeedbackItem.client_id == client.id,
-                FeedbackItem.valence == Valence.NOT_RIGHT,
-                FeedbackItem.status != ItemStatus.DRAFT,
-            )
+            .where(*theirs, FeedbackItem.valence == Valence.NOT_RIGHT)
             .order_by(FeedbackItem.submitted_at.desc())
             .limit(1)
         )
@@ -284,8 +294,6 @@ class DigestBuilder:
             .all()
         )
         newer_feedback = await self.s.scalar(
-            select(FeedbackItem.id)
-            .where(FeedbackItem.client_id == client.id, FeedbackItem.submitted_at > difficult)
-            .limit(1)
+            select(FeedbackItem.id).where(*theirs, FeedbackItem.submitted_at > difficult).limit(1)
         )
         return len(after) >= 2 and all(s in UNANSWERED for s in after) and newer_feedback is None

@@ -87,7 +87,7 @@ class DigestService:
             if now - slot > self._grace or slot < pr.created_at:
                 return 0
             kinds = [DigestKind.WEEKLY] + (
-                [DigestKind.CONTACT] if practice.feedback_contact_id == pr.id else []
+                [DigestKind.CONTACT] if await is_contact(session, practice, pr.id) else []
             )
             for kind in kinds:
                 digest = await self._claim_slot(session, pr.id, kind, slot.isoformat(), now)
@@ -267,19 +267,19 @@ class DigestService:
         self, session: AsyncSession, pr: Practitioner, only: list[int] | None, now: datetime
     ) -> int:
         practice = await session.get(Practice, pr.practice_id)
-        is_contact = practice is not None and practice.feedback_contact_id == pr.id
+        as_contact = practice is not None and await is_contact(session, practice, pr.id)
         has_clients = await session.scalar(
             select(Client.id).where(Client.practitioner_id == pr.id).limit(1)
         )
         sent = 0
-        if has_clients is not None or not is_contact:
+        if has_clients is not None or not as_contact:
             digest = await self._claim_slot(
                 session, pr.id, DigestKind.ON_DEMAND, f"od:{new_uid()}", now
             )
             assert digest is not None
             since = await self._last_sent(session, pr.id, DigestKind.WEEKLY, digest.id)
             sent += await self._compose(session, pr, digest, since=since, only=only, on_demand=True)
-        if is_contact and only is None:
+        if as_contact and only is None:
             # The feedback contact also gets what clients sent to them instead.
             digest = await self._claim_slot(
                 session, pr.id, DigestKind.CONTACT, f"od:{new_uid()}", now
@@ -419,6 +419,24 @@ class DigestService:
         practice = await session.get(Practice, pr.practice_id)
         assert practice is not None
         return pr, practice
+
+
+async def is_contact(session: AsyncSession, practice: Practice, practitioner_id: int) -> bool:
+    """The practice's feedback contact now, or someone who was and still has items sent to
+    them then waiting: those stay theirs to read, whoever took the role over."""
+    if practice.feedback_contact_id == practitioner_id:
+        return True
+    waiting = await session.scalar(
+        select(FeedbackItem.id)
+        .where(
+            FeedbackItem.contact_id == practitioner_id,
+            FeedbackItem.routing == Routing.CONTACT,
+            FeedbackItem.status == ItemStatus.SUBMITTED,
+            FeedbackItem.digest_id.is_(None),
+        )
+        .limit(1)
+    )
+    return waiting is not None
 
 
 def private_dir(path: Path) -> None:

@@ -3,7 +3,9 @@
 * a client reads only their own items;
 * a practitioner reads only their own clients' items, except those the client routed
   to the practice's feedback contact instead;
-* the feedback contact reads only items routed to them, from their own practice;
+* an item routed to the feedback contact is read only by the person who was the contact
+  when the client chose that route (recorded on the item), never by whoever becomes the
+  contact later, and never by the client's own practitioner;
 * admins configure, and read no content at all.
 """
 
@@ -15,7 +17,8 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.privacy.vault import Vault
-from feedback_bot.storage.models import Client, FeedbackItem, Practice, Practitioner
+from feedback_bot.storage.models import Client, FeedbackItem
+from feedback_bot.storage.states import Routing
 
 Role = Literal["client", "practitioner", "contact", "admin"]
 
@@ -42,13 +45,17 @@ async def may_read(session: AsyncSession, reader: Reader, item: FeedbackItem) ->
     if client is None:
         return False
     if reader.role == "practitioner":
-        return client.practitioner_id == reader.id and item.routing != "contact"
-    owner = await session.get(Practitioner, client.practitioner_id)
-    practice = await session.get(Practice, owner.practice_id) if owner is not None else None
+        return client.practitioner_id == reader.id and item.routing != Routing.CONTACT
+    return is_for_contact(item, client, reader.id)
+
+
+def is_for_contact(item: FeedbackItem, client: Client, practitioner_id: int) -> bool:
+    """The item went to the feedback contact, and this practitioner was that contact when
+    the client chose it. The client's own practitioner never is, whatever was recorded."""
     return (
-        practice is not None
-        and practice.feedback_contact_id == reader.id
-        and item.routing == "contact"
+        item.routing == Routing.CONTACT
+        and item.contact_id == practitioner_id
+        and client.practitioner_id != practitioner_id
     )
 
 

@@ -193,6 +193,12 @@ class FeedbackItem(Base):
     valence: Mapped[Valence | None] = mapped_column(StrEnumText(Valence, 16))
     text_enc: Mapped[str | None] = mapped_column(Text)
     routing: Mapped[Routing | None] = mapped_column(StrEnumText(Routing, 16))
+    # Who an item routed to the feedback contact is for: the contact at the moment the
+    # client chose it. Only they read it, whoever is the contact later (never the
+    # client's own practitioner); None for other routes, or once they are gone.
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("practitioner.id", ondelete="SET NULL")
+    )
     status: Mapped[ItemStatus] = mapped_column(
         StrEnumText(ItemStatus, 16), default=ItemStatus.DRAFT
     )
