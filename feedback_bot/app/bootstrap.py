@@ -122,7 +122,13 @@ class App:
         await self.digests.tick(now)
 
     async def purge(self) -> dict[str, int]:
-        return await purge_expired(self.sessions, self.clock.now(), self.settings.retention_days)
+        return await purge_expired(
+            self.sessions,
+            self.vault,
+            self.clock.now(),
+            self.settings.retention_days,
+            self.settings.audit_retention_days,
+        )
 
     # -- running for real --------------------------------------------------------
     async def start(self) -> None:

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     prompts_file: Path = Path("config/prompts.yaml")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     retention_days: int = Field(default=365, ge=1)
+    # The audit log holds ids and counts only, kept as long as the practice's law requires
+    # records of who did what (six years by default; set it to yours).
+    audit_retention_days: int = Field(default=6 * 365, ge=1)
     invite_valid_days: int = Field(default=7, ge=1, le=90)
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0 = /healthz and /metrics off
