@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from feedback_bot.privacy.access import AccessDenied, Reader, may_read, read_own_text, read_text
-from feedback_bot.storage.models import FeedbackItem
+from feedback_bot.storage.models import Digest, FeedbackItem
 from tests.harness import Harness
 
 
@@ -145,3 +145,23 @@ async def test_changing_the_contact_moves_no_earlier_item(bot: Harness) -> None:
             assert await may_read(s, Reader("contact", world.ids["sam"]), item) is False, key
             assert await may_read(s, Reader("practitioner", world.ids["sam"]), item) is False
             assert await may_read(s, Reader("contact", world.ids["casey"]), item) is True, key
+
+
+async def test_a_practitioner_cannot_acknowledge_someone_elses_digest(bot: Harness) -> None:
+    """A digest's "I've read this" button pressed from another practitioner's chat (a
+    forwarded or guessed id) marks nothing and tells the client nothing."""
+    sam = await bot.practitioner("sam", name="Sam")
+    kim, code = await bot.app.admin.add_practitioner(bot.practice_id, "Kim")
+    await bot.says("kim", f"!start {code}")
+    await bot.client("alex", sam)
+    await share(bot, "alex", "for Sam only", "Just so you know")
+    await bot.says("sam", "!digest")
+    [ack] = [c.id for c in bot.last_with_choices("sam").choices]
+    await bot.console.press("kim", ack)
+    await bot.app.drain()
+    assert not any("has read what you shared" in m.text for m in bot.console.sent["alex"])
+    async with bot.app.sessions() as s:
+        acked = (await s.execute(select(Digest.acked_at))).scalars().all()
+    assert acked == [None]
+    await bot.presses("sam", "I've read this")
+    assert any("has read what you shared" in m.text for m in bot.console.sent["alex"])

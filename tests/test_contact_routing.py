@@ -148,7 +148,18 @@ async def test_withdrawing_a_seen_contact_item_tells_the_contact_not_the_practit
 ) -> None:
     await practice_with_contact(bot)
     await share(bot, "a", "for the contact", NOT_RIGHT, TO_CONTACT)
-    await bot.says("jo", "!digest")
+    async with bot.app.sessions() as s, s.begin():
+        ada = (await s.execute(select(Client).where(Client.alias == "Ada"))).scalar_one()
+        now = bot.clock.now()
+        s.add(
+            Checkin(
+                client_id=ada.id, kind="weekly", slot_at=now, due_at=now, status="expired",
+                sent_at=now, created_at=now,
+            )
+        )  # fmt: skip
+    jo_digest = "\n".join(await bot.says("jo", "!digest"))
+    assert "for the contact" in jo_digest
+    assert "check-in" not in jo_digest, "the contact reads what was sent to them, nothing more"
     await bot.says("a", "!mine")
     await bot.says("a", "!withdraw 1")
     assert "Ada withdrew something" in everything_sent_to(bot, "jo")
