@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.privacy.audit import record
@@ -133,7 +133,10 @@ async def _expired_clients(
         (
             await session.execute(
                 select(Client.id).where(
-                    ((Client.status == ClientStatus.STOPPED) & (Client.status_changed_at < cutoff))
+                    and_(
+                        Client.status == ClientStatus.STOPPED,
+                        func.coalesce(Client.status_changed_at, Client.created_at) < cutoff,
+                    )
                     | and_(
                         Client.status == ClientStatus.INVITED,
                         Client.created_at < cutoff,
