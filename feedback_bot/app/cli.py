@@ -165,9 +165,13 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
 
     async def go() -> None:
+        from feedback_bot.app.bootstrap import make_vault
+
+        # Sealing stored names and addresses (0008) needs the key; an empty database doesn't.
+        vault = make_vault(settings) if settings.encryption_key is not None else None
         engine = create_engine(settings.database_url)
         try:
-            await upgrade(engine)
+            await upgrade(engine, vault=vault)
         finally:
             await engine.dispose()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -25,15 +26,33 @@ def alembic_config() -> Config:
     return cfg
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _upgrade(connection: Connection, revision: str, vault: Any) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
+    cfg.attributes["vault"] = vault
     command.upgrade(cfg, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
+async def upgrade(engine: AsyncEngine, revision: str = "head", vault: Any = None) -> None:
+    """``vault`` (privacy.vault.Vault) is needed by migrations that seal stored data
+    (0008: people's names and addresses) when there is data to seal."""
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a SQLite table (copy, drop, rename); with foreign
+            # keys on, the drop would first delete, and cascade to, every row referring to
+            # it. Off only works outside a transaction, hence before ours begins.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        try:
+            async with conn.begin():
+                await conn.run_sync(_upgrade, revision, vault)
+                if sqlite and (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first():
+                    raise RuntimeError("a migration left rows pointing at nothing")
+        finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
 
 
 @dataclass(frozen=True)
