@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 from feedback_bot.app.bootstrap import make_vault
 from feedback_bot.conversation import feedback
 from feedback_bot.conversation.turn import Turn
-from feedback_bot.privacy.crypto import DecryptionError, generate_key
 from feedback_bot.ports import EventKind, IncomingEvent
+from feedback_bot.privacy.crypto import DecryptionError, generate_key
 from feedback_bot.storage.models import Base, FeedbackItem, Identity, InboxEvent, OutboxMessage
 from tests import harness
 from tests.harness import Harness
