@@ -20,17 +20,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+class MigrationNeedsKey(Exception):
+    """A migration must encrypt stored data and was given no vault; ``str()`` says what to do."""
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 
-def _upgrade(connection: Connection, revision: str, vault: Any) -> None:
+def _upgrade(connection: Connection, revision: str, vault: Any) -> bool:
+    """Runs the migrations; True when one replaced plaintext that must not linger."""
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     cfg.attributes["vault"] = vault
     command.upgrade(cfg, revision)
+    return bool(cfg.attributes.get("scrub"))
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head", vault: Any = None) -> None:
@@ -44,15 +50,26 @@ async def upgrade(engine: AsyncEngine, revision: str = "head", vault: Any = None
             # it. Off only works outside a transaction, hence before ours begins.
             await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await conn.commit()
+        scrub = False
         try:
             async with conn.begin():
-                await conn.run_sync(_upgrade, revision, vault)
+                if sqlite:
+                    # pysqlite starts a transaction only before DML: without this, DDL
+                    # would commit itself and a failed migration would stay half done.
+                    await conn.exec_driver_sql("BEGIN")
+                scrub = await conn.run_sync(_upgrade, revision, vault)
                 if sqlite and (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first():
                     raise RuntimeError("a migration left rows pointing at nothing")
         finally:
             if sqlite:
                 await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 await conn.commit()
+        if sqlite and scrub:
+            # Replaced plaintext stays in SQLite's free pages and its WAL until the file
+            # is rewritten: rewrite it now, once, rather than leave it for a copy to show.
+            await conn.exec_driver_sql("VACUUM")
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            await conn.commit()
 
 
 @dataclass(frozen=True)

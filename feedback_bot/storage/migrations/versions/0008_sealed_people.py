@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import feedback_bot.storage.models
+from feedback_bot.storage.migrate import MigrationNeedsKey
 
 revision = "0008"
 down_revision = "0006"
@@ -34,10 +35,6 @@ branch_labels = None
 depends_on = None
 
 PEOPLE_TABLES = ("practitioner", "client", "identity", "inbox", "outbox")
-
-
-class MigrationNeedsKey(RuntimeError):
-    pass
 
 
 def _alias_key(alias: str) -> str:
@@ -90,6 +87,8 @@ def upgrade() -> None:
                 "FEEDBACK_BOT_ENCRYPTION_KEY and run it again"
             )
         _seal_existing(bind, vault)
+        assert config is not None
+        config.attributes["scrub"] = True  # storage.migrate rewrites a SQLite file after
 
     with op.batch_alter_table("practitioner") as batch:
         batch.drop_column("name")
