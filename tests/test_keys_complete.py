@@ -13,7 +13,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from feedback_bot.privacy.crypto import generate_key
-from feedback_bot.storage.models import OutboxMessage
+from feedback_bot.privacy.key_rotation import missing_keys, rotate_all
+from feedback_bot.storage.models import Identity, OutboxMessage
 from tests.harness import REPO, Harness, make_harness
 from tests.test_cli import invoke
 from tests.test_retention_keys import share
@@ -56,6 +57,51 @@ async def test_run_refuses_to_start_while_values_need_a_key_it_does_not_have(
     lines = [line for line in out.splitlines() if line.strip()]
     assert lines[0].startswith("error: stored values are encrypted under key id(s) " + old_id)
     assert "feedback_item.text: 1" in out and "FEEDBACK_BOT_OLD_ENCRYPTION_KEYS" in out
+    # Who people are is sealed too, and so is the key of their hashes.
+    for sealed in ("identity.address: 2", "client.alias: 1", "practitioner.name: 1"):
+        assert sealed in out, out
+    assert "key_material.value: 1" in out
+
+
+async def test_people_are_found_after_a_rotation_once_the_old_key_is_gone(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Addresses and aliases are looked up by keyed hash: the hashes must survive a key
+    rotation, or nobody would be recognised once the old key is removed."""
+    old, new = generate_key(), generate_key()
+    h = await seeded(database_url, tmp_path, old)
+    hashes = await identity_hashes(h)
+    await h.close()
+
+    h = await make_harness(
+        database_url, tmp_path, START, encryption_key=new, old_encryption_keys=[old]
+    )
+    assert (await rotate_all(h.app.sessions, h.app.vault)).complete
+    await h.close()
+
+    h = await make_harness(database_url, tmp_path, START, encryption_key=new)
+    try:
+        assert await missing_keys(h.app.sessions, h.app.vault.keys) == {}
+        assert await identity_hashes(h) == hashes
+        async with h.app.sessions() as s:
+            tokens = (await s.execute(select(Identity.address_enc))).scalars().all()
+        assert tokens and all(t.startswith(f"v1.{h.app.vault.keys.current_id}.") for t in tokens)
+        [reply] = await h.says("dr", "!session A 2026-11-20 14:00")
+        assert reply.startswith("Next session with A:"), reply
+        replies = await h.says("a", "one more thing")  # the client's own chat, known
+        assert replies and not any("don't recognise" in r for r in replies), replies
+        labels = [c.label for c in h.last_with_choices("a").choices]  # this run's only
+        assert "Something felt good" in labels, replies
+    finally:
+        await h.close()
+
+
+async def identity_hashes(h: Harness) -> list[tuple[str, str | None]]:
+    async with h.app.sessions() as s:
+        rows = await s.execute(
+            select(Identity.address_hash, Identity.platform_user_hash).order_by(Identity.id)
+        )
+    return [tuple(r) for r in rows.all()]  # type: ignore[misc]
 
 
 async def test_rotation_on_postgres_takes_locked_rows_or_says_what_is_left(

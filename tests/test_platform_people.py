@@ -3,13 +3,20 @@ bot opens itself."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from adapters.console import ConsoleAdapter
 from feedback_bot.conversation.practitioner_dm import open_practitioner_dms
-from feedback_bot.ports import EventKind, IncomingEvent
+from feedback_bot.ports import (
+    AddressMigrated,
+    EventKind,
+    IncomingEvent,
+    OutgoingMessage,
+    SendReceipt,
+)
 from feedback_bot.storage.models import Identity
-from tests.harness import Harness
+from tests.harness import Harness, count, rows
 
 
 async def test_a_client_who_left_is_found_again_in_a_new_dm(bot: Harness) -> None:
@@ -99,3 +106,30 @@ async def test_the_bot_opens_a_practitioners_dm_once(bot: Harness) -> None:
     await bot.app.drain()
     assert any("invite" in m.text for m in adapter.sent[room][1:])
     del pid
+
+
+async def test_a_chat_the_platform_moved_is_known_at_its_new_address(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher follows a chat that moved (a Telegram group became a supergroup):
+    the stored address is sealed, so it is rewritten through the model and found by the
+    keyed hash of the new address, not the old one."""
+    pid = await bot.practitioner()
+    await bot.client("old-chat", pid, alias="Alex")
+    real_send = bot.console.send
+
+    async def send(message: OutgoingMessage) -> SendReceipt:
+        if message.address == "old-chat":
+            raise AddressMigrated("new-chat")
+        return await real_send(message)
+
+    monkeypatch.setattr(bot.console, "send", send)
+    await bot.says("old-chat", "!help")
+    assert bot.console.sent["new-chat"], "the reply followed the chat"
+    assert await count(bot, Identity, Identity.address == "old-chat") == 0
+    [moved] = await rows(
+        bot, Identity, Identity.platform == "console", Identity.address == "new-chat"
+    )
+    assert moved.address == "new-chat"
+    replies = await bot.says("new-chat", "!help")
+    assert replies and not any("don't recognise" in r for r in replies), replies

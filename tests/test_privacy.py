@@ -18,8 +18,9 @@ from sqlalchemy.engine import make_url
 from feedback_bot.app.bootstrap import make_vault
 from feedback_bot.conversation import feedback
 from feedback_bot.conversation.turn import Turn
+from feedback_bot.ports import EventKind, IncomingEvent
 from feedback_bot.privacy.crypto import DecryptionError, generate_key
-from feedback_bot.storage.models import Base, FeedbackItem, InboxEvent, OutboxMessage
+from feedback_bot.storage.models import Base, FeedbackItem, Identity, InboxEvent, OutboxMessage
 from tests import harness
 from tests.harness import Harness
 
@@ -286,3 +287,51 @@ async def test_debug_logging_names_nobody(bot: Harness, caplog: pytest.LogCaptur
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+async def test_database_file_reveals_no_addresses_or_aliases(bot: Harness) -> None:
+    """Who is a client, and whose, is itself health data: a copy of the database shows no
+    chat address, platform user id, alias or practitioner name, while the bot still finds
+    everyone by them."""
+    digits = str(uuid.uuid4().int)[:10]
+    client_chat, practitioner_chat = f"9{digits}", f"8{digits}"
+    client_user, dm_user = f"@{marker()}:example.org", f"@{marker()}:example.org"
+    alias, name, dm_name = marker(), marker(), marker()
+
+    pid = await bot.practitioner(practitioner_chat, name=name)
+    practice = bot.practice_id
+    await bot.app.admin.add_practitioner(practice, dm_name, platform_user=("console", dm_user))
+    invite = await bot.app.admin.invite_client(pid, alias)
+    await bot.console.deliver(
+        IncomingEvent(
+            "console",
+            marker(),
+            client_chat,
+            EventKind.COMMAND,
+            text=f"!start {invite.code}",
+            command="start",
+            args=invite.code,
+            sender=client_user,
+        )
+    )
+    await bot.app.drain()
+    await bot.presses(client_chat, "I agree")
+    await bot.presses(client_chat, "No, thank you")
+    await share(bot, client_chat, "The session felt rushed")
+    # Still found by all of it: the alias (in another case), the chat, the user id.
+    [listed] = await bot.says(practitioner_chat, "!clients")
+    assert alias in listed
+    [reply] = await bot.says(practitioner_chat, f"!session {alias.lower()} 2026-11-20 14:00")
+    assert reply.startswith(f"Next session with {alias}:")
+    async with bot.app.sessions() as s:
+        ident = (
+            await s.execute(select(Identity).where(Identity.platform_user == client_user))
+        ).scalar_one()
+        assert (ident.address, ident.client_id) == (client_chat, invite.client_id)
+
+    names = [client_chat, practitioner_chat, client_user, dm_user, alias, name, dm_name]
+    on_disk = database_files(bot)
+    as_text = await everything_in_the_database(bot)
+    for secret in names:
+        assert secret.encode() not in on_disk, secret
+        assert secret not in as_text, secret

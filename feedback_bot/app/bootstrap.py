@@ -30,14 +30,15 @@ from feedback_bot.people.practice_config import PracticeConfig, load_practice_co
 from feedback_bot.ports import Adapter, CursorStore, IncomingEvent
 from feedback_bot.ports.menus import CommandMenus
 from feedback_bot.privacy.crypto import InvalidKey, KeyRing, _decode_key
+from feedback_bot.privacy.hash_key import load_hash_key
 from feedback_bot.privacy.retention import purge_expired
-from feedback_bot.privacy.vault import Vault
+from feedback_bot.privacy.vault import Vault, seed_hash_key
 from feedback_bot.safety.direct import load_detector, send_direct_safety_reply
 from feedback_bot.scheduling.checkins import CheckinScheduler
 from feedback_bot.scheduling.clock import Clock, SystemClock
 from feedback_bot.services import Services
 from feedback_bot.storage.database import create_engine, is_sqlite, session_factory
-from feedback_bot.storage.migrate import upgrade
+from feedback_bot.storage.migrate import schema_status, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def make_vault(settings: Settings) -> Vault:
     try:
         current = settings.encryption_key.get_secret_value()
         keys = KeyRing(current, [k.get_secret_value() for k in settings.old_encryption_keys])
-        return Vault(keys, _decode_key(current))
+        return Vault(keys, seed=seed_hash_key(_decode_key(current)))
     except InvalidKey as exc:
         raise StartupError(f"FEEDBACK_BOT_ENCRYPTION_KEY: {exc}") from None
 
@@ -230,8 +231,10 @@ async def build_app(
     detector = load_detector(config, settings.prompts_file.parent / "safety.yaml")
     engine = create_engine(settings.database_url)
     if migrate:
-        await upgrade(engine)
-    sessions = session_factory(engine)
+        await upgrade(engine, vault=vault)
+    sessions = session_factory(engine, vault)
+    if migrate or (await schema_status(engine)).up_to_date:
+        await load_hash_key(sessions, vault)
     cursors = DbCursorStore(sessions, clock)
     built = [a if isinstance(a, Adapter) else a(cursors) for a in adapters]
     adapter_map = {a.platform: a for a in built}

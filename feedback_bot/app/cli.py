@@ -80,11 +80,11 @@ def settings_or_exit() -> Settings:
 
 def run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
     from feedback_bot.app.bootstrap import StartupError
-    from feedback_bot.storage.migrate import SchemaNotCurrent
+    from feedback_bot.storage.migrate import MigrationNeedsKey, SchemaNotCurrent
 
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
-    except (StartupError, ConfigError) as exc:
+    except (StartupError, ConfigError, MigrationNeedsKey) as exc:
         raise fail(str(exc), as_json) from None
     except SchemaNotCurrent as exc:
         raise fail(
@@ -165,9 +165,13 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
 
     async def go() -> None:
+        from feedback_bot.app.bootstrap import make_vault
+
+        # Sealing stored names and addresses (0008) needs the key; an empty database doesn't.
+        vault = make_vault(settings) if settings.encryption_key is not None else None
         engine = create_engine(settings.database_url)
         try:
-            await upgrade(engine)
+            await upgrade(engine, vault=vault)
         finally:
             await engine.dispose()
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from feedback_bot.conversation.turn import PractitionerTurn
-from feedback_bot.people.clients import AliasTaken, create_client
+from feedback_bot.people.clients import AliasTaken, alias_key, create_client
 from feedback_bot.people.codes import issue
 from feedback_bot.people.rules import find_client_by_alias, practitioner_tz
 from feedback_bot.privacy.audit import record
@@ -84,11 +84,11 @@ async def clients(turn: PractitionerTurn) -> None:
         )
         .where(Client.practitioner_id == turn.practitioner.id)
         .group_by(Client.id)
-        .order_by(Client.alias)
     )
     lines = []
     tz_name = practitioner_tz(turn.practitioner, turn.practice)
-    for client, last in rows.all():
+    # Aliases are sealed, so they are sorted here, not by SQL.
+    for client, last in sorted(rows.all(), key=lambda row: alias_key(row[0].alias)):
         last_text = turn.date(last, tz_name) if last else turn.t("practitioner.never")
         lines.append(
             turn.t(

@@ -32,7 +32,7 @@ async def open_practitioner_dms(
                 await session.execute(
                     select(Practitioner).where(
                         Practitioner.platform == adapter.platform,
-                        Practitioner.platform_user_id.is_not(None),
+                        Practitioner.platform_user_id_enc.is_not(None),
                         Practitioner.active.is_(True),
                         Practitioner.id.not_in(linked),
                     )

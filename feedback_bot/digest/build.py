@@ -21,6 +21,7 @@ from feedback_bot.storage.models import (
     Practice,
     Practitioner,
     SafetyEvent,
+    alias_key,
 )
 from feedback_bot.storage.states import (
     CheckinStatus,
@@ -156,7 +157,8 @@ class DigestBuilder:
             stmt = select(Client).where(Client.practitioner_id == reader.id)
         if only is not None:
             stmt = stmt.where(Client.id.in_(only))
-        return list((await self.s.execute(stmt.order_by(Client.alias))).scalars())
+        found = (await self.s.execute(stmt)).scalars()
+        return sorted(found, key=lambda c: alias_key(c.alias))  # sealed: not sortable in SQL
 
     async def _new_items(self, who: Reader, client: Client) -> list[FeedbackItem]:
         route = (

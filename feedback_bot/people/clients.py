@@ -2,7 +2,9 @@
 
 An alias names one client of one practitioner. Two aliases that a person would read as the
 same name ("Ann" and "ann", "Ängel" typed with a combining umlaut, "Kim " with a trailing
-space) are the same alias: :func:`alias_key` is what is compared, never the raw text.
+space) are the same alias: :func:`alias_key` is what is compared, never the raw text, and
+only as a keyed hash: aliases are stored sealed (``storage.sealed``), so finding one never
+reads the others.
 A second invite with an alias already in use is refused: handing out a new code for an
 existing client would give whoever redeems it that client's history.
 """
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.people.practice_config import PracticeConfig
 from feedback_bot.scheduling.wallclock import WEEKDAYS
-from feedback_bot.storage.models import Client, Practitioner
+from feedback_bot.storage.models import Client, Practitioner, alias_key
 from feedback_bot.storage.states import ClientStatus
 
 AUTO_ALIAS = "Client {n}"
@@ -33,22 +35,22 @@ class AliasTaken(Exception):
         self.alias = alias
 
 
-def alias_key(alias: str) -> str:
-    """What two aliases are compared by: NFKC, case-folded, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", alias).casefold().split())
+__all__ = ["AUTO_ALIAS", "AliasTaken", "alias_key", "alias_taken", "create_client"]
+
+
+async def alias_taken(session: AsyncSession, practitioner_id: int, alias: str) -> bool:
+    found = await session.scalar(
+        select(Client.id)
+        .where(Client.practitioner_id == practitioner_id, Client.alias == alias)
+        .limit(1)
+    )
+    return found is not None
 
 
 def auto_alias_number(alias: str) -> int | None:
     """``"Client 7"`` → 7; None for any other alias."""
     match = _AUTO_NUMBER.fullmatch(alias_key(alias))
     return int(match.group(1)) if match else None
-
-
-async def clients_of(session: AsyncSession, practitioner_id: int) -> list[Client]:
-    rows = await session.execute(
-        select(Client).where(Client.practitioner_id == practitioner_id).order_by(Client.id)
-    )
-    return list(rows.scalars())
 
 
 async def create_client(
@@ -61,16 +63,16 @@ async def create_client(
     """A new client, always. Raises :class:`AliasTaken` for an alias in use; without an
     alias the next ``Client N`` from the practitioner's counter, never a number used
     before (not even by a client since erased)."""
-    taken = {alias_key(c.alias) for c in await clients_of(session, practitioner_id)}
     alias = unicodedata.normalize("NFC", alias.strip()) if alias else None
     if alias:
-        if alias_key(alias) in taken:
+        if await alias_taken(session, practitioner_id, alias):
             raise AliasTaken(alias)
     else:
         practitioner = await session.get(Practitioner, practitioner_id, with_for_update=True)
         assert practitioner is not None  # callers checked
         n = practitioner.auto_alias_counter + 1
-        while alias_key(AUTO_ALIAS.format(n=n)) in taken:  # someone typed "Client 3" by hand
+        # someone typed "Client 3" by hand
+        while await alias_taken(session, practitioner_id, AUTO_ALIAS.format(n=n)):
             n += 1
         practitioner.auto_alias_counter = n
         alias = AUTO_ALIAS.format(n=n)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.people.clients import alias_key, clients_of
 from feedback_bot.storage.models import Client, Identity, Practice, Practitioner
 
 
@@ -59,12 +58,11 @@ async def find_client_by_alias(
     session: AsyncSession, practitioner_id: int, alias: str
 ) -> Client | None:
     """One of this practitioner's clients, by alias, ignoring case and Unicode form
-    ("ängel" finds "Ängel"; SQL's lower() folds ASCII only on SQLite). Compared in Python
-    among the practitioner's own clients. Two old clients whose aliases differ only in case
-    (allowed before aliases were compared this way) are told apart by the exact spelling;
-    if that doesn't decide, nobody is found rather than the wrong person."""
-    key = alias_key(alias)
-    found = [c for c in await clients_of(session, practitioner_id) if alias_key(c.alias) == key]
-    if len(found) > 1:
-        found = [c for c in found if c.alias == alias.strip()]
-    return found[0] if len(found) == 1 else None
+    ("ängel" finds "Ängel"): ``Client.alias == alias`` compares the keyed hash of
+    alias_key (storage.sealed), unique per practitioner (migration 0008 told apart old
+    aliases that differed only in case)."""
+    return (
+        await session.execute(
+            select(Client).where(Client.practitioner_id == practitioner_id, Client.alias == alias)
+        )
+    ).scalar_one_or_none()

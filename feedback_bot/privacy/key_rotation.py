@@ -25,7 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from feedback_bot.privacy.audit import record
 from feedback_bot.privacy.crypto import DecryptionError, KeyRing
 from feedback_bot.privacy.vault import Vault
-from feedback_bot.storage.models import FeedbackItem, InboxEvent, OutboxMessage
+from feedback_bot.storage.models import (
+    Client,
+    FeedbackItem,
+    Identity,
+    InboxEvent,
+    KeyMaterial,
+    OutboxMessage,
+    Practitioner,
+)
 from feedback_bot.storage.states import InboxStatus, OutboxStatus
 
 # (model, text column attribute, table name, column name in the associated data)
@@ -33,6 +41,14 @@ TEXT_FIELDS: list[tuple[Any, str, str, str]] = [
     (FeedbackItem, "text_enc", "feedback_item", "text"),
     (InboxEvent, "payload_enc", "inbox", "payload"),
     (OutboxMessage, "payload_enc", "outbox", "payload"),
+    # Who someone is (storage.sealed); their keyed hashes need nothing: the hash key is
+    # itself one of these values (key_material), re-sealed, never changed.
+    (Practitioner, "name_enc", "practitioner", "name"),
+    (Practitioner, "platform_user_id_enc", "practitioner", "platform_user_id"),
+    (Client, "alias_enc", "client", "alias"),
+    (Identity, "address_enc", "identity", "address"),
+    (Identity, "platform_user_enc", "identity", "platform_user"),
+    (KeyMaterial, "value_enc", "key_material", "value"),
 ]
 BYTES_FIELDS: list[tuple[Any, str, str, str]] = [
     (OutboxMessage, "attachments_enc", "outbox", "attachments"),

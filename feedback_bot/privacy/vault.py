@@ -10,12 +10,35 @@ from typing import Any
 from feedback_bot.privacy.crypto import KeyRing, aad
 
 
+class HashKeyNotLoaded(RuntimeError):
+    """keyed_hash before the stored hash key was loaded (``privacy.hash_key``)."""
+
+
+def seed_hash_key(encryption_key: bytes) -> bytes:
+    """The hash key every deployment used before the key was stored in its database
+    (derived from its encryption key at the time); migration 0008 keeps it for the hashes
+    already stored, and stores it sealed so it no longer depends on that key."""
+    return hashlib.sha256(b"feedback-bot hash key" + encryption_key).digest()
+
+
 class Vault:
-    def __init__(self, keys: KeyRing, current_secret: bytes) -> None:
+    def __init__(
+        self, keys: KeyRing, hash_key: bytes | None = None, *, seed: bytes | None = None
+    ) -> None:
         self.keys = keys
-        # Hashes (invite codes, chat addresses) are keyed so a stolen database alone
-        # can't be matched against guesses.
-        self._hash_key = hashlib.sha256(b"feedback-bot hash key" + current_secret).digest()
+        # Hashes (chat addresses, user ids, aliases) are keyed so a stolen database alone
+        # can't be matched against guesses. The key is stored in the database, sealed by
+        # the encryption key, so it stays the same across key rotations: lookups by hash
+        # keep working while, and after, values are re-encrypted.
+        self._hash_key = hash_key
+        self.seed = seed  # see seed_hash_key; used only by migration 0008
+
+    def use_hash_key(self, key: bytes) -> None:
+        self._hash_key = key
+
+    @property
+    def has_hash_key(self) -> bool:
+        return self._hash_key is not None
 
     def seal(self, table: str, column: str, uid: str, text: str) -> str:
         return self.keys.encrypt(text, aad(table, column, uid))
@@ -36,6 +59,11 @@ class Vault:
         return self.keys.decrypt_bytes(blob, aad(table, column, uid))
 
     def keyed_hash(self, *parts: str) -> str:
+        if self._hash_key is None:
+            raise HashKeyNotLoaded(
+                "the keyed-hash key is not loaded: is FEEDBACK_BOT_ENCRYPTION_KEY (or an old "
+                "key that sealed it) configured?"
+            )
         return hmac.new(self._hash_key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
 
 

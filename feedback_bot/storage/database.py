@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from feedback_bot.storage.sealed import FieldVault
+
 BUSY_TIMEOUT_MS = 30000  # how long SQLite waits for another connection's write lock
 # Writes on the receiving path (inbox, platform cursors) wait much less: their adapter
 # retries anyway, and a long wait would hold up every event behind them (a crisis text
@@ -50,8 +52,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, vault: FieldVault | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions; with ``vault`` they read and write the sealed columns (storage.sealed)."""
+    info = {"vault": vault} if vault is not None else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def upsert_insert(session: AsyncSession) -> Any:

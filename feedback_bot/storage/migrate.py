@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -19,21 +20,56 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+class MigrationNeedsKey(Exception):
+    """A migration must encrypt stored data and was given no vault; ``str()`` says what to do."""
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _upgrade(connection: Connection, revision: str, vault: Any) -> bool:
+    """Runs the migrations; True when one replaced plaintext that must not linger."""
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
+    cfg.attributes["vault"] = vault
     command.upgrade(cfg, revision)
+    return bool(cfg.attributes.get("scrub"))
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
+async def upgrade(engine: AsyncEngine, revision: str = "head", vault: Any = None) -> None:
+    """``vault`` (privacy.vault.Vault) is needed by migrations that seal stored data
+    (0008: people's names and addresses) when there is data to seal."""
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a SQLite table (copy, drop, rename); with foreign
+            # keys on, the drop would first delete, and cascade to, every row referring to
+            # it. Off only works outside a transaction, hence before ours begins.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        scrub = False
+        try:
+            async with conn.begin():
+                if sqlite:
+                    # pysqlite starts a transaction only before DML: without this, DDL
+                    # would commit itself and a failed migration would stay half done.
+                    await conn.exec_driver_sql("BEGIN")
+                scrub = await conn.run_sync(_upgrade, revision, vault)
+                if sqlite and (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first():
+                    raise RuntimeError("a migration left rows pointing at nothing")
+        finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
+        if sqlite and scrub:
+            # Replaced plaintext stays in SQLite's free pages and its WAL until the file
+            # is rewritten: rewrite it now, once, rather than leave it for a copy to show.
+            await conn.exec_driver_sql("VACUUM")
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            await conn.commit()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Tables. Columns ending in ``_enc`` hold ciphertext from :mod:`feedback_bot.privacy.crypto`.
+"""Tables. Columns ending in ``_enc`` hold ciphertext from :mod:`feedback_bot.privacy.crypto`;
+those that name a person are read and written through a :class:`Sealed` attribute of the
+same name without the suffix, and a ``_hash`` column beside it when they are looked up.
 
 Every encrypted row has a random ``uid`` generated before insert, so its ciphertext can
 be bound to the row without a flush round-trip.
@@ -6,6 +8,7 @@ be bound to the row without a flush round-trip.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from feedback_bot.storage.sealed import Sealed
 from feedback_bot.storage.states import (
     Cadence,
     CheckinKind,
@@ -97,11 +101,18 @@ class Practice(Base):
     created_at: Mapped[datetime]
 
 
+def alias_key(alias: str) -> str:
+    """What two aliases are compared by: NFKC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", alias).casefold().split())
+
+
 class Practitioner(Base):
     __tablename__ = "practitioner"
     id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"))
-    name: Mapped[str] = mapped_column(String(200))
+    name_enc: Mapped[str] = mapped_column(Text)
+    name: Sealed[str] = Sealed()
     timezone: Mapped[str | None] = mapped_column(String(64))
     digest_weekday: Mapped[int] = mapped_column(Integer, default=0)  # Monday
     digest_time: Mapped[str] = mapped_column(String(5), default="08:00")
@@ -109,7 +120,8 @@ class Practitioner(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # A user id on a platform whose adapter opens DMs (Matrix): the bot opens the DM itself.
     platform: Mapped[str | None] = mapped_column(String(16))  # where platform_user_id lives
-    platform_user_id: Mapped[str | None] = mapped_column(String(255))
+    platform_user_id_enc: Mapped[str | None] = mapped_column(Text)
+    platform_user_id: Sealed[str | None] = Sealed()
     # The last "Client N" given out: automatic aliases never reuse a number, even after an
     # erasure took the client with the highest one.
     auto_alias_counter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -118,10 +130,15 @@ class Practitioner(Base):
 
 class Client(Base):
     __tablename__ = "client"
-    __table_args__ = (UniqueConstraint("practitioner_id", "alias"),)
+    # One alias per practitioner as a person reads it ("Ann" is "ann"): the hash is of
+    # alias_key, so the database itself refuses a second one.
+    __table_args__ = (UniqueConstraint("practitioner_id", "alias_hash"),)
     id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
-    alias: Mapped[str] = mapped_column(String(80))
+    alias_enc: Mapped[str] = mapped_column(Text)
+    alias_hash: Mapped[str] = mapped_column(String(64))
+    alias: Sealed[str] = Sealed(lambda value: alias_lookup(value))
     # invited → active (consented) ⇄ paused; stopped = consent withdrawn
     status: Mapped[ClientStatus] = mapped_column(
         StrEnumText(ClientStatus, 16), default=ClientStatus.INVITED
@@ -148,18 +165,37 @@ class Identity(Base):
     """A chat address on a platform, linked to exactly one client or practitioner."""
 
     __tablename__ = "identity"
-    __table_args__ = (UniqueConstraint("platform", "address"),)
+    __table_args__ = (UniqueConstraint("platform", "address_hash"),)
     id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     platform: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(255))
+    address_enc: Mapped[str] = mapped_column(Text)
+    address_hash: Mapped[str] = mapped_column(String(64))
+    address: Sealed[str] = Sealed(lambda value: address_lookup(value))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))
     # The person's own id on the platform (Matrix user id). A Matrix DM is a room, so a
     # person who leaves and opens a new DM arrives from a new address: this finds them.
-    platform_user: Mapped[str | None] = mapped_column(String(255), index=True)
+    platform_user_enc: Mapped[str | None] = mapped_column(Text)
+    platform_user_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    platform_user: Sealed[str | None] = Sealed(lambda value: platform_user_lookup(value))
     created_at: Mapped[datetime]
+
+
+# The parts of each keyed hash (vault.keyed_hash(*parts)). The platform is a column of its
+# own, compared beside the hash.
+def address_lookup(address: str) -> tuple[str, ...]:
+    return ("address", address)
+
+
+def platform_user_lookup(user: str) -> tuple[str, ...]:
+    return ("platform-user", user)
+
+
+def alias_lookup(alias: str) -> tuple[str, ...]:
+    return ("alias", alias_key(alias))
 
 
 class InviteCode(Base):
@@ -366,3 +402,15 @@ class Cursor(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+class KeyMaterial(Base):
+    """Secrets the deployment keeps in its own database, sealed by the encryption key, so
+    they outlive a key rotation (the keyed-hash key: :mod:`feedback_bot.privacy.hash_key`)."""
+
+    __tablename__ = "key_material"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    value_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
