@@ -29,6 +29,7 @@ OLD_ROWS_LEFT = {
     "practice": KEPT_ALL,
     "practitioner": KEPT_ALL,
     "cursor": KEPT_ALL,
+    "key_material": KEPT_ALL,
     "audit_event": KEPT_ALL,  # ids and counts only: checked below
     "identity": KEPT_PRACTITIONERS,
     "conversation": KEPT_PRACTITIONERS,

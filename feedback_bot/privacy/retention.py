@@ -49,6 +49,7 @@ RULES: dict[str, str] = {
     "outbox": "finished rows R days (sent ones hold no words); a client's go with them",
     "audit_event": "ids and counts only; A days, as the practice's law requires",
     "cursor": "the platform's position (no personal data): kept",
+    "key_material": "the sealed lookup-hash key (no personal data): kept for the deployment's life",
 }
 
 

@@ -30,7 +30,7 @@ import feedback_bot.storage.models
 from feedback_bot.storage.migrate import MigrationNeedsKey
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
