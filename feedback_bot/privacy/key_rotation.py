@@ -25,12 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from feedback_bot.privacy.audit import record
 from feedback_bot.privacy.crypto import DecryptionError, KeyRing
 from feedback_bot.privacy.vault import Vault
-from feedback_bot.storage.models import FeedbackItem, InboxEvent, OutboxMessage
+from feedback_bot.storage.models import (
+    FeedbackItem,
+    InboxEvent,
+    OutboxMessage,
+    PractitionerMessage,
+)
 from feedback_bot.storage.states import InboxStatus, OutboxStatus
 
 # (model, text column attribute, table name, column name in the associated data)
 TEXT_FIELDS: list[tuple[Any, str, str, str]] = [
     (FeedbackItem, "text_enc", "feedback_item", "text"),
+    (PractitionerMessage, "text_enc", "practitioner_message", "text"),
     (InboxEvent, "payload_enc", "inbox", "payload"),
     (OutboxMessage, "payload_enc", "outbox", "payload"),
 ]

@@ -15,6 +15,7 @@ from feedback_bot.storage.models import (
     FeedbackItem,
     InboxEvent,
     OutboxMessage,
+    PractitionerMessage,
     SafetyEvent,
 )
 from feedback_bot.storage.states import InboxStatus, OutboxStatus
@@ -33,6 +34,10 @@ async def purge_expired(
             update(FeedbackItem).where(FeedbackItem.created_at < cutoff).values(checkin_id=None)
         )
         for name, stmt in (
+            (
+                "practitioner_message",
+                delete(PractitionerMessage).where(PractitionerMessage.created_at < cutoff),
+            ),
             ("feedback_item", delete(FeedbackItem).where(FeedbackItem.created_at < cutoff)),
             ("alliance_score", delete(AllianceScore).where(AllianceScore.at < cutoff)),
             ("checkin", delete(Checkin).where(Checkin.slot_at < cutoff)),
