@@ -15,7 +15,13 @@ from sqlalchemy import select
 from feedback_bot.conversation.answers import _norm
 from feedback_bot.conversation.practitioner import find_client
 from feedback_bot.conversation.turn import PractitionerTurn
-from feedback_bot.delivery.choice_ids import ChoiceKind, acked_digest, decode, replied_item
+from feedback_bot.delivery.choice_ids import (
+    ChoiceKind,
+    acked_digest,
+    decode,
+    digest_ack,
+    replied_item,
+)
 from feedback_bot.digest.loop import (
     MAX_REPLY_CHARS,
     REACHABLE,
@@ -27,7 +33,7 @@ from feedback_bot.digest.loop import (
     tell,
     unacked_digests,
 )
-from feedback_bot.ports import EventKind
+from feedback_bot.ports import Choice, EventKind
 from feedback_bot.storage.models import Client, Digest, FeedbackItem
 
 HOW_OPTIONS = ["ack_read", "ack_session", "ack_words"]
@@ -203,8 +209,21 @@ async def _send_reply(
         item_id=item.id if item is not None else None,
         direct=True,
     )
-    key = "reply.sent" if sent else "reply.cannot_reach"
-    turn.say(turn.t(key, alias=client.alias))
+    if not sent:
+        turn.say(turn.t("reply.cannot_reach", alias=client.alias))
+        return
+    turn.say(turn.t("reply.sent", alias=client.alias), await _ack_again(turn, item))
+
+
+async def _ack_again(turn: PractitionerTurn, item: FeedbackItem | None) -> tuple[Choice, ...]:
+    """Platforms take a digest's buttons away once one is pressed: after replying from
+    under a digest that is still unread, its "I've read this" is offered again."""
+    if item is None or item.digest_id is None:
+        return ()
+    digest = await turn.session.get(Digest, item.digest_id)
+    if digest is None or digest.acked_at is not None or not digest.choices:
+        return ()
+    return (Choice(id=digest_ack(digest.id), label=turn.t("choices.ack")),)
 
 
 async def on_reply_words(turn: PractitionerTurn, key: str | None) -> None:
