@@ -217,6 +217,14 @@ async def test_only_own_clients_and_never_contact_routed_items(bot: Harness) -> 
     assert [c.label for c in bot.last_with_choices("kim").choices] == ["I've read this"]
     assert bot.new_messages("alex") == [] and bot.new_messages("blake") == []
     assert await count(bot, PractitionerMessage) == 0
+    # Kim can say she read it, but has no session with Alex to promise.
+    await bot.presses("kim", "I've read this")
+    assert [c.label for c in bot.last_with_choices("kim").choices] == [
+        "I've read it",
+        "In my own words",
+    ]
+    await bot.presses("kim", "I've read it")
+    assert [m.text for m in bot.new_messages("alex")] == ["Kim has read what you shared."]
 
 
 async def test_ack_in_own_words(bot: Harness) -> None:

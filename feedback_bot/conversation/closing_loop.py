@@ -35,6 +35,7 @@ from feedback_bot.digest.loop import (
 )
 from feedback_bot.ports import Choice, EventKind
 from feedback_bot.storage.models import Client, Digest, FeedbackItem
+from feedback_bot.storage.states import Routing
 
 HOW_OPTIONS = ["ack_read", "ack_session", "ack_words"]
 _HOW = {"ack_read": How.READ, "ack_session": How.READ_SESSION}
@@ -85,9 +86,15 @@ async def on_ack(turn: PractitionerTurn) -> None:
         turn.say(turn.t("reply.acked_notices_off" if todo.notices_off else "reply.acked_nobody"))
         return
     data: dict[str, object] = {"digests": todo.digest_ids, "client": client_id}
-    await turn.ask(
-        "ack_how", turn.t("reply.ask_how", names=_names(todo.to_tell)), HOW_OPTIONS, data=data
-    )
+    question = turn.t("reply.ask_how", names=_names(todo.to_tell))
+    await turn.ask("ack_how", question, _how_options(todo), data=data)
+
+
+def _how_options(todo: Pending) -> list[str]:
+    # The feedback contact has no sessions with someone else's client to promise.
+    if any(i.routing == Routing.CONTACT for i in todo.items):
+        return [k for k in HOW_OPTIONS if k != "ack_session"]
+    return HOW_OPTIONS
 
 
 async def _pending_from(turn: PractitionerTurn) -> tuple[Pending, bool]:
@@ -103,7 +110,8 @@ async def _pending_from(turn: PractitionerTurn) -> tuple[Pending, bool]:
 async def on_how(turn: PractitionerTurn, key: str | None) -> None:
     if key is None:
         conv = await turn.conv()
-        await turn.ask("ack_how", turn.t("reply.ask_how_again"), HOW_OPTIONS, data=dict(conv.data))
+        options = list(conv.data.get("options") or HOW_OPTIONS)
+        await turn.ask("ack_how", turn.t("reply.ask_how_again"), options, data=dict(conv.data))
         return
     todo, whole = await _pending_from(turn)
     if key == "ack_words":

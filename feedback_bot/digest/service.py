@@ -247,7 +247,8 @@ class DigestService:
         ]
         if chart is not None:
             attachments.insert(0, png_image(cat.t("digest.file_chart", lang, date=stamp), chart))
-        text = "\n\n".join([render_chat_text(view, cat), cat.t("digest.ack_hint", lang, p=p)])
+        hint = "digest_hint.contact" if digest.kind == DigestKind.CONTACT else "digest.ack_hint"
+        text = "\n\n".join([render_chat_text(view, cat), cat.t(hint, lang, p=p)])
         choices = digest_choices(view, digest, cat, lang)
         digest.choices = [c.id for c in choices]
         enqueue(
