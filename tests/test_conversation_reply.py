@@ -20,7 +20,7 @@ ETHOS = {
         "expert on your own experience",
         "never too late",
         "normal part of the work",
-        "Nothing you say here changes how you are treated",
+        "Nothing you say here changes how you're treated",
     ],
     "de": [
         "schwer sein, der Person, die einen begleitet",
