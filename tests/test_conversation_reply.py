@@ -322,3 +322,25 @@ async def test_an_older_digests_button_still_works_and_never_zero_clients(bot: H
     async with bot.app.sessions() as s:
         unread = (await s.execute(select(Digest.id).where(Digest.acked_at.is_(None)))).all()
     assert unread == []
+
+
+async def test_reply_asks_kindly_for_what_is_missing_and_never_sends_late_words(
+    bot: Harness,
+) -> None:
+    await sam_and_alex(bot)
+    bot.new_messages("alex")
+    assert await bot.says("dr", "!reply") == [t(bot, "reply.usage")]
+    assert await bot.says("dr", "!reply Alex " + "x" * 1001) == [
+        t(bot, "reply.too_long", limit=1000)
+    ]
+    assert await bot.says("dr", "!reply Alex") == [t(bot, "reply.ask_words", alias="Alex")]
+    # A command in between lets the question go: its words are not sent to Alex.
+    await bot.says("dr", "!clients")
+    await bot.says("dr", "note to self")
+    assert bot.new_messages("alex") == []
+    # Nor are words typed hours after being asked.
+    await bot.says("dr", "!reply Alex")
+    await bot.tick(hours=3)
+    await bot.says("dr", "shopping list: milk")
+    assert bot.new_messages("alex") == []
+    assert await count(bot, PractitionerMessage) == 0

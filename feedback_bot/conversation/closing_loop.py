@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -39,6 +40,9 @@ from feedback_bot.storage.states import Routing
 
 HOW_OPTIONS = ["ack_read", "ack_session", "ack_words"]
 _HOW = {"ack_read": How.READ, "ack_session": How.READ_SESSION}
+# A practitioner's pending question (what clients hear, the words of a reply) lapses after
+# this: a message typed much later is not taken as words for a client.
+PENDING_WINDOW = timedelta(hours=2)
 # Aliases are at most a few words; longer prefixes are never tried.
 _ALIAS_WORDS = 8
 

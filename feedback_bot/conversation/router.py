@@ -125,6 +125,12 @@ class Router:
         event = turn.event
         if event.kind is EventKind.TEXT:
             conv = await turn.conv()
+            if (
+                conv.state in PRACTITIONER_ANSWERS
+                and turn.now - conv.updated_at > closing_loop.PENDING_WINDOW
+            ):
+                # Words typed hours after "Reply to …" are not sent to a client unasked.
+                await turn.reset()
             if conv.state in PRACTITIONER_ANSWERS:
                 await PRACTITIONER_ANSWERS[conv.state](turn, await resolve(turn))
                 return
