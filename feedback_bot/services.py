@@ -50,6 +50,12 @@ class Services:
                 return found
         return self.config.crisis_resources_for(lang)
 
+    def top_emergency(self, lang: str, practice: Practice | None = None) -> str:
+        """The first emergency number, without its notes ("112", not "112 (or 911 …)")."""
+        res = self.crisis_resources(lang, practice)
+        first = (res.emergency or res.all())[0].contact if res.all() else "112"
+        return first.split(" (", 1)[0].strip() or first
+
     def crisis_block(self, lang: str, practice: Practice | None = None) -> str:
         """Crisis resources under a short heading, in the reader's language."""
         res = self.crisis_resources(lang, practice)

@@ -156,7 +156,7 @@ async def test_a_practitioner_cannot_acknowledge_someone_elses_digest(bot: Harne
     await bot.client("alex", sam)
     await share(bot, "alex", "for Sam only", "Just so you know")
     await bot.says("sam", "!digest")
-    [ack] = [c.id for c in bot.last_with_choices("sam").choices]
+    [ack] = [c.id for c in bot.last_with_choices("sam").choices if c.label == "I've read this"]
     await bot.console.press("kim", ack)
     await bot.app.drain()
     assert not any("has read what you shared" in m.text for m in bot.console.sent["alex"])
@@ -164,4 +164,5 @@ async def test_a_practitioner_cannot_acknowledge_someone_elses_digest(bot: Harne
         acked = (await s.execute(select(Digest.acked_at))).scalars().all()
     assert acked == [None]
     await bot.presses("sam", "I've read this")
+    await bot.says("sam", "1")  # what Alex hears: that Sam read it
     assert any("has read what you shared" in m.text for m in bot.console.sent["alex"])

@@ -111,17 +111,17 @@ def test_help_is_the_intro_then_one_line_per_command_in_table_order() -> None:
     assert lines[0] == catalog.t("help.intro.client", "en")
     assert [line.split(":")[0] for line in lines[1:]] == [
         "/feedback", "/mine", "/checkins", "/timezone", "/quiet", "/notices",
-        "/pause / /resume", "/stop", "/export", "/delete", "/language",
+        "/pause / /resume", "/stop", "/export", "/delete", "/language", "/urgent",
     ]  # fmt: skip
     practitioner = COMMANDS.help_text(catalog, "en", Role.PRACTITIONER, p="!").split("\n")
     assert [line.split()[0].rstrip(":") for line in practitioner] == [
-        "!invite", "!clients", "!session", "!digest", "!ack",
+        "!invite", "!clients", "!session", "!digest", "!ack", "!reply",
     ]  # fmt: skip
 
 
 def test_router_sets_come_from_the_table() -> None:
     before_consent = {c.name for c in COMMANDS.client if c.before_consent}
-    assert before_consent == {"delete", "language", "help", "start", "export"}
+    assert before_consent == {"delete", "language", "help", "start", "export", "urgent"}
     assert {c.name for c in COMMANDS.client if c.stores_words} == {"feedback", "edit"}
     assert not set(CHOSEN_ONLY) & set(ANSWERS)
 

@@ -168,8 +168,11 @@ async def test_acknowledging_tells_each_client_once_and_locks_editing(bot: Harne
     await share(bot, "b", "three", "Something felt good", "Just so you know")
     await bot.says("b", "!notices off")
     await bot.says("dr", "!digest")
+    digest_button = bot.last_with_choices("dr").choices[0]
     await bot.presses("dr", "I've read this")
-    await bot.presses("dr", "I've read this")  # a second press is harmless
+    await bot.presses("dr", "I've read it; we'll talk next session")
+    await bot.console.press("dr", digest_button.id)  # a second press is harmless
+    await bot.app.drain()
     await bot.says("dr", "!ack")
     told_a = [x for _, x in bot.deliveries["a"] if "has read what you shared" in x]
     told_b = [x for _, x in bot.deliveries["b"] if "has read what you shared" in x]

@@ -61,9 +61,10 @@ def shown(bot: Harness, instant: datetime) -> str:
 
 
 def assert_safe_ack(bot: Harness, text: str) -> None:
-    assert t(bot, "common.not_monitored") in text
-    for r in bot.app.config.crisis_resources_for("en").all():
-        assert r.contact in text
+    """Every acknowledgement says, in one line, that nobody watches this chat in real time,
+    with the top emergency number and how to see the full list of crisis lines."""
+    assert t(bot, "common.urgent_line", emergency="112") in text
+    assert "!urgent" in text
 
 
 # -- the questions -------------------------------------------------------------------------
@@ -187,7 +188,6 @@ async def test_acknowledgement_says_when_and_carries_the_safety_notice(bot: Harn
     assert "Sam will see this" in ack
     assert shown(bot, when) in ack
     assert_safe_ack(bot, ack)
-    assert "!pause" in ack and "!stop" in ack
 
     # In the client's own time zone, once they have set one.
     await bot.says("alex", "!timezone America/New_York")

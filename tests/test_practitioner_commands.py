@@ -335,16 +335,21 @@ async def test_ack_tells_each_client_exactly_once(bot: Harness) -> None:
     bot.new_messages("robin")
     bot.new_messages("blake")
     await bot.says("dr", "!digest")
-    assert bot.last_with_choices("dr").choices[0].label == "I've read this"
-    [reply] = await bot.presses("dr", "I've read this")
-    assert reply == t(bot, "practitioner.acked", count=2)
-    # Alex asked for it to come into the session; Robin just wanted Sam to know.
-    assert [m.text for m in bot.new_messages("alex")] == [t(bot, "loop.read_session")]
+    digest_button = bot.last_with_choices("dr").choices[0]
+    assert digest_button.label == "I've read this"
+    [question] = await bot.presses("dr", "I've read this")
+    assert question.startswith(t(bot, "reply.ask_how", names="Alex, Robin"))
+    [reply] = await bot.presses("dr", "I've read it")
+    assert reply == t(bot, "reply.acked", names="Alex, Robin")
+    # What Sam chose, and nothing Sam did not say.
+    assert [m.text for m in bot.new_messages("alex")] == [t(bot, "loop.read")]
     assert [m.text for m in bot.new_messages("robin")] == [t(bot, "loop.read")]
     assert bot.new_messages("blake") == []  # Kim hasn't read anything
 
     # Pressing again, or "!ack", tells nobody twice.
-    assert await bot.presses("dr", "I've read this") == [t(bot, "practitioner.nothing_to_ack")]
+    await bot.console.press("dr", digest_button.id)
+    await bot.app.drain()
+    assert [m.text for m in bot.new_messages("dr")] == [t(bot, "reply.already_acked")]
     assert await bot.says("dr", "!ack") == [t(bot, "practitioner.nothing_to_ack")]
     assert bot.new_messages("alex") == [] and bot.new_messages("robin") == []
 
@@ -364,8 +369,10 @@ async def test_ack_command_marks_the_latest_digest(bot: Harness) -> None:
     await share(bot, "alex", "one")
     bot.new_messages("alex")
     await bot.says("dr", "!digest")
-    assert await bot.says("dr", "!ack") == [t(bot, "practitioner.acked_one")]
-    assert [m.text for m in bot.new_messages("alex")] == [t(bot, "loop.read")]
+    [question] = await bot.says("dr", "!ack")
+    assert question.startswith(t(bot, "reply.ask_how", names="Alex"))
+    assert await bot.says("dr", "2") == [t(bot, "reply.acked", names="Alex")]
+    assert [m.text for m in bot.new_messages("alex")] == [t(bot, "loop.read_session")]
     assert await bot.says("dr", "!ack") == [t(bot, "practitioner.nothing_to_ack")]
     assert bot.new_messages("alex") == []
 

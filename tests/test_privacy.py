@@ -105,6 +105,9 @@ async def test_no_client_words_in_logs_database_or_metrics(
     # The practitioner reads it all, and acknowledges.
     await bot.says("dr", "!digest")
     await bot.presses("dr", "I've read this")
+    await bot.presses("dr", "In my own words")
+    await bot.says("dr", f"thank you both {m()}")  # the practitioner's words are kept safe too
+    await bot.says("dr", f"!reply Alex see you Tuesday {m()}")
     await bot.says("alex", "!withdraw 2")
     # Export and then erasure.
     await bot.says("alex", "!export")
@@ -116,6 +119,8 @@ async def test_no_client_words_in_logs_database_or_metrics(
     # The flows really carried the words (so the checks below can fail).
     digest = bot.all_text("dr")
     assert markers[0] in digest and markers[3] in digest and markers[4] in digest
+    assert bot.all_text("alex").count("thank you both") == 1
+    assert "see you Tuesday" in bot.all_text("alex")
     assert len(caplog.records) > 0
 
     logged = "\n".join(

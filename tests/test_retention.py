@@ -37,6 +37,7 @@ OLD_ROWS_LEFT = {
     "invite_code": KEPT_NONE,
     "consent_record": KEPT_NONE,
     "feedback_item": KEPT_NONE,
+    "practitioner_message": KEPT_NONE,
     "appointment": KEPT_NONE,
     "checkin": KEPT_NONE,
     "alliance_score": KEPT_NONE,
@@ -83,6 +84,7 @@ async def ada_uses_everything_then_stops(bot: Harness, sam: int) -> None:
     await bot.says(ADA_CHAT, "everyone would be better off without me")
     await bot.says("dr", "!digest")
     await bot.presses("dr", "I've read this")
+    await bot.says("dr", f"!reply {ADA_ALIAS} Thank you for telling me")  # Sam's own words
     await bot.says(ADA_CHAT, "an unfinished thought")  # a draft, and a question waiting
     await bot.says(ADA_CHAT, "!stop")
     async with bot.app.sessions() as s, s.begin():

@@ -550,8 +550,7 @@ def test_match_repr_never_contains_input(detector: RiskDetector, secret: str, ph
         assert secret not in rendered and secret.lower() not in rendered
         assert phrase not in rendered and normalize(phrase) not in rendered
     assert repr(match) == (
-        f"RiskMatch(category={match.category!r}, language={match.language!r}, "
-        f"rule={match.rule!r})"
+        f"RiskMatch(category={match.category!r}, language={match.language!r}, rule={match.rule!r})"
     )
 
 
@@ -570,9 +569,32 @@ HOSTILE_CHARS = st.one_of(
     st.characters(categories=["Cc", "Cf", "Mn", "Me", "Zl", "Zp", "Co"]),
     st.sampled_from(
         [
-            "\u200b", "\u200d", "\u202e", "\u2066", "\u2069", "\ufeff", "\u0301", "\u0308",
-            "\u05d0", "\u0627", "\u0644", "😭", "ß", "ẞ", "İ", "ﬁ", "’", "´", "…", "¿", "¡",
-            "\n", "\r", "\t", "\x00", "\x7f",
+            "\u200b",
+            "\u200d",
+            "\u202e",
+            "\u2066",
+            "\u2069",
+            "\ufeff",
+            "\u0301",
+            "\u0308",
+            "\u05d0",
+            "\u0627",
+            "\u0644",
+            "😭",
+            "ß",
+            "ẞ",
+            "İ",
+            "ﬁ",
+            "’",
+            "´",
+            "…",
+            "¿",
+            "¡",
+            "\n",
+            "\r",
+            "\t",
+            "\x00",
+            "\x7f",
         ]
     ),
 )
@@ -580,9 +602,27 @@ HOSTILE_PIECES = st.one_of(
     st.text(HOSTILE_CHARS, max_size=20),
     st.sampled_from(
         [
-            "👍🏽", "🏳️\u200d🌈", "\U0001f1e9\U0001f1ea", "kill", "myself", "ich", "kann", "nicht",
-            "mehr", "no", "puedo", "más", "is killing me", "$", "*", "(", "|", "...", "re:",
-            "\u202bمرحبا\u202c", "שלום",
+            "👍🏽",
+            "🏳️\u200d🌈",
+            "\U0001f1e9\U0001f1ea",
+            "kill",
+            "myself",
+            "ich",
+            "kann",
+            "nicht",
+            "mehr",
+            "no",
+            "puedo",
+            "más",
+            "is killing me",
+            "$",
+            "*",
+            "(",
+            "|",
+            "...",
+            "re:",
+            "\u202bمرحبا\u202c",
+            "שלום",
         ]
     ),
 )

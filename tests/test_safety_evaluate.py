@@ -56,8 +56,14 @@ def test_project_corpus_is_big_enough_and_spread_over_languages_and_topics(
     assert {e.lang for e in examples} == {"en", "de", "es"}
     result = evaluate(detector, examples)
     assert set(result.hits_by_topic) == {
-        "ideation", "intent_plan", "means", "preparation", "self_harm", "hopelessness",
-        "burden", "unsafe",
+        "ideation",
+        "intent_plan",
+        "means",
+        "preparation",
+        "self_harm",
+        "hopelessness",
+        "burden",
+        "unsafe",
     }
     assert len(read_corpus(DATA / "safety_heldout.tsv")) >= 90
 

@@ -47,8 +47,14 @@ async def test_crisis_resources_go_out_even_when_the_database_is_down(bot: Harne
     assert any("may mean they are in danger" in t for _, t in bot.deliveries["dr"])
     async with bot.app.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(SafetyEvent)) == 1
-        assert await s.scalar(select(func.count()).select_from(InboxEvent).where(
-            InboxEvent.event_id == event.event_id)) == 1
+        assert (
+            await s.scalar(
+                select(func.count())
+                .select_from(InboxEvent)
+                .where(InboxEvent.event_id == event.event_id)
+            )
+            == 1
+        )
 
 
 async def test_a_flood_from_one_chat_gets_one_notice_and_never_slows_another(
@@ -95,7 +101,7 @@ def test_a_deployments_own_safety_file_adds_to_the_shipped_lists(tmp_path: Path)
 
     (tmp_path / "safety.yaml").write_text(
         "version: 1\nlanguages:\n  en:\n    indirect:\n      - id: practice_word\n"
-        "        topic: ideation\n        patterns: [\"blue whale\"]\n",
+        '        topic: ideation\n        patterns: ["blue whale"]\n',
         encoding="utf-8",
     )
     config = load_practice_config(REPO / "config" / "prompts.yaml")

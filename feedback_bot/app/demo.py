@@ -166,8 +166,11 @@ async def _play(s: Story, app: App) -> None:
     s.narrate("Sam asks for the digest before the next session")
     await s.says("sam", "!digest")
     await s.presses("sam", "I've read this")
+    await s.presses("sam", "I've read it; we'll talk next session")
+    await s.says("sam", "!reply Alex Thank you for telling me, let's talk about it on Tuesday")
     await s.says("sam", "!clients")
 
     s.narrate("Jo, the practice's feedback contact, reads what Bea sent to them")
     await s.says("jo", "!digest")
     await s.presses("jo", "I've read this")
+    await s.presses("jo", "I've read it")

@@ -17,6 +17,11 @@ from feedback_bot.storage.states import Cadence, ClientStatus, Delivery, OutboxK
 CADENCES = [str(c) for c in Cadence]
 
 
+async def urgent(turn: ClientTurn) -> None:
+    """The full list of where to get help now, whenever they ask (also before consent)."""
+    turn.say(turn.t("urgent.intro") + "\n\n" + turn.crisis_block())
+
+
 async def pause(turn: ClientTurn) -> None:
     if turn.client.status == ClientStatus.ACTIVE:
         turn.client.status = ClientStatus.PAUSED

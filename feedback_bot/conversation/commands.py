@@ -20,6 +20,7 @@ from feedback_bot.catalog import FALLBACK, Catalog
 from feedback_bot.conversation import (
     checkin_answers,
     client_settings,
+    closing_loop,
     feedback,
     my_items,
     practitioner,
@@ -139,6 +140,13 @@ CLIENT: tuple[Command[ClientTurn], ...] = (
         menu=_menu("language"),
         before_consent=True,
     ),
+    Command(
+        "urgent",
+        client_settings.urgent,
+        help=_help_line("urgent"),
+        menu=_menu("urgent"),
+        before_consent=True,
+    ),
 )
 
 PRACTITIONER: tuple[Command[PractitionerTurn], ...] = (
@@ -149,6 +157,7 @@ PRACTITIONER: tuple[Command[PractitionerTurn], ...] = (
     Command("session", practitioner.set_session, help=_help_line("session"), menu=_menu("session")),
     Command("digest", None, help=_help_line("digest"), menu=_menu("digest")),
     Command("ack", None, help=_help_line("ack"), menu=_menu("ack")),
+    Command("reply", closing_loop.on_reply_command, help=_help_line("reply"), menu=_menu("reply")),
 )
 
 COMMANDS = CommandTable(client=CLIENT, practitioner=PRACTITIONER)
@@ -180,6 +189,17 @@ ANSWERS: dict[str, AnswerHandler] = {
     "routing": _on_routing,
     "edit": lambda t, k: my_items.on_edit(t, k),
     "alliance": lambda t, k: checkin_answers.on_alliance(t, k),
+}
+
+
+PractitionerAnswer = Callable[[PractitionerTurn, str | None], Awaitable[None]]
+
+# A practitioner's pending questions: what clients hear when they acknowledge, and the
+# words of a reply. They get the chosen key, or None for words typed instead.
+PRACTITIONER_ANSWERS: dict[str, PractitionerAnswer] = {
+    "ack_how": closing_loop.on_how,
+    "ack_words": closing_loop.on_ack_words,
+    "reply_words": closing_loop.on_reply_words,
 }
 
 

@@ -1,8 +1,10 @@
-"""The practitioner's chat commands about digests: ``digest [ALIAS]`` and ``ack`` (or its
-button). The digest service does the work; this is only the conversation around it."""
+"""The practitioner's chat commands about digests: ``digest [ALIAS]``, and ``ack`` (or its
+button), which ``closing_loop`` answers. The digest service does the work; this is only
+the conversation around it."""
 
 from __future__ import annotations
 
+from feedback_bot.conversation import closing_loop
 from feedback_bot.conversation.practitioner import find_client
 from feedback_bot.conversation.router import DigestHooks
 from feedback_bot.conversation.turn import PractitionerTurn
@@ -21,13 +23,4 @@ def digest_hooks(digests: DigestService) -> DigestHooks:
             only = [client.id]
         await digests.on_demand(turn.session, turn.practitioner, only, turn.now)
 
-    async def on_ack(turn: PractitionerTurn) -> None:
-        digest = await digests.ackable(turn.session, turn.practitioner.id, turn.event.choice_id)
-        told = None if digest is None else await digests.acknowledge(turn.session, digest, turn.now)
-        if told is None:
-            turn.say(turn.t("practitioner.nothing_to_ack"))
-        else:
-            key = "practitioner.acked_one" if told == 1 else "practitioner.acked"
-            turn.say(turn.t(key, count=told))
-
-    return on_command, on_ack
+    return on_command, closing_loop.on_ack

@@ -27,7 +27,7 @@ async def recent_items(turn: ClientTurn) -> list[FeedbackItem]:
 async def show_mine(turn: ClientTurn) -> None:
     items = await recent_items(turn)
     if not items:
-        turn.say(turn.t("mine.empty"))
+        turn.say(turn.t("mine.empty") + "\n\n" + turn.t("transparency.sees"))
         return
     tz_name = client_tz(turn.client, turn.practitioner, turn.practice)
     lines = [turn.t("mine.header")]
@@ -50,7 +50,7 @@ async def show_mine(turn: ClientTurn) -> None:
         )
     lines.append(turn.t("mine.footer"))
     await turn.set_state("idle", mine=[i.id for i in items])
-    turn.say("\n".join(lines))
+    turn.say("\n".join(lines) + "\n\n" + turn.t("transparency.sees"))
 
 
 async def _pick(turn: ClientTurn) -> FeedbackItem | None:

@@ -75,7 +75,9 @@ async def ask_consent(turn: ClientTurn) -> None:
     parts = [
         turn.t("onboarding.welcome", practice=turn.practice.name),
         turn.t("onboarding.what"),
+        turn.t("ethos.intro"),
         turn.t("onboarding.stored"),
+        turn.t("transparency.sees"),
         turn.t("common.not_monitored"),
         turn.crisis_block(),
         turn.t("onboarding.checkins"),

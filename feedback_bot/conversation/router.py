@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from feedback_bot.conversation import checkin_answers, feedback
+from feedback_bot.conversation import checkin_answers, closing_loop, feedback
 from feedback_bot.conversation.answers import STALE, resolve
-from feedback_bot.conversation.commands import ANSWERS, CHOSEN_ONLY, COMMANDS, CommandTable, Role
+from feedback_bot.conversation.commands import (
+    ANSWERS,
+    CHOSEN_ONLY,
+    COMMANDS,
+    PRACTITIONER_ANSWERS,
+    CommandTable,
+    Role,
+)
 from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.onboarding import handle_start
 from feedback_bot.conversation.turn import ClientTurn, PractitionerTurn, Turn
@@ -116,9 +123,27 @@ class Router:
 
     async def _practitioner(self, turn: PractitionerTurn) -> None:
         event = turn.event
-        if event.kind is EventKind.CHOICE and decode(event.choice_id).kind is ChoiceKind.DIGEST_ACK:
-            await self._on_ack(turn)
+        if event.kind is EventKind.TEXT:
+            conv = await turn.conv()
+            if (
+                conv.state in PRACTITIONER_ANSWERS
+                and turn.now - conv.updated_at > closing_loop.PENDING_WINDOW
+            ):
+                # Words typed hours after "Reply to …" are not sent to a client unasked.
+                await turn.reset()
+            if conv.state in PRACTITIONER_ANSWERS:
+                await PRACTITIONER_ANSWERS[conv.state](turn, await resolve(turn))
+                return
+            # No buttons on this platform: "2" or "Reply to Ada" after a digest.
+            pressed = await closing_loop.typed_choice(turn)
+            if pressed is not None:
+                turn, event = pressed, pressed.event
+        if event.kind is EventKind.CHOICE:
+            await self._practitioner_choice(turn)
         elif event.kind is EventKind.COMMAND and event.command in self._practitioner_commands:
+            conv = await turn.conv()
+            if conv.state != "idle":
+                await turn.reset()  # a command leaves a pending question behind
             await self._practitioner_commands[event.command](turn)
         elif event.kind is EventKind.COMMAND and event.command != "help":
             turn.say(
@@ -128,6 +153,20 @@ class Router:
             )
         else:
             turn.say(self.help_text(turn, Role.PRACTITIONER))
+
+    async def _practitioner_choice(self, turn: PractitionerTurn) -> None:
+        kind = decode(turn.event.choice_id).kind
+        if kind is ChoiceKind.DIGEST_ACK:
+            await self._on_ack(turn)
+        elif kind is ChoiceKind.REPLY:
+            await closing_loop.on_reply_button(turn)
+        else:
+            conv = await turn.conv()
+            key = await resolve(turn)
+            if key == STALE or conv.state not in PRACTITIONER_ANSWERS:
+                turn.say(turn.t("reply.stale_choice"))
+            else:
+                await PRACTITIONER_ANSWERS[conv.state](turn, key)
 
     async def _client(self, turn: ClientTurn, risky: bool) -> None:
         event, client = turn.event, turn.client
@@ -147,7 +186,7 @@ class Router:
             elif command is not None and command.handler is not None:
                 await command.handler(turn)
             elif name == "help":
-                turn.say(self.help_text(turn, Role.CLIENT) + "\n\n" + turn.footer())
+                turn.say(self.help_text(turn, Role.CLIENT) + "\n\n" + turn.full_footer())
             else:
                 turn.say(
                     turn.t("unknown_command", command=name[:32])

@@ -87,10 +87,18 @@ class Turn:
         """The crisis reply with the practice's resources, in the reader's language."""
         return self.deps.crisis_reply(self.lang, self.practice)
 
-    def footer(self) -> str:
+    def full_footer(self) -> str:
         """The not-monitored notice, crisis resources and how to pause or stop."""
         return "\n\n".join(
             [self.t("common.not_monitored"), self.crisis_block(), self.t("common.pause_stop")]
+        )
+
+    def footer(self) -> str:
+        """Under every acknowledgement: one line that the chat isn't watched, with the top
+        emergency number and the command for the full list (which is at onboarding, on
+        request and in every crisis reply, not under "the exercise helped")."""
+        return self.t(
+            "common.urgent_line", emergency=self.deps.top_emergency(self.lang, self.practice)
         )
 
     async def conv(self) -> Conversation:

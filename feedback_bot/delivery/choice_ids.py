@@ -8,6 +8,7 @@ A platform echoes a pressed button's id back as ``IncomingEvent.choice_id``. Ids
   is the conversation's ``prompt_id``, so a button from an older question is stale.
 - ``c<check-in id>.<option>``: a check-in's answer, valid while that check-in is open.
 - ``d<digest id>.ack``: a practitioner's "I've read it" under a digest.
+- ``r<item id>.reply``: a practitioner's "Reply to …" under a digest, answering that item.
 
 Ids stay short (Telegram's callback data holds at most 64 bytes) and carry no content.
 """
@@ -19,12 +20,14 @@ import secrets
 from dataclasses import dataclass
 
 ACK = "ack"
+REPLY = "reply"
 
 
 class ChoiceKind(enum.StrEnum):
     PROMPT = "q"
     CHECKIN = "c"
     DIGEST_ACK = "d"
+    REPLY = "r"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,10 @@ def digest_ack(digest_id: int) -> str:
     return _encode(f"{ChoiceKind.DIGEST_ACK}{digest_id}", ACK)
 
 
+def reply_choice(item_id: int) -> str:
+    return _encode(f"{ChoiceKind.REPLY}{item_id}", REPLY)
+
+
 def decode(choice_id: str | None) -> ChoiceId:
     """Any string is read; ``kind`` is None when it is none of ours."""
     head, _, option = (choice_id or "").partition(".")
@@ -73,5 +80,13 @@ def acked_digest(choice_id: str | None) -> int | None:
     """The digest id behind an "I've read it" button, or None for anything else."""
     choice = decode(choice_id)
     if choice.kind is ChoiceKind.DIGEST_ACK and choice.option == ACK:
+        return choice.number
+    return None
+
+
+def replied_item(choice_id: str | None) -> int | None:
+    """The item id behind a "Reply to …" button, or None for anything else."""
+    choice = decode(choice_id)
+    if choice.kind is ChoiceKind.REPLY and choice.option == REPLY:
         return choice.number
     return None

@@ -10,13 +10,14 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from feedback_bot.catalog import Catalog
 from feedback_bot.delivery.attachments import html_file, png_image
-from feedback_bot.delivery.choice_ids import acked_digest, digest_ack
+from feedback_bot.delivery.choice_ids import digest_ack, reply_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
 from feedback_bot.digest.render import render_chat_text, render_html, render_markdown
 from feedback_bot.digest.view import DigestView
-from feedback_bot.people.rules import client_chat, practitioner_chats, practitioner_tz
+from feedback_bot.people.rules import practitioner_chats, practitioner_tz
 from feedback_bot.ports import Choice
 from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.appointments import occurrences
@@ -246,7 +247,10 @@ class DigestService:
         ]
         if chart is not None:
             attachments.insert(0, png_image(cat.t("digest.file_chart", lang, date=stamp), chart))
-        text = "\n\n".join([render_chat_text(view, cat), cat.t("digest.ack_hint", lang, p=p)])
+        hint = "digest_hint.contact" if digest.kind == DigestKind.CONTACT else "digest.ack_hint"
+        text = "\n\n".join([render_chat_text(view, cat), cat.t(hint, lang, p=p)])
+        choices = digest_choices(view, digest, cat, lang)
+        digest.choices = [c.id for c in choices]
         enqueue(
             session,
             self._deps.vault,
@@ -256,7 +260,7 @@ class DigestService:
             text=text,
             attachments=tuple(attachments),
             protect=True,
-            choices=(Choice(id=digest_ack(digest.id), label=cat.t("choices.ack", lang)),),
+            choices=choices,
             kind=OutboxKind.DIGEST,
             digest_id=digest.id,
             now=now,
@@ -322,95 +326,6 @@ class DigestService:
             files["trend.png"] = chart
         return [write_private(out_dir / name, data) for name, data in files.items()]
 
-    # -- closing the loop ----------------------------------------------------------
-    async def ackable(
-        self, session: AsyncSession, practitioner_id: int, choice_id: str | None
-    ) -> Digest | None:
-        """The digest a practitioner acknowledges: the one its button names, else their
-        latest unacknowledged one; never someone else's."""
-        if (acked := acked_digest(choice_id)) is not None:
-            digest = await session.get(Digest, acked)
-        else:
-            digest = (
-                await session.execute(
-                    select(Digest)
-                    .where(
-                        Digest.practitioner_id == practitioner_id,
-                        Digest.sent_at.is_not(None),
-                        Digest.acked_at.is_(None),
-                    )
-                    .order_by(Digest.sent_at.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-        if digest is None or digest.practitioner_id != practitioner_id:
-            return None
-        return digest
-
-    async def acknowledge(self, session: AsyncSession, digest: Digest, now: datetime) -> int | None:
-        """Mark read and tell each client once. None if it was already acknowledged."""
-        claimed = await session.execute(
-            update(Digest)
-            .where(Digest.id == digest.id, Digest.acked_at.is_(None))
-            .values(acked_at=now)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        pr = await session.get(Practitioner, digest.practitioner_id)
-        assert pr is not None
-        items = list(
-            (
-                await session.execute(
-                    select(FeedbackItem).where(
-                        FeedbackItem.digest_id == digest.id,
-                        FeedbackItem.status == ItemStatus.SUBMITTED,
-                    )
-                )
-            ).scalars()
-        )
-        by_client: dict[int, list[FeedbackItem]] = {}
-        for item in items:
-            by_client.setdefault(item.client_id, []).append(item)
-        told = 0
-        for client_id, client_items in by_client.items():
-            client = await session.get(Client, client_id)
-            if (
-                client is None
-                or not client.loop_notices
-                or client.status not in (ClientStatus.ACTIVE, ClientStatus.PAUSED)
-            ):
-                continue
-            key = (
-                "loop.read_session"
-                if any(i.routing == Routing.SESSION for i in client_items)
-                else "loop.read"
-            )
-            ident = await client_chat(session, client_id)
-            if ident is None:
-                continue
-            lang = client.language or self._deps.config.language
-            enqueue(
-                session,
-                self._deps.vault,
-                platform=ident.platform,
-                address=ident.address,
-                identity_id=ident.id,
-                kind=OutboxKind.NOTICE,
-                now=now,
-                text=self._deps.catalog.t(key, lang, practitioner=pr.name),
-            )
-            told += 1
-        await record(
-            session,
-            now,
-            f"practitioner:{pr.id}",
-            "digest.acknowledged",
-            "digest",
-            digest.id,
-            clients_told=told,
-        )
-        return told
-
     @staticmethod
     async def _load(session: AsyncSession, practitioner_id: int) -> tuple[Practitioner, Practice]:
         pr = await session.get(Practitioner, practitioner_id)
@@ -437,6 +352,23 @@ async def is_contact(session: AsyncSession, practice: Practice, practitioner_id:
         .limit(1)
     )
     return waiting is not None
+
+
+def digest_choices(view: DigestView, digest: Digest, cat: Catalog, lang: str) -> tuple[Choice, ...]:
+    """ "I've read this", then "Reply to …" for each client with words in it. A feedback
+    contact's digest has no reply buttons: what was sent to them instead is not answered
+    in the practitioner's name (``digest/loop.py``, ``may_reply``)."""
+    choices = [Choice(id=digest_ack(digest.id), label=cat.t("choices.ack", lang))]
+    if digest.kind == DigestKind.CONTACT:
+        return tuple(choices)
+    for section in view.clients:
+        shown = [i for i in section.items if not i.withdrawn]
+        if not shown or section.status not in (ClientStatus.ACTIVE, ClientStatus.PAUSED):
+            continue
+        latest = max(shown, key=lambda i: (i.when, i.item_id))
+        label = cat.t("reply.button", lang, alias=section.alias)
+        choices.append(Choice(id=reply_choice(latest.item_id), label=label))
+    return tuple(choices)
 
 
 def private_dir(path: Path) -> None:

@@ -23,6 +23,7 @@ from feedback_bot.storage.models import (
     InboxEvent,
     InviteCode,
     OutboxMessage,
+    PractitionerMessage,
     SafetyEvent,
 )
 from feedback_bot.storage.states import OutboxStatus
@@ -98,6 +99,17 @@ async def export_client(session: AsyncSession, vault: Vault, client_id: int) -> 
             {"starts_at": _iso(a.starts_at), "weekly": a.weekly, "minutes": a.duration_minutes}
             for a in await rows(Appointment, Appointment.client_id == client_id)
         ],
+        # What you were told on your practitioner's behalf, and their own words to you.
+        "from_your_practitioner": [
+            {
+                "at": _iso(m.created_at),
+                "kind": m.kind,
+                "their_words": None
+                if m.text_enc is None
+                else vault.open("practitioner_message", "text", m.uid, m.text_enc),
+            }
+            for m in await rows(PractitionerMessage, PractitionerMessage.client_id == client_id)
+        ],
         "safety_notices": [
             {"at": _iso(s.at), "practitioner_alerted": s.alerted}
             for s in await rows(SafetyEvent, SafetyEvent.client_id == client_id)
@@ -132,6 +144,7 @@ async def erase_client(session: AsyncSession, vault: Vault, client_id: int) -> d
             "conversation", delete(Conversation).where(Conversation.identity_id.in_(ident_ids))
         )
     for name, model in (
+        ("practitioner_message", PractitionerMessage),
         ("alliance_score", AllianceScore),
         ("feedback_item", FeedbackItem),
         ("checkin", Checkin),

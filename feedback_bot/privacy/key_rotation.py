@@ -33,12 +33,14 @@ from feedback_bot.storage.models import (
     KeyMaterial,
     OutboxMessage,
     Practitioner,
+    PractitionerMessage,
 )
 from feedback_bot.storage.states import InboxStatus, OutboxStatus
 
 # (model, text column attribute, table name, column name in the associated data)
 TEXT_FIELDS: list[tuple[Any, str, str, str]] = [
     (FeedbackItem, "text_enc", "feedback_item", "text"),
+    (PractitionerMessage, "text_enc", "practitioner_message", "text"),
     (InboxEvent, "payload_enc", "inbox", "payload"),
     (OutboxMessage, "payload_enc", "outbox", "payload"),
     # Who someone is (storage.sealed); their keyed hashes need nothing: the hash key is

@@ -24,6 +24,7 @@ from feedback_bot.storage.models import (
     InboxEvent,
     InviteCode,
     OutboxMessage,
+    PractitionerMessage,
     SafetyEvent,
 )
 from feedback_bot.storage.states import ClientStatus, InboxStatus, OutboxStatus
@@ -40,6 +41,7 @@ RULES: dict[str, str] = {
     "invite_code": "a hash of the code; R days after it was issued, or with its client",
     "consent_record": "proof of consent while the client is there; goes with the client",
     "feedback_item": "R days after it was written, or with the client",
+    "practitioner_message": "told for their practitioner: R days, or with the client",
     "appointment": "a one-off session R days after it, a weekly series with the client",
     "checkin": "R days after its slot, or with the client",
     "alliance_score": "R days after it was given, or with the client",
@@ -69,6 +71,10 @@ async def purge_expired(
             update(FeedbackItem).where(FeedbackItem.created_at < cutoff).values(checkin_id=None)
         )
         for name, stmt in (
+            (
+                "practitioner_message",
+                delete(PractitionerMessage).where(PractitionerMessage.created_at < cutoff),
+            ),
             ("feedback_item", delete(FeedbackItem).where(FeedbackItem.created_at < cutoff)),
             ("alliance_score", delete(AllianceScore).where(AllianceScore.at < cutoff)),
             ("checkin", delete(Checkin).where(Checkin.slot_at < cutoff)),

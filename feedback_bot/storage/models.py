@@ -249,6 +249,25 @@ class FeedbackItem(Base):
     submitted_at: Mapped[datetime | None]
     edited_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    # When the practitioner acknowledged it (the client is told once, whichever digest or
+    # "ack ALIAS" covered it).
+    acked_at: Mapped[datetime | None]
+
+
+class PractitionerMessage(Base):
+    """What a client was told on their practitioner's behalf: that they read it (and will
+    bring it into the next session), or the practitioner's own words (``text_enc``)."""
+
+    __tablename__ = "practitioner_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"))
+    # The item it answers, if any (the client's latest one covered by an acknowledgement).
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_item.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # read | read_session | words
+    text_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class Conversation(Base):
@@ -326,6 +345,9 @@ class Digest(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]
+    # The ids of the buttons under it, in order: a number or a label typed on a platform
+    # without buttons is read against them (``conversation/closing_loop.py``).
+    choices: Mapped[list[str] | None] = mapped_column(JSON)
     # No body is stored: digests are rendered into the (encrypted, then wiped) outbox only.
 
 

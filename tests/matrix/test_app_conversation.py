@@ -205,3 +205,32 @@ async def _download(person: ClientUser, room_id: str, bot_id: str, kind: type) -
     response = await person.nio.download(file.url)
     assert isinstance(response, MemoryDownloadResponse), response
     return bytes(decrypt_attachment(response.body, file.key["k"], file.hashes["sha256"], file.iv))
+
+
+async def test_practitioner_replies_and_acknowledges_by_typing_numbers(
+    app_settings: Settings, running: list[App], client: ClientUser, practitioner: ClientUser
+) -> None:
+    """Matrix has no buttons: the digest's choices are answered by typing their number."""
+    bot_id = str(app_settings.matrix.user_id)
+    app = await start_app(app_settings, running)
+
+    def t(key: str, **params: object) -> str:
+        return app.catalog.t(key, "en", p="!", practitioner="Sam", **params)
+
+    sam, alex, _ = await onboard(app, practitioner, client, bot_id)
+    await alex.says("the ending felt rushed", until="4. Skip")
+    await alex.says("2", until=t("feedback.ask_routing"))
+    [ack] = await alex.says("2", until="Thank you for telling me")
+    assert "!urgent" in ack and "findahelpline" not in ack
+
+    digest = await sam.says("!digest", until="2. Reply to Alex")
+    assert any("1. I've read this" in body for body in digest)
+    await sam.says("2", until="won't be asked to reply")
+    await sam.says("Thank you for telling me, let's talk about it on Tuesday", until="Sent to Alex")
+    [note] = await alex.replies(until="talk about it on Tuesday")
+    assert "own words" in note and "1. " not in note  # nothing for Alex to answer
+
+    await sam.says("1", until="3. In my own words")  # "I've read this", typed
+    await sam.says("2", until=t("reply.acked", names="Alex"))
+    [told] = await alex.replies(until="has read what you shared")
+    assert told == t("loop.read_session")

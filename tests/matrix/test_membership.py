@@ -27,9 +27,7 @@ async def test_group_rooms_are_reported_and_left_after_the_cores_note(
     await client.say(room_id, "hello everyone")
     await sink.wait_for(lambda evs: len(evs) >= 1)
     # Nothing said in the group reaches the core; only that this chat is a group.
-    assert [(e.kind, e.address, e.text) for e in sink.events] == [
-        (EventKind.GROUP, room_id, None)
-    ]
+    assert [(e.kind, e.address, e.text) for e in sink.events] == [(EventKind.GROUP, room_id, None)]
     # The core's answer, as the dispatcher delivers it: nothing but its note goes there.
     with pytest.raises(RecipientUnavailable):
         await bot.send(OutgoingMessage(1, "matrix", room_id, "How was your week?"))

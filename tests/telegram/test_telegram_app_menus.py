@@ -19,4 +19,4 @@ async def test_menus_come_from_the_command_table(app: App, tg: FakeTelegramApi) 
     await linked(app, tg)  # Sam's welcome goes out: his chat gets the practitioner menu
     sam = [c["command"] for c in tg.commands[f'{{"chat_id": {SAM}, "type": "chat"}}|']]
     assert sam[: len(client_menu)] == client_menu
-    assert sam[len(client_menu) :] == ["invite", "clients", "session", "digest", "ack"]
+    assert sam[len(client_menu) :] == ["invite", "clients", "session", "digest", "ack", "reply"]
