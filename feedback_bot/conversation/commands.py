@@ -57,6 +57,7 @@ class Command(Generic[TurnT]):
 
 HELP_LINE = "help.line."
 UNIVERSAL = {"?": "help"}  # in every language
+PREFIXES = ("/", "!")
 
 
 def _aliases(command: Command[Any], lang: str | None) -> tuple[str, ...]:
@@ -95,8 +96,10 @@ class CommandTable:
         """A message that is exactly a command (with or without the prefix, by its name or
         its alias in the person's language), as (name, args); None for anything else."""
         said = " ".join(text.split())
-        prefixed = bool(prefix) and said.startswith(prefix)
-        said = said.removeprefix(prefix) if prefixed else said
+        # Another platform's prefix counts, too: people move between apps ("/help" on Matrix).
+        used = next((p for p in (prefix, *PREFIXES) if p and said.startswith(p)), "")
+        prefixed = bool(used)
+        said = said.removeprefix(used)
         if said in UNIVERSAL:
             return UNIVERSAL[said], ""
         word, _, args = said.partition(" ")

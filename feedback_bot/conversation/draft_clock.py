@@ -144,6 +144,7 @@ async def _draft_due(session: AsyncSession, deps: Services, item_id: int, now: d
     turn.conversation = conv if conv is not None and conv.identity_id == ident.id else None
     if conv is not None and not item.draft_nudged and not item.risk:
         await _nudge(turn, item)
+        item.active_at = now  # an answer to the nudge is an answer, not words after a pause
         item.draft_nudged = True
         item.draft_due_at = now + drafts.SUBMIT_AFTER
         return
