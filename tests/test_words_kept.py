@@ -60,9 +60,10 @@ async def test_unanswered_words_are_nudged_once_then_filed_and_reach_the_practit
     await bot.tick(hours=2)  # 11:00: filed as a skip would file it, and they are told
     [told] = bot.new_messages("alex")
     [item] = await items(bot, cid)
-    assert (item.status, item.valence, item.routing, item.number) == ("submitted", "other", "fyi", 1)
+    assert (item.status, item.valence, item.routing) == ("submitted", "other", "fyi")
+    assert item.number == 1
     assert words(bot, item) == said
-    assert t(bot, "words.filed", when="", n=1).split("{")[0][:40] in told.text
+    assert told.text.startswith(t(bot, "words.filed", when="", n=1)[:40])
     assert '"!withdraw 1"' in told.text
     await bot.tick(days=3)
     assert bot.new_messages("alex") == []  # once: nothing is nudged or filed twice
