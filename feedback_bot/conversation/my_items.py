@@ -49,6 +49,7 @@ async def show_mine(turn: ClientTurn) -> None:
             )
         )
     lines.append(turn.t("mine.footer"))
+    await turn.set_state("idle")  # a question left open (an edit) is let go, as before
     turn.say("\n".join(lines))
 
 
