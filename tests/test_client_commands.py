@@ -88,8 +88,9 @@ async def test_mine_lists_recent_items_newest_first(bot: Harness) -> None:
     assert lines[0] == t(bot, "mine.header")
     today = bot.clock.now()
     yesterday = today - timedelta(days=1)
-    assert lines[1].startswith(f"1. {day(bot, today)}") and "just so you know" in lines[1]
-    assert lines[2].startswith(f"2. {day(bot, yesterday)}")
+    # Newest first, each with its own number, which never shifts.
+    assert lines[1].startswith(f"2. {day(bot, today)}") and "just so you know" in lines[1]
+    assert lines[2].startswith(f"1. {day(bot, yesterday)}")
     assert "for your next session" in lines[2]
     # The list shows what and where, not the words themselves.
     assert "first" not in listing and "second" not in listing
@@ -109,8 +110,10 @@ async def test_edit_replaces_the_words_or_keeps_them(bot: Harness) -> None:
     assert words(bot, item) == "I felt rushed at the end" and item.edit_count == 0
 
     await bot.says("alex", "!mine")
-    replies = await bot.says("alex", "!edit 1")
-    assert replies[0].startswith(t(bot, "mine.edit_ask"))
+    [question] = await bot.says("alex", "!edit 1")
+    # The old words are shown, so the client can change them rather than retype them.
+    assert question.startswith(t(bot, "words.edit_old", words="I felt rushed at the end"))
+    assert t(bot, "mine.edit_ask") in question
     assert await bot.says("alex", "I felt a little rushed at the very end") == [
         t(bot, "mine.edited")
     ]
@@ -157,7 +160,7 @@ async def test_edit_is_locked_once_the_practitioner_has_seen_it(bot: Harness) ->
         assert second is not None
         second.digest_id = digest.id
     await bot.says("alex", "!mine")
-    assert await bot.says("alex", "!edit 1") == [t(bot, "mine.edit_locked")]
+    assert await bot.says("alex", "!edit 2") == [t(bot, "mine.edit_locked")]
     assert words(bot, (await items(bot, cid))[-1]) == "second words"
 
 
@@ -165,8 +168,8 @@ async def test_withdraw_before_digest_removes_the_words(bot: Harness) -> None:
     _, cid = await setup(bot)
     await share(bot, "alex", "please forget this", "Bring it into our next session")
     await share(bot, "alex", "but keep this")
-    await bot.says("alex", "!mine")  # 1 = "but keep this", 2 = "please forget this"
-    assert await bot.says("alex", "!withdraw 2") == [t(bot, "mine.withdrawn")]
+    await bot.says("alex", "!mine")  # 1 = "please forget this", 2 = "but keep this"
+    assert await bot.says("alex", "!withdraw 1") == [t(bot, "mine.withdrawn")]
 
     first, second = await items(bot, cid)
     assert first.status == "withdrawn" and first.text_enc is None
@@ -178,8 +181,8 @@ async def test_withdraw_before_digest_removes_the_words(bot: Harness) -> None:
     assert "but keep this" in digest and "please forget this" not in digest
     [listing] = await bot.says("alex", "!mine")
     assert t(bot, "mine.status_withdrawn").strip() in listing
-    # Withdrawn items can't be picked again.
-    assert await bot.says("alex", "!withdraw 2") == [t(bot, "mine.pick_unknown", n="2")]
+    # Withdrawing it again says so.
+    assert await bot.says("alex", "!withdraw 1") == [t(bot, "words.already_withdrawn", n="1")]
 
 
 async def test_withdraw_after_digest_tells_the_practitioner(bot: Harness) -> None:

@@ -129,8 +129,7 @@ async def test_feedback_command_asks_valence_then_words_then_routing(bot: Harnes
 
 async def test_every_question_can_be_skipped_with_gentle_defaults(bot: Harness) -> None:
     _, cid = await setup(bot)
-    await bot.says("alex", "!feedback")
-    assert (await bot.presses("alex", "Skip"))[0].startswith(t(bot, "feedback.ask_words"))
+    await bot.says("alex", "The room was cold.")
     assert (await bot.presses("alex", "Skip"))[0].startswith(t(bot, "feedback.ask_routing"))
     [ack] = await bot.presses("alex", "Skip")
 
@@ -138,9 +137,22 @@ async def test_every_question_can_be_skipped_with_gentle_defaults(bot: Harness) 
     assert item.status == "submitted"
     assert item.valence == "other"  # no words put in the client's mouth
     assert item.routing == "fyi"  # not brought into the room unless they chose so
-    assert words(bot, item) is None
+    assert words(bot, item) == "The room was cold."
     # The acknowledgement matches the gentler route.
     assert "just so they know" in ack
+
+
+async def test_skipping_every_question_files_nothing_and_says_so(bot: Harness) -> None:
+    """Nothing written and nothing chosen: no empty item, and no "thank you for telling me"
+    for nothing told."""
+    _, cid = await setup(bot)
+    await bot.says("alex", "!feedback")
+    assert (await bot.presses("alex", "Skip"))[0].startswith(t(bot, "feedback.ask_words"))
+    replies = await bot.presses("alex", "Skip")
+    assert replies == [t(bot, "words.nothing_filed")]
+    assert await items(bot, cid) == []
+    await bot.tick(days=3)  # and the clock has nothing to file either
+    assert await items(bot, cid) == [] and bot.new_messages("alex") == []
 
 
 async def test_routing_to_the_feedback_contact_instead(bot: Harness) -> None:
@@ -239,26 +251,30 @@ async def test_typing_a_number_or_the_words_answers_the_question(bot: Harness) -
     assert len(await items(bot, cid)) == len(TYPED_ANSWERS)
 
 
-async def test_words_instead_of_a_choice_are_kept_and_the_question_asked_again(
-    bot: Harness,
-) -> None:
+async def test_a_burst_of_messages_joins_one_item_and_gets_one_question(bot: Harness) -> None:
+    """People write in bursts: messages while the first question waits join the same
+    item, quietly; the client is asked once."""
     _, cid = await setup(bot)
-    await bot.says("alex", "First thought.")
-    replies = await bot.says("alex", "And a second one.")
-    assert replies[0].startswith(t(bot, "feedback.kept_words"))
-    assert t(bot, "feedback.ask_valence") in replies[0]
-    await bot.presses("alex", "Something else")
-    replies = await bot.says("alex", "Also a third.")
-    assert t(bot, "feedback.ask_routing") in replies[0]
+    [question] = await bot.says("alex", "The receptionist")
+    assert question.startswith(t(bot, "feedback.ask_valence"))
+    assert await bot.says("alex", "was quite short with me") == []
+    assert await bot.says("alex", "when I came in late") == []
+    await bot.presses("alex", "Something didn't feel right")
+    # Once they have answered, words instead of a choice are kept and the question repeated.
+    [reply] = await bot.says("alex", "Also a third thing.")
+    assert reply.startswith(t(bot, "feedback.kept_words") + " " + t(bot, "feedback.ask_routing"))
     await bot.presses("alex", "Just so you know")
     [item] = await items(bot, cid)
     assert item.status == "submitted"
-    assert words(bot, item) == "First thought.\n\nAnd a second one.\n\nAlso a third."
+    assert words(bot, item) == (
+        "The receptionist\n\nwas quite short with me\n\nwhen I came in late\n\nAlso a third thing."
+    )
 
-    # A number that isn't one of the options is words, too.
+    # A while after the question (but no pause): kept, and the question asked again.
     await bot.says("alex", "!feedback")
-    replies = await bot.says("alex", "7")
-    assert replies[0].startswith(t(bot, "feedback.kept_words"))
+    bot.clock.advance(minutes=5)
+    [reply] = await bot.says("alex", "7")  # not one of the options: words, too
+    assert reply.startswith(t(bot, "feedback.kept_words") + " " + t(bot, "feedback.ask_valence"))
     item = (await items(bot, cid))[-1]
     assert item.status == "draft" and words(bot, item) == "7"
 

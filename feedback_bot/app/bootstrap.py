@@ -16,6 +16,7 @@ from feedback_bot.app.beat import start_clock_jobs
 from feedback_bot.app.platforms import Platform, rate_limit_for
 from feedback_bot.app.settings import Settings
 from feedback_bot.catalog import Catalog
+from feedback_bot.conversation import draft_clock
 from feedback_bot.conversation.commands import command_menus
 from feedback_bot.conversation.digest_commands import digest_hooks
 from feedback_bot.conversation.practitioner_dm import open_practitioner_dms
@@ -120,6 +121,7 @@ class App:
         """One beat of the clock: schedule and send check-ins and digests that are due."""
         now = self.clock.now()
         await self.checkins.tick(now)
+        await draft_clock.tick(self.sessions, self.deps, now)  # before digests: filed words go in
         await self.digests.tick(now)
 
     async def purge(self) -> dict[str, int]:

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from feedback_bot.conversation import feedback
+from feedback_bot.conversation import drafts, feedback
 from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.delivery.choice_ids import decode
 from feedback_bot.metrics import CHECKINS_ANSWERED
 from feedback_bot.scheduling.checkins import CHECKIN_OPTIONS
 from feedback_bot.storage.models import AllianceScore, Checkin
-from feedback_bot.storage.states import CheckinStatus, ItemSource
+from feedback_bot.storage.states import CheckinStatus, ItemSource, Valence
 
 OPEN = (CheckinStatus.SENT, CheckinStatus.SNOOZED)
 SCALE = [str(n) for n in range(11)] + ["skip"]
@@ -92,7 +92,7 @@ async def on_alliance(turn: ClientTurn, key: str | None) -> None:
     checkin_id, index = int(conv.data["checkin"]), int(conv.data["index"])
     items = turn.deps.config.alliance.items
     if key is None:
-        await _ask_item(turn, checkin_id, index)  # not a number: ask the same item again
+        await _keep_words(turn, checkin_id, index)
         return
     if key != "skip" and index < len(items):
         turn.session.add(
@@ -109,3 +109,44 @@ async def on_alliance(turn: ClientTurn, key: str | None) -> None:
         return
     await turn.reset()
     turn.say(turn.t("checkin.alliance_done"))
+
+
+NOTE_OPTIONS = ["note", "new_item"]
+
+
+async def _keep_words(turn: ClientTurn, checkin_id: int, index: int) -> None:
+    """Words typed instead of a number are kept, as a draft of their own, and the client
+    chooses: a note on this check-in, or something new to share."""
+    await feedback._new_draft(
+        turn, turn.event.text or "", source=ItemSource.CHECKIN, checkin_id=checkin_id
+    )
+    await turn.ask(
+        "alliance_words",
+        turn.t("words.ask_note_or_new"),
+        NOTE_OPTIONS,
+        data={"checkin": checkin_id, "index": index},
+    )
+
+
+async def on_alliance_words(turn: ClientTurn, key: str | None) -> None:
+    item = await feedback.current_item(turn)
+    conv = await turn.conv()
+    checkin_id, index = int(conv.data["checkin"]), int(conv.data["index"])
+    if item is None:
+        await _ask_item(turn, checkin_id, index)
+        return
+    if key is None:
+        await feedback.join_words(turn, item)
+        return
+    if key == "new_item":
+        # Something new: it goes through the usual questions, as anything shared does.
+        item.source, item.checkin_id = ItemSource.ANYTIME, None
+        await feedback.ask_next(turn, item, turn.t("words.new_one") + " ")
+        return
+    checkin = await turn.session.get(Checkin, checkin_id)
+    if checkin is not None and checkin.response in ("good", "not_right"):
+        item.valence = Valence(checkin.response)
+    conv.item_id = None
+    await drafts.submit(turn.session, item, turn.now)
+    turn.say(turn.t("words.noted", n=item.number))
+    await _ask_item(turn, checkin_id, index)  # back to the question they were on

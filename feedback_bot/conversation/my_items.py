@@ -7,7 +7,7 @@ from sqlalchemy import select
 from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.turn import ClientTurn
 from feedback_bot.people.rules import client_tz
-from feedback_bot.privacy.access import seal_text
+from feedback_bot.privacy.access import read_own_text, seal_text
 from feedback_bot.storage.models import Digest, FeedbackItem
 from feedback_bot.storage.states import ItemStatus
 
@@ -31,7 +31,7 @@ async def show_mine(turn: ClientTurn) -> None:
         return
     tz_name = client_tz(turn.client, turn.practitioner, turn.practice)
     lines = [turn.t("mine.header")]
-    for n, item in enumerate(items, start=1):
+    for item in items:
         status = ""
         if item.status == ItemStatus.WITHDRAWN:
             status = turn.t("mine.status_withdrawn")
@@ -41,7 +41,7 @@ async def show_mine(turn: ClientTurn) -> None:
         lines.append(
             turn.t(
                 "mine.line",
-                n=n,
+                n=item.number,
                 date=turn.date(when, tz_name),
                 valence=turn.t(f"labels.valence.{item.valence or 'other'}"),
                 routing=turn.t(f"labels.routing.{item.routing or 'fyi'}"),
@@ -49,20 +49,27 @@ async def show_mine(turn: ClientTurn) -> None:
             )
         )
     lines.append(turn.t("mine.footer"))
-    await turn.set_state("idle", mine=[i.id for i in items])
+    await turn.set_state("idle")  # a question left open (an edit) is let go, as before
     turn.say("\n".join(lines) + "\n\n" + turn.t("transparency.sees"))
 
 
 async def _pick(turn: ClientTurn) -> FeedbackItem | None:
-    conv = await turn.conv()
-    ids: list[int] = list(conv.data.get("mine") or [i.id for i in await recent_items(turn)])
-    arg = turn.event.args.strip()
-    if not arg.isdigit() or not 1 <= int(arg) <= len(ids):
+    """The item with the client's own number: numbers never shift as new items come."""
+    arg = turn.event.args.strip().lstrip("#")
+    item = None
+    if arg.isdigit():
+        item = (
+            await turn.session.execute(
+                select(FeedbackItem).where(
+                    FeedbackItem.client_id == turn.client.id, FeedbackItem.number == int(arg)
+                )
+            )
+        ).scalar_one_or_none()
+    if item is None:
         turn.say(turn.t("mine.pick_unknown", n=arg or "?"))
         return None
-    item = await turn.session.get(FeedbackItem, ids[int(arg) - 1])
-    if item is None or item.client_id != turn.client.id or item.status == ItemStatus.WITHDRAWN:
-        turn.say(turn.t("mine.pick_unknown", n=arg))
+    if item.status == ItemStatus.WITHDRAWN:
+        turn.say(turn.t("words.already_withdrawn", n=arg))
         return None
     return item
 
@@ -74,8 +81,11 @@ async def start_edit(turn: ClientTurn) -> None:
     if item.digest_id is not None:
         turn.say(turn.t("mine.edit_locked"))
         return
+    old = read_own_text(turn.deps.vault, turn.client.id, item)
+    shown = turn.t("words.edit_old", words=old) if old else turn.t("words.edit_no_words")
     # The item travels in the question's data: conv.item_id stays the unfinished draft.
-    await turn.ask("edit", turn.t("mine.edit_ask"), ["skip"], data={"edit_item": item.id})
+    question = shown + "\n\n" + turn.t("mine.edit_ask")
+    await turn.ask("edit", question, ["skip"], data={"edit_item": item.id})
 
 
 async def on_edit(turn: ClientTurn, key: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -99,8 +100,47 @@ async def on_consent(turn: ClientTurn, key: str) -> None:
 
 
 async def on_alerts(turn: ClientTurn, key: str) -> None:
+    _give_consent(turn, risk_alerts=key == "yes_alert")
+    await record(turn.session, turn.now, "client", "consent.given", "client", turn.client.id)
+    await turn.reset()
+    turn.say(turn.t("onboarding.done") + "\n\n" + turn.t("common.pause_stop"))
+
+
+async def consent_with_words(turn: ClientTurn) -> None:
+    """They pressed "I agree" and then wrote instead of answering about alerts. Consent
+    given is consent given: alerts stay off until they answer, which they are asked
+    again, gently, later (``draft_clock``); their words go on as feedback."""
+    _give_consent(turn, risk_alerts=False)
+    turn.client.alerts_ask_at = turn.now + ALERTS_ASK_AGAIN_AFTER
+    await record(turn.session, turn.now, "client", "consent.given", "client", turn.client.id)
+    await turn.reset()
+    turn.say(turn.t("words.consent_kept"))
+
+
+ALERTS_ASK_AGAIN_AFTER = timedelta(hours=3)
+ALERTS_OPTIONS = ["yes_alert", "no_alert"]
+
+
+async def on_alerts_again(turn: ClientTurn, key: str) -> None:
+    """The alerts question asked again: the answer changes the consent on record."""
     client = turn.client
     client.risk_alerts = key == "yes_alert"
+    client.alerts_ask_at = None
+    consents = await turn.session.execute(
+        select(ConsentRecord).where(
+            ConsentRecord.client_id == client.id, ConsentRecord.withdrawn_at.is_(None)
+        )
+    )
+    for consent in consents.scalars():
+        consent.risk_alerts = client.risk_alerts
+    await record(turn.session, turn.now, "client", "consent.alerts", "client", client.id)
+    await turn.reset()
+    turn.say(turn.t("words.alerts_on" if client.risk_alerts else "words.alerts_off"))
+
+
+def _give_consent(turn: ClientTurn, *, risk_alerts: bool) -> None:
+    client = turn.client
+    client.risk_alerts = risk_alerts
     client.status = ClientStatus.ACTIVE
     client.status_changed_at = turn.now
     client.consented_at = turn.now
@@ -113,9 +153,6 @@ async def on_alerts(turn: ClientTurn, key: str) -> None:
             given_at=turn.now,
         )
     )
-    await record(turn.session, turn.now, "client", "consent.given", "client", client.id)
-    await turn.reset()
-    turn.say(turn.t("onboarding.done") + "\n\n" + turn.t("common.pause_stop"))
 
 
 async def withdraw_consent(turn: ClientTurn) -> None:

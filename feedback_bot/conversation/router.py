@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from feedback_bot.conversation import checkin_answers, closing_loop, feedback
 from feedback_bot.conversation.answers import STALE, resolve
@@ -15,7 +16,7 @@ from feedback_bot.conversation.commands import (
     Role,
 )
 from feedback_bot.conversation.notify import notify_practitioner
-from feedback_bot.conversation.onboarding import handle_start
+from feedback_bot.conversation.onboarding import consent_with_words, handle_start
 from feedback_bot.conversation.turn import ClientTurn, PractitionerTurn, Turn
 from feedback_bot.delivery.choice_ids import ChoiceKind, decode
 from feedback_bot.people.codes import FailedCodeThrottle
@@ -121,7 +122,22 @@ class Router:
         if alerted:
             turn.say(turn.t("safety.alerted"), kind=OutboxKind.SAFETY, delivery=Delivery.URGENT)
 
+    def _typed_command(self, turn: Turn, role: Role) -> None:
+        """A command typed without its prefix (or by its name in the person's language)
+        becomes that command; an alias with the prefix becomes its command's name."""
+        event = turn.event
+        if event.kind is EventKind.COMMAND and event.command:
+            named = self._commands.named(role, event.command)
+            if named is not None and named.name != event.command:
+                turn.event = replace(event, command=named.name)
+        elif event.kind is EventKind.TEXT and event.text:
+            found = self._commands.match_typed(role, event.text, turn.lang, turn.p)
+            if found is not None:
+                name, args = found
+                turn.event = replace(event, kind=EventKind.COMMAND, command=name, args=args)
+
     async def _practitioner(self, turn: PractitionerTurn) -> None:
+        self._typed_command(turn, Role.PRACTITIONER)
         event = turn.event
         if event.kind is EventKind.TEXT:
             conv = await turn.conv()
@@ -169,6 +185,8 @@ class Router:
                 await PRACTITIONER_ANSWERS[conv.state](turn, key)
 
     async def _client(self, turn: ClientTurn, risky: bool) -> None:
+        if not risky and (turn.event.kind is not EventKind.TEXT or await resolve(turn) is None):
+            self._typed_command(turn, Role.CLIENT)  # an answer to the question comes first
         event, client = turn.event, turn.client
         if event.kind is EventKind.COMMAND:
             name = event.command or ""
@@ -200,12 +218,15 @@ class Router:
             else:
                 await checkin_answers.on_checkin_choice(turn)
             return
+        conv = await turn.conv()
+        if event.kind is EventKind.TEXT and conv.state == "alerts" and await resolve(turn) is None:
+            # "I agree" was pressed, then words came instead of the alerts answer.
+            await consent_with_words(turn)
         if risky and event.kind is EventKind.TEXT:
             # The crisis reply has gone first; nothing routine follows it in this turn.
             if client.status in (ClientStatus.ACTIVE, ClientStatus.PAUSED):
                 await feedback.keep_after_crisis(turn, event.text or "")
             return
-        conv = await turn.conv()
         key = await resolve(turn)
         if key == STALE:
             turn.say(turn.t("feedback.stale_choice"))

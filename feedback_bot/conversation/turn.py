@@ -113,7 +113,14 @@ class Turn:
         return self.conversation
 
     async def ask(
-        self, state: str, text: str, options: list[str], *, data: dict[str, object] | None = None
+        self,
+        state: str,
+        text: str,
+        options: list[str],
+        *,
+        data: dict[str, object] | None = None,
+        kind: OutboxKind = OutboxKind.REPLY,
+        delivery: Delivery = Delivery.AT_LEAST_ONCE,
     ) -> None:
         """Put a question with choices; the answer comes back as a choice id or as text."""
         conv = await self.conv()
@@ -125,7 +132,7 @@ class Turn:
         choices = tuple(
             Choice(id=prompt_choice(prompt_id, k), label=self.option_label(k)) for k in options
         )
-        self.say(text, choices)
+        self.say(text, choices, kind=kind, delivery=delivery)
 
     def when(self, instant: datetime, tz_name: str) -> str:
         return dates.when(self.deps.catalog, self.lang, instant, tz_name)

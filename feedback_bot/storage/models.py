@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -158,6 +159,12 @@ class Client(Base):
     after_session_hours: Mapped[int] = mapped_column(Integer, default=20)
     quiet_start: Mapped[str] = mapped_column(String(5), default="21:00")
     quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
+    # The last item number given out: a client's items keep their numbers ("edit 2" is
+    # always the same item), and a number is never given twice.
+    item_counter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Words came before the alerts question was answered (off until then): when to ask it
+    # again, gently. None: nothing to ask.
+    alerts_ask_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
 
 
@@ -223,6 +230,7 @@ class ConsentRecord(Base):
 
 class FeedbackItem(Base):
     __tablename__ = "feedback_item"
+    __table_args__ = (UniqueConstraint("client_id", "number"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
@@ -244,6 +252,14 @@ class FeedbackItem(Base):
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id", ondelete="SET NULL"))
     risk: Mapped[bool] = mapped_column(Boolean, default=False)
     edit_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The client's own number for it, given at submission and never changed.
+    number: Mapped[int | None] = mapped_column(Integer)
+    # A draft: when the client last wrote to it or answered about it; when the clock next
+    # acts on it (a gentle nudge, then submission with a skip's defaults); and whether the
+    # nudge has gone. Words never wait forever in an unanswered draft.
+    active_at: Mapped[datetime | None]
+    draft_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    draft_nudged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     submitted_at: Mapped[datetime | None]
