@@ -164,6 +164,7 @@ CHOSEN_ONLY: dict[str, ChosenHandler] = {
     "alerts": on_alerts,
     "delete": client_settings.on_delete,
     "cadence": client_settings.on_cadence,
+    "checkin_day": client_settings.on_day,
     "language": lambda t, k: client_settings.set_language(t, k.removeprefix("lang_")),
 }
 
@@ -180,6 +181,7 @@ ANSWERS: dict[str, AnswerHandler] = {
     "routing": _on_routing,
     "edit": lambda t, k: my_items.on_edit(t, k),
     "alliance": lambda t, k: checkin_answers.on_alliance(t, k),
+    "checkin_time": client_settings.on_time,
 }
 
 
