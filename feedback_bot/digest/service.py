@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.delivery.attachments import html_file, png_image
+from feedback_bot.delivery.attachments import html_file, png_image, private_dir, write_private
 from feedback_bot.delivery.choice_ids import acked_digest, digest_ack
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
@@ -419,18 +418,3 @@ class DigestService:
         practice = await session.get(Practice, pr.practice_id)
         assert practice is not None
         return pr, practice
-
-
-def private_dir(path: Path) -> None:
-    """A directory only its owner can enter (created so, or tightened if it exists)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
-
-
-def write_private(path: Path, data: bytes) -> Path:
-    """Write a file that is owner-only from its first byte."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        os.fchmod(file.fileno(), 0o600)  # an existing file keeps its old mode otherwise
-        file.write(data)
-    return path
