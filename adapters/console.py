@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from feedback_bot.app.platforms import Platform
+from feedback_bot.delivery.attachments import private_dir, write_private
 from feedback_bot.ports import (
     Adapter,
     BaseAdapter,
@@ -62,14 +63,21 @@ class ConsoleAdapter(BaseAdapter):
             return SendReceipt(str(message.outbox_id))  # a resend after a crash: no duplicate
         self._delivered_ids.add(message.outbox_id)
         self.sent[message.address].append(message)
-        if self._attachments_dir is not None:
-            self._attachments_dir.mkdir(parents=True, exist_ok=True)
+        if self._attachments_dir is not None and message.attachments:
+            # Exports and digests hold clients' words: owner-only, like `digest render`.
+            private_dir(self._attachments_dir)
             for att in message.attachments:
-                # One folder for everyone: the recipient in the name keeps files apart.
-                (self._attachments_dir / f"{message.address}-{att.filename}").write_bytes(att.data)
+                write_private(self.attachment_path(message.address, att.filename), att.data)
         if self._output is not None:
             self._output(message)
         return SendReceipt(str(message.outbox_id))
+
+    def attachment_path(self, address: str, filename: str) -> Path:
+        """Where an attachment sent to ``address`` is saved (one folder for everyone: the
+        recipient in the name keeps files apart)."""
+        if self._attachments_dir is None:
+            raise ValueError("this console does not save attachments")
+        return self._attachments_dir / f"{address}-{Path(filename).name}"
 
     def event_for(self, address: str, text: str) -> IncomingEvent:
         eid = uuid.uuid4().hex

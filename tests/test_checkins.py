@@ -60,6 +60,8 @@ async def weekly_client(bot: Harness, who: str, pid: int, tz: str) -> None:
     await bot.says(who, f"!timezone {tz}")
     await bot.says(who, "!checkins")
     await bot.presses(who, "Once a week")
+    await bot.presses(who, "Thursday")
+    await bot.presses(who, "18:00")
 
 
 async def test_weekly_checkins_keep_local_time_across_dst_in_two_time_zones(bot: Harness) -> None:

@@ -438,10 +438,11 @@ async def test_language(bot: Harness) -> None:
 async def test_checkins_cadence(bot: Harness) -> None:
     _, cid = await setup(bot)
     replies = await bot.says("alex", "!checkins")
-    assert replies[0].startswith(t(bot, "settings.checkins_ask"))
-    assert await bot.presses("alex", "Once a week") == [
-        t(bot, "settings.checkins_done", cadence=t(bot, "labels.cadence.weekly"))
-    ]
+    assert t(bot, "schedule.checkins.ask") in replies[0]
+    await bot.presses("alex", "Once a week")
+    await bot.presses("alex", "Thursday")
+    [done] = await bot.presses("alex", "18:00")
+    assert done.startswith("Done. Check-ins now: every Thursday at 18:00 (Europe/London).")
     assert (await client(bot, cid)).checkin_cadence == "weekly"
     await bot.says("alex", "!checkins")
     await bot.says("alex", "No check-ins")
@@ -467,13 +468,14 @@ async def test_timezone_and_quiet_hours(bot: Harness) -> None:
     ]
 
     # Quiet hours.
-    assert await bot.says("alex", "!quiet 22:30 07:15") == [
-        t(bot, "settings.quiet_done", start="22:30", end="07:15")
-    ]
+    now = t(bot, "schedule.quiet.now", start="22:30", end="07:15", tz="America/New_York")
+    assert await bot.says("alex", "!quiet 22:30 07:15") == ["Done. " + now]
     c = await client(bot, cid)
     assert (c.quiet_start, c.quiet_end) == ("22:30", "07:15")
-    for bad in ("", "soon", "22:00", "25:00 07:00", "22:00 07:00 09:00", "9pm 7am"):
-        assert await bot.says("alex", f"!quiet {bad}".strip()) == [t(bot, "settings.quiet_bad")]
+    for bad in ("soon", "22:00", "25:00 07:00", "22:00 07:00 09:00", "9pm 7am"):
+        assert await bot.says("alex", f"!quiet {bad}".strip()) == [
+            now + "\n\n" + t(bot, "settings.quiet_bad")
+        ]
     c = await client(bot, cid)
     assert (c.quiet_start, c.quiet_end) == ("22:30", "07:15")
 
@@ -493,8 +495,10 @@ async def test_notices_off_means_no_read_message(bot: Harness) -> None:
     await bot.presses("dr", "I've read this")
     await bot.presses("dr", "I've read it")
     assert [m.text for m in bot.new_messages("alex")] == [t(bot, "loop.read")]
-    # No argument toggles.
-    assert await bot.says("alex", "!notices") == [t(bot, "settings.notices_off")]
+    # No argument shows the setting, and changes nothing.
+    assert await bot.says("alex", "!notices") == [
+        t(bot, "schedule.notices.now_on") + "\n" + t(bot, "schedule.notices.how_on")
+    ]
 
 
 async def test_delete_takes_the_clients_words_out_of_undelivered_digests(bot: Harness) -> None:

@@ -215,6 +215,8 @@ async def test_every_choice_id_the_core_sends_reads_back(bot: Harness) -> None:
     await bot.presses("alex", "No, keep it")
     await bot.says("alex", "!checkins")
     await bot.presses("alex", "Once a week")
+    await bot.presses("alex", "Thursday")
+    await bot.presses("alex", "18:00")
     for _ in range(24 * 8):  # until the weekly check-in arrives
         if any(m.choices and decode(m.choices[0].id).kind is ChoiceKind.CHECKIN
                for m in bot.console.sent["alex"]):  # fmt: skip

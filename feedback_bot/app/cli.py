@@ -143,7 +143,12 @@ def demo(
 
 
 @app.command()
-def chat(as_: str = typer.Option("client", "--as", help="client or practitioner")) -> None:
+def chat(
+    as_: str = typer.Option("client", "--as", help="client or practitioner"),
+    files: Path = typer.Option(
+        Path("feedback-bot-files"), "--files", help="where attachments (exports, digests) are saved"
+    ),
+) -> None:
     """Talk to the bot in this terminal (console adapter, your configured database).
     Like `demo` it sets up whatever is missing, the database schema included."""
     from feedback_bot.app.console_chat import chat_session
@@ -153,7 +158,7 @@ def chat(as_: str = typer.Option("client", "--as", help="client or practitioner"
         raise fail("--as takes client or practitioner")
     settings = settings_or_exit()
     quiet_platform_loggers(platforms())
-    run(lambda: chat_session(settings, as_))
+    run(lambda: chat_session(settings, as_, files))
 
 
 @db_app.command("upgrade")

@@ -27,3 +27,11 @@ def when(catalog: Catalog, lang: str, instant: datetime, tz_name: str) -> str:
 def date(catalog: Catalog, lang: str, instant: datetime, tz_name: str, year: bool = False) -> str:
     key = "digest.format.date_with_year" if year else "digest.format.date"
     return catalog.t(key, lang, **_parts(catalog, lang, instant, tz_name))
+
+
+def when_from(catalog: Catalog, lang: str, instant: datetime, tz_name: str, now: datetime) -> str:
+    """Like :func:`when`, with the year when it is not the current year where they live."""
+    parts = _parts(catalog, lang, instant, tz_name)
+    if parts["year"] == now.astimezone(zone(tz_name)).year:
+        return catalog.t("digest.format.when", lang, **parts)
+    return catalog.t("schedule.format.when_with_year", lang, **parts)

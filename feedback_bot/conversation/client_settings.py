@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from feedback_bot.conversation import feedback, schedule_text
 from feedback_bot.conversation.notify import notify_practitioner
 from feedback_bot.conversation.onboarding import ask_consent, withdraw_consent
 from feedback_bot.conversation.turn import ClientTurn
@@ -15,6 +16,8 @@ from feedback_bot.scheduling.wallclock import is_valid_zone
 from feedback_bot.storage.states import Cadence, ClientStatus, Delivery, OutboxKind
 
 CADENCES = [str(c) for c in Cadence]
+DAY_KEYS = [f"day_{i}" for i in range(7)]
+TIME_KEYS = ["at_0900", "at_1200", "at_1800", "at_2000"]
 
 
 async def urgent(turn: ClientTurn) -> None:
@@ -119,13 +122,97 @@ async def set_language(turn: ClientTurn, code: str) -> None:
 
 
 async def checkins(turn: ClientTurn) -> None:
-    await turn.ask("cadence", turn.t("settings.checkins_ask"), CADENCES)
+    """Shows the current setting first; with words ("weekly thursday 18:00", "off") sets
+    it in one go, without them (or with "weekly" alone) asks step by step."""
+    words = turn.event.args.lower().replace(",", " ").split()
+    if not words:
+        await turn.ask(
+            "cadence",
+            schedule_text.checkins_now(turn) + "\n\n" + turn.t("schedule.checkins.ask"),
+            CADENCES,
+        )
+        return
+    parsed = schedule_text.parse_checkins(turn, words)
+    if parsed is None:
+        turn.say(schedule_text.checkins_now(turn) + "\n\n" + turn.t("schedule.checkins.bad"))
+        return
+    cadence, day, at = parsed
+    if cadence != Cadence.WEEKLY:
+        await _set_cadence(turn, cadence)
+        return
+    if day is None and at is None:
+        await _ask_day(turn)
+    elif at is None:
+        assert day is not None
+        await _ask_time(turn, day)
+    else:
+        await _set_weekly(turn, turn.client.checkin_weekday if day is None else day, at)
 
 
 async def on_cadence(turn: ClientTurn, key: str) -> None:
-    turn.client.checkin_cadence = Cadence(key)
+    if key == Cadence.WEEKLY:
+        await _ask_day(turn)
+        return
+    await _set_cadence(turn, Cadence(key))
+
+
+async def _ask_day(turn: ClientTurn) -> None:
+    await turn.ask("checkin_day", turn.t("schedule.checkins.ask_day"), DAY_KEYS)
+
+
+async def _ask_time(turn: ClientTurn, day: int) -> None:
+    await turn.ask(
+        "checkin_time",
+        turn.t("schedule.checkins.ask_time", tz=_tz(turn)),
+        TIME_KEYS,
+        data={"day": day},
+    )
+
+
+async def on_day(turn: ClientTurn, key: str) -> None:
+    await _ask_time(turn, DAY_KEYS.index(key))
+
+
+async def on_time(turn: ClientTurn, key: str | None) -> None:
+    """A time button, or a time typed ("18:30"); anything else is asked again kindly."""
+    conv = await turn.conv()
+    day = int(conv.data.get("day", turn.client.checkin_weekday))
+    if key is not None and key in TIME_KEYS:
+        at = f"{key[3:5]}:{key[5:7]}"
+    else:
+        typed = turn.event.text or ""
+        at = schedule_text.read_time(typed) or ""
+        if not at and any(c.isdigit() for c in typed) and len(typed) <= 12:
+            turn.say(turn.t("schedule.checkins.time_bad"))
+            return
+        if not at:
+            # Not a time at all: words are never thrown away, so they start an item.
+            await turn.reset()
+            await feedback.start(turn, typed)
+            return
+    await _set_weekly(turn, day, at)
+
+
+async def _set_cadence(turn: ClientTurn, cadence: Cadence) -> None:
+    turn.client.checkin_cadence = cadence
+    await _checkins_changed(turn)
+
+
+async def _set_weekly(turn: ClientTurn, day: int, at: str) -> None:
+    turn.client.checkin_cadence = Cadence.WEEKLY
+    turn.client.checkin_weekday = day
+    turn.client.checkin_time = at
+    await _checkins_changed(turn)
+
+
+async def _checkins_changed(turn: ClientTurn) -> None:
+    # The scheduler reads the client's fields on its next tick: nothing else to persist.
     await turn.reset()
-    turn.say(turn.t("settings.checkins_done", cadence=turn.t(f"labels.cadence.{key}")))
+    turn.say(turn.t("schedule.checkins.done") + " " + schedule_text.checkins_now(turn))
+
+
+def _tz(turn: ClientTurn) -> str:
+    return client_tz(turn.client, turn.practitioner, turn.practice)
 
 
 async def timezone(turn: ClientTurn) -> None:
@@ -141,17 +228,26 @@ async def timezone(turn: ClientTurn) -> None:
 
 
 async def quiet(turn: ClientTurn) -> None:
-    parts = turn.event.args.replace("-", " ").split()
-    if len(parts) != 2 or not all(_HHMM.match(p) for p in parts):
-        turn.say(turn.t("settings.quiet_bad"))
+    words = turn.event.args.replace("-", " ").split()
+    if not words:
+        turn.say(schedule_text.quiet_now(turn) + "\n" + turn.t("schedule.quiet.how"))
         return
-    turn.client.quiet_start, turn.client.quiet_end = parts
-    turn.say(turn.t("settings.quiet_done", start=parts[0], end=parts[1]))
+    if [w.lower() for w in words] == ["off"]:
+        # Equal start and end mean no quiet hours (scheduling/wallclock.in_quiet_hours).
+        turn.client.quiet_start = turn.client.quiet_end = "00:00"
+        turn.say(turn.t("schedule.quiet.done") + " " + schedule_text.quiet_now(turn))
+        return
+    if len(words) != 2 or not all(_HHMM.match(w) for w in words):
+        turn.say(schedule_text.quiet_now(turn) + "\n\n" + turn.t("settings.quiet_bad"))
+        return
+    turn.client.quiet_start, turn.client.quiet_end = (schedule_text.hhmm(w) for w in words)
+    turn.say(turn.t("schedule.quiet.done") + " " + schedule_text.quiet_now(turn))
 
 
 async def notices(turn: ClientTurn) -> None:
     arg = turn.event.args.strip().lower()
-    turn.client.loop_notices = (
-        (not turn.client.loop_notices) if arg not in ("on", "off") else arg == "on"
-    )
+    if arg not in ("on", "off"):
+        turn.say(schedule_text.notices_now(turn))
+        return
+    turn.client.loop_notices = arg == "on"
     turn.say(turn.t("settings.notices_on" if turn.client.loop_notices else "settings.notices_off"))

@@ -327,6 +327,7 @@ CHOSEN_ONLY: dict[str, ChosenHandler] = {
     "alerts_again": on_alerts_again,
     "delete": client_settings.on_delete,
     "cadence": client_settings.on_cadence,
+    "checkin_day": client_settings.on_day,
     "language": lambda t, k: client_settings.set_language(t, k.removeprefix("lang_")),
 }
 
@@ -345,6 +346,7 @@ ANSWERS: dict[str, AnswerHandler] = {
     "alliance": lambda t, k: checkin_answers.on_alliance(t, k),
     "alliance_words": lambda t, k: checkin_answers.on_alliance_words(t, k),
     "belongs": lambda t, k: feedback.on_belongs(t, k),
+    "checkin_time": client_settings.on_time,
 }
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
+from feedback_bot.catalog import dates
 from feedback_bot.conversation.turn import PractitionerTurn
 from feedback_bot.people.clients import AliasTaken, alias_key, create_client
 from feedback_bot.people.codes import issue
@@ -153,6 +154,10 @@ async def set_session(turn: PractitionerTurn) -> None:
     if client is None:
         turn.say(turn.t("practitioner.no_such_client", alias=alias[:80]))
         return
+    shown = dates.when_from(turn.deps.catalog, turn.lang, when, tz_name, turn.now)
+    if when <= turn.now:
+        turn.say(turn.t("schedule.session.past", when=shown, alias=client.alias))
+        return
     turn.session.add(
         Appointment(
             client_id=client.id,
@@ -166,7 +171,7 @@ async def set_session(turn: PractitionerTurn) -> None:
         turn.t(
             "practitioner.session_set",
             alias=client.alias,
-            when=turn.when(when, tz_name),
+            when=shown,
             weekly=turn.t("practitioner.session_weekly") if weekly else "",
         )
     )

@@ -91,6 +91,16 @@ class Dispatcher:
         self._batch = batch_size
         self._rng = rng or random.Random()
         self._last_claimed = 0
+        self._only: list[str] | None = None
+
+    def serve_only(self, platform: str, addresses: list[str]) -> None:
+        """Claim only messages to these chats: several terminal chats on one database
+        (``feedback-bot chat``) each deliver their own person's messages, never another's."""
+        # The outbox keeps a keyed hash of the address, not the address (outbox.enqueue).
+        self._only = [self._vault.keyed_hash(platform, a) for a in addresses]
+
+    def _mine(self) -> list[ColumnElement[bool]]:
+        return [] if self._only is None else [OutboxMessage.address.in_(self._only)]
 
     def add_adapter(self, adapter: Adapter, limit: RateLimit) -> None:
         self._adapters[adapter.platform] = adapter
@@ -137,6 +147,7 @@ class Dispatcher:
                 select(func.min(OutboxMessage.next_attempt_at)).where(
                     OutboxMessage.status.in_(WAITING),
                     OutboxMessage.platform.in_(list(self._adapters)),
+                    *self._mine(),
                 )
             )
 
@@ -153,6 +164,7 @@ class Dispatcher:
                     OutboxMessage.next_attempt_at <= now,
                     OutboxMessage.platform.in_(list(self._adapters)),
                     OutboxMessage.address.not_in(busy),
+                    *self._mine(),
                     # Only a chat's oldest undelivered message: the chat's order holds, and
                     # a backlog is not claimed and released again on every round.
                     ~exists().where(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
@@ -71,18 +71,22 @@ class DigestBuilder:
         lang: str,
         since: datetime | None,
         only_client_ids: list[int] | None = None,
+        since_session: bool = False,
     ) -> BuiltDigest:
+        """``since_session``: a pre-session digest, where ``since`` is the last session:
+        everything shared after it comes again, even if an earlier digest showed it."""
         practice = await self.s.get(Practice, reader.practice_id)
         assert practice is not None
         as_contact = kind == DigestKind.CONTACT
         who = Reader("contact" if as_contact else "practitioner", reader.id)
         clients = await self._clients(reader, as_contact, only_client_ids)
+        names = await self._practitioner_names(practice) if as_contact else {}
         sections: list[ClientSection] = []
         flags: list[Flag] = []
         item_ids: list[int] = []
         safety_ids: list[int] = []
         for client in clients:
-            items = await self._new_items(who, client)
+            items = await self._new_items(who, client, since if since_session else False)
             views = []
             for item in sorted(items, key=_order_key):
                 views.append(
@@ -94,6 +98,7 @@ class DigestBuilder:
                         text=await read_text(self.s, self.deps.vault, who, item),
                         edited=item.edit_count > 0,
                         risk=item.risk,
+                        seen_before=item.digest_id is not None,
                     )
                 )
                 item_ids.append(item.id)
@@ -115,6 +120,7 @@ class DigestBuilder:
                         checkins_answered=answered,
                         scores=scores,
                         status=client.status,
+                        practitioner_name=names.get(client.practitioner_id) if as_contact else None,
                     )
                 )
         if only_client_ids is None:
@@ -160,7 +166,23 @@ class DigestBuilder:
         found = (await self.s.execute(stmt)).scalars()
         return sorted(found, key=lambda c: alias_key(c.alias))  # sealed: not sortable in SQL
 
-    async def _new_items(self, who: Reader, client: Client) -> list[FeedbackItem]:
+    async def _practitioner_names(self, practice: Practice) -> dict[int, str]:
+        found = await self.s.execute(
+            select(Practitioner).where(Practitioner.practice_id == practice.id)
+        )
+        return {p.id: p.name for p in found.scalars()}  # sealed: decrypted on the object
+
+    async def _new_items(
+        self, who: Reader, client: Client, again_after: datetime | None | bool = False
+    ) -> list[FeedbackItem]:
+        """Items no digest has carried; with ``again_after`` (a pre-session digest: the
+        last session, or None when there was none) also those shown already but shared
+        after it, since they have not been talked about yet."""
+        unseen: ColumnElement[bool] = FeedbackItem.digest_id.is_(None)
+        if again_after is None:
+            unseen = or_(unseen, FeedbackItem.digest_id.is_not(None))
+        elif isinstance(again_after, datetime):
+            unseen = or_(unseen, FeedbackItem.submitted_at > again_after)
         route = (
             FeedbackItem.contact_id == who.id
             if who.role == "contact"
@@ -170,7 +192,7 @@ class DigestBuilder:
             select(FeedbackItem).where(
                 FeedbackItem.client_id == client.id,
                 FeedbackItem.status == ItemStatus.SUBMITTED,
-                FeedbackItem.digest_id.is_(None),
+                unseen,
                 route,
             )
         )
@@ -222,26 +244,26 @@ class DigestBuilder:
         alias = client.alias
         flags: list[Flag] = []
 
-        def flag(rule: str, **params: object) -> None:
-            flags.append(
-                Flag(alias, rule, self._t(f"digest.flag.{rule}", lang, alias=alias, **params))
-            )
+        def flag(rule: str, at: datetime | None = None, **params: object) -> None:
+            text = self._t(f"digest.flag.{rule}", lang, alias=alias, **params)
+            flags.append(Flag(alias, rule, text, at=at))
 
         if safety:
             flag("risk", count=len(safety))
         n_not_right = sum(1 for i in items if i.valence == Valence.NOT_RIGHT)
         if n_not_right:
-            flag("not_right", count=n_not_right)
+            newest = max((i.submitted_at or i.created_at) for i in items)
+            flag("not_right", at=newest, count=n_not_right)
         await self._score_flags(client, since, flag)
-        if await self._unanswered_after_difficult(client):
-            flag("unanswered", weeks=self.deps.config.digest.unanswered_weeks)
+        if (unanswered := await self._unanswered_after_difficult(client)) is not None:
+            flag("unanswered", at=unanswered, weeks=self.deps.config.digest.unanswered_weeks)
         changed = client.status_changed_at
         if (
             client.status in (ClientStatus.PAUSED, ClientStatus.STOPPED)
             and changed
             and (since is None or changed > since)
         ):
-            flag(client.status)
+            flag(client.status, at=changed)
         return flags
 
     async def _score_flags(self, client: Client, since: datetime | None, flag: object) -> None:
@@ -262,12 +284,14 @@ class DigestBuilder:
             earlier = [p.score for p in rows if p.item_key == r.item_key and p.at < r.at]
             label = next((i.label for i in cfg.items if i.key == r.item_key), r.item_key)
             if r.score <= cfg.low_cutoff:
-                flag("low_score", item=label, score=r.score, cutoff=cfg.low_cutoff)  # type: ignore[operator]
+                flag("low_score", at=r.at, item=label, score=r.score, cutoff=cfg.low_cutoff)  # type: ignore[operator]
             elif earlier and sum(earlier) / len(earlier) - r.score >= cfg.drop:
                 avg = round(sum(earlier) / len(earlier), 1)
-                flag("score_drop", item=label, score=r.score, average=avg)  # type: ignore[operator]
+                flag("score_drop", at=r.at, item=label, score=r.score, average=avg)  # type: ignore[operator]
 
-    async def _unanswered_after_difficult(self, client: Client) -> bool:
+    async def _unanswered_after_difficult(self, client: Client) -> datetime | None:
+        """When the latest of the unanswered check-ins after a difficult item went out,
+        if all of them went unanswered; else None."""
         weeks = self.deps.config.digest.unanswered_weeks
         # Only what the practitioner may read counts, both ways: an item sent to the
         # feedback contact, or withdrawn, neither raises the flag nor quiets it.
@@ -283,19 +307,17 @@ class DigestBuilder:
             .limit(1)
         )
         if difficult is None or self.now - difficult < timedelta(weeks=weeks):
-            return False
+            return None
         after = (
-            (
-                await self.s.execute(
-                    select(Checkin.status).where(
-                        Checkin.client_id == client.id, Checkin.sent_at > difficult
-                    )
+            await self.s.execute(
+                select(Checkin.status, Checkin.sent_at).where(
+                    Checkin.client_id == client.id, Checkin.sent_at > difficult
                 )
             )
-            .scalars()
-            .all()
-        )
+        ).all()
         newer_feedback = await self.s.scalar(
             select(FeedbackItem.id).where(*theirs, FeedbackItem.submitted_at > difficult).limit(1)
         )
-        return len(after) >= 2 and all(s in UNANSWERED for s in after) and newer_feedback is None
+        if len(after) >= 2 and all(s in UNANSWERED for s, _ in after) and newer_feedback is None:
+            return max(at for _, at in after if at is not None)
+        return None

@@ -55,6 +55,7 @@ LINESTYLES: tuple[LineStyleType, ...] = (
 DPI = 100
 HEADER_IN = 1.2  # title and legend
 MAX_TICKS = 8
+DODGE_DAYS = 0.6  # how far apart series are drawn (a week is 7 days wide)
 
 
 def _layout(panels: int) -> tuple[int, int, float, float]:
@@ -157,13 +158,16 @@ def render_trend_chart(view: DigestView, catalog: Catalog | None = None) -> byte
             ax.set_visible(False)
             continue
         client = clients[index]
-        for key in items:
+        for n, key in enumerate(items):
             points = sorted((p for p in client.scores if p.item_key == key), key=lambda p: p.when)
             if not points:
                 continue
             colour, marker, linestyle = style[key]
+            # Series side by side by a fraction of a day: equal scores on the same day
+            # would otherwise hide every line but the last one drawn.
+            dodge = (n - (len(items) - 1) / 2) * DODGE_DAYS
             ax.plot(
-                [_days(local(p.when)) for p in points],
+                [_days(local(p.when)) + dodge for p in points],
                 [min(10, max(0, p.score)) for p in points],
                 color=colour,
                 marker=marker,

@@ -1,11 +1,11 @@
 """Turn a :class:`DigestView` into what a practitioner reads: Markdown, HTML, chat text.
 
 Pure functions of the view and the text catalog: no database, no I/O, no logging. The
-client's words are only ever placed in the returned strings, always complete and exactly
-as written:
+client's words are only ever placed in the returned strings, exactly as written:
 
-* chat text: between quotation marks, untouched (split it with
-  :func:`feedback_bot.delivery.textsplit.split_text` for the platform limit);
+* chat text: between quotation marks, untouched up to ``CHAT_WORDS_LIMIT`` characters;
+  longer words end in "…" followed by a line saying the full text is in the attached
+  file (split the result with :func:`feedback_bot.delivery.textsplit.split_text`);
 * HTML: escaped, in a ``dir="auto"`` block that keeps line breaks, so right-to-left
   words display properly and nothing the client typed can become markup;
 * Markdown: in a fenced code block longer than any backtick run in the words, so every
@@ -126,7 +126,14 @@ class _Texts:
 
     def client_heading(self, client: ClientSection) -> str:
         key = f"digest.client.status.{client.status}"
-        return self.t(key, alias=client.alias) if self.has(key) else client.alias
+        heading = self.t(key, alias=client.alias) if self.has(key) else client.alias
+        if client.practitioner_name:  # the feedback contact reads other people's clients
+            return self.t(
+                "digest.contact_client.heading",
+                heading=heading,
+                practitioner=client.practitioner_name,
+            )
+        return heading
 
     def response_rate(self, client: ClientSection) -> str | None:
         if client.checkins_sent <= 0:
@@ -153,6 +160,8 @@ class _Texts:
             marks.append(self.t("digest.item.edited"))
         if item.withdrawn:
             marks.append(self.t("digest.item.withdrawn"))
+        if item.seen_before:
+            marks.append(self.t("digest.item_seen.mark"))
         return _ItemText(
             meta=tuple(meta),
             risk=self.t("digest.item.risk") if item.risk else None,
@@ -163,11 +172,27 @@ class _Texts:
 
 # --- chat text ---------------------------------------------------------------------------
 
+# Longer words are cut in the chat message (never silently: it says so), and are whole in
+# the attached file: a digest should stay readable on a phone.
+CHAT_WORDS_LIMIT = 1200
+
+
+def _chat_words(words: str) -> tuple[str, bool]:
+    """The words as the chat shows them, and whether they were cut (at a space, with …)."""
+    if len(words) <= CHAT_WORDS_LIMIT:
+        return words, False
+    head = words[:CHAT_WORDS_LIMIT]
+    space = head.rfind(" ")
+    if space > CHAT_WORDS_LIMIT // 2:
+        head = head[:space]
+    return head.rstrip() + "…", True
+
 
 def render_chat_text(view: DigestView, catalog: Catalog) -> str:
     """Plain text for a chat message; paragraphs are separated by blank lines.
 
-    Nothing is shortened: pass the result to ``split_text(text, limit, units=...)``.
+    Only a client's very long words are shortened, visibly (see ``CHAT_WORDS_LIMIT``);
+    pass the result to ``split_text(text, limit, units=...)``.
     """
     tx = _Texts(view, catalog)
     if view.is_empty:
@@ -192,7 +217,13 @@ def render_chat_text(view: DigestView, catalog: Catalog) -> str:
             lines = [" · ".join(it.meta)]
             if it.risk is not None:
                 lines.append(it.risk)
-            lines.append(f"“{it.words}”" if it.words is not None else tx.t("digest.item.no_words"))
+            if it.words is None:
+                lines.append(tx.t("digest.item.no_words"))
+            else:
+                shown, cut = _chat_words(it.words)
+                lines.append(f"“{shown}”")
+                if cut:
+                    lines.append(tx.t("digest.item_cut.note"))
             lines += it.marks
             blocks.append("\n".join(lines))
 
@@ -384,7 +415,7 @@ def render_html(view: DigestView, catalog: Catalog, chart_png: bytes | None = No
                 f'<img src="data:image/png;base64,{data}"{dims} '
                 f'alt="{_e(tx.t("digest.chart.alt"))}">'
             )
-            body.append(f"<figcaption>{_e(tx.t('digest.chart.title'))}</figcaption>")
+            body.append(f"<figcaption>{_e(tx.t('digest.chart_caption.text'))}</figcaption>")
             body.append("</figure>")
         for n, client in enumerate(view.clients, start=1):
             body.append(f'<section class="client" aria-labelledby="client-{n}">')

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.catalog import Catalog
-from feedback_bot.delivery.attachments import html_file, png_image
+from feedback_bot.delivery.attachments import html_file, png_image, private_dir, write_private
 from feedback_bot.delivery.choice_ids import digest_ack, reply_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.digest.build import BuiltDigest, DigestBuilder
@@ -39,6 +38,10 @@ from feedback_bot.storage.models import (
 from feedback_bot.storage.states import ClientStatus, DigestKind, ItemStatus, OutboxKind, Routing
 
 log = logging.getLogger(__name__)
+
+# How far back a pre-session digest looks for the last session (none within it: it
+# shows everything the client has shared so far).
+LAST_SESSION_LOOKBACK = timedelta(days=120)
 
 
 def trend_chart(view: DigestView) -> bytes | None:
@@ -114,15 +117,22 @@ class DigestService:
             appts = (
                 await session.execute(select(Appointment).where(Appointment.client_id.in_(clients)))
             ).scalars()
-            for appt in list(appts):
+            appts_list = list(appts)
+            for appt in appts_list:
                 for start in occurrences(appt, tz_name, now, now + lead):
                     key = f"{appt.client_id}:{start.isoformat()}"
                     digest = await self._claim_slot(
                         session, pr.id, DigestKind.PRE_SESSION, key, now
                     )
                     if digest is not None:
+                        last = _last_session(appts_list, appt.client_id, tz_name, now)
                         sent += await self._compose(
-                            session, pr, digest, since=None, only=[appt.client_id]
+                            session,
+                            pr,
+                            digest,
+                            since=last,
+                            only=[appt.client_id],
+                            since_session=True,
                         )
         return sent
 
@@ -178,14 +188,22 @@ class DigestService:
         since: datetime | None,
         only: list[int] | None = None,
         on_demand: bool = False,
+        since_session: bool = False,
     ) -> int:
         now = self._clock.now()
         targets = await practitioner_chats(session, pr.id)
         lang = next((i.language for i in targets if i.language), None) or self._deps.config.language
         built = await DigestBuilder(session, self._deps, now).build(
-            pr, digest.kind, lang=lang, since=since, only_client_ids=only
+            pr,
+            digest.kind,
+            lang=lang,
+            since=since,
+            only_client_ids=only,
+            since_session=since_session,
         )
-        if built.view.is_empty and not on_demand:
+        if not on_demand and (
+            built.view.is_empty or await self._only_old_flags(session, pr.id, digest, built)
+        ):
             return 0  # the row stays as the slot's marker, unsent
         if not targets:
             log.info("digest %s: practitioner %s has no reachable chat", digest.id, pr.id)
@@ -194,7 +212,9 @@ class DigestService:
             self._enqueue_digest(session, ident, digest, built, lang, now)
         await session.execute(
             update(FeedbackItem)
-            .where(FeedbackItem.id.in_(built.item_ids))
+            # An item shown again before a session keeps the digest it first came in:
+            # acknowledging that one is what tells the client.
+            .where(FeedbackItem.id.in_(built.item_ids), FeedbackItem.digest_id.is_(None))
             .values(digest_id=digest.id)
         )
         await session.execute(
@@ -215,6 +235,25 @@ class DigestService:
             kind=digest.kind,
         )
         return 1
+
+    async def _only_old_flags(
+        self, session: AsyncSession, practitioner_id: int, digest: Digest, built: BuiltDigest
+    ) -> bool:
+        """Nothing new but flags an earlier digest already carried ("Nothing new from Kim",
+        again): not worth a message of its own."""
+        if built.safety_ids or any(c.items for c in built.view.clients):
+            return False
+        if any(f.at is None for f in built.view.flags):
+            return False
+        last = await session.scalar(
+            select(func.max(Digest.sent_at)).where(
+                Digest.practitioner_id == practitioner_id,
+                Digest.kind != DigestKind.CONTACT,
+                Digest.id != digest.id,
+                Digest.sent_at.is_not(None),
+            )
+        )
+        return last is not None and all(f.at is not None and f.at <= last for f in built.view.flags)
 
     def _enqueue_digest(
         self,
@@ -371,16 +410,15 @@ def digest_choices(view: DigestView, digest: Digest, cat: Catalog, lang: str) ->
     return tuple(choices)
 
 
-def private_dir(path: Path) -> None:
-    """A directory only its owner can enter (created so, or tightened if it exists)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
-
-
-def write_private(path: Path, data: bytes) -> Path:
-    """Write a file that is owner-only from its first byte."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        os.fchmod(file.fileno(), 0o600)  # an existing file keeps its old mode otherwise
-        file.write(data)
-    return path
+def _last_session(
+    appointments: list[Appointment], client_id: int, tz_name: str, now: datetime
+) -> datetime | None:
+    """When the client's latest session before now began; None if they have had none."""
+    starts = [
+        start
+        for appt in appointments
+        if appt.client_id == client_id
+        for start in occurrences(appt, tz_name, now - LAST_SESSION_LOOKBACK, now)
+        if start < now
+    ]
+    return max(starts, default=None)

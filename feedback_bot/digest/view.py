@@ -19,6 +19,8 @@ class ItemView:
     edited: bool = False
     withdrawn: bool = False  # withdrawn after an earlier digest: the practitioner is told
     risk: bool = False
+    # In an earlier digest already, but not yet talked about in a session (pre-session).
+    seen_before: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,9 @@ class Flag:
     client_alias: str
     rule: str  # not_right | low_score | score_drop | unanswered | paused | stopped | risk
     reason: str  # already in the reader's language, says why
+    # When what it points at happened; None: always new (a crisis moment). A flag that
+    # earlier digests already carried does not make a digest worth sending on its own.
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class ClientSection:
     checkins_answered: int = 0
     scores: tuple[ScorePoint, ...] = ()
     status: str = ClientStatus.ACTIVE
+    practitioner_name: str | None = None  # only in the feedback contact's digest
 
     @property
     def response_rate(self) -> float | None:
