@@ -11,6 +11,7 @@ from feedback_bot.people.practice_config import _HHMM
 from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.audit import record
 from feedback_bot.privacy.data_rights import erase_client, export_client, export_json
+from feedback_bot.scheduling.due import reschedule_client
 from feedback_bot.scheduling.wallclock import is_valid_zone
 from feedback_bot.storage.states import Cadence, ClientStatus, Delivery, OutboxKind
 
@@ -21,6 +22,7 @@ async def pause(turn: ClientTurn) -> None:
     if turn.client.status == ClientStatus.ACTIVE:
         turn.client.status = ClientStatus.PAUSED
         turn.client.status_changed_at = turn.now
+        await reschedule_client(turn.session, turn.client, turn.now)
     turn.say(turn.t("pause.done"))
 
 
@@ -31,6 +33,7 @@ async def resume(turn: ClientTurn) -> None:
     turn.client.status = ClientStatus.ACTIVE
     turn.client.status_changed_at = turn.now
     turn.identity.reachable = True
+    await reschedule_client(turn.session, turn.client, turn.now)
     turn.say(turn.t("pause.resumed"))
 
 
@@ -119,6 +122,7 @@ async def checkins(turn: ClientTurn) -> None:
 
 async def on_cadence(turn: ClientTurn, key: str) -> None:
     turn.client.checkin_cadence = Cadence(key)
+    await reschedule_client(turn.session, turn.client, turn.now)
     await turn.reset()
     turn.say(turn.t("settings.checkins_done", cadence=turn.t(f"labels.cadence.{key}")))
 
@@ -130,6 +134,7 @@ async def timezone(turn: ClientTurn) -> None:
         turn.say(turn.t("settings.timezone_current", tz=current))
     elif is_valid_zone(wanted):
         turn.client.timezone = wanted
+        await reschedule_client(turn.session, turn.client, turn.now)
         turn.say(turn.t("settings.timezone_done", tz=wanted))
     else:
         turn.say(turn.t("settings.timezone_bad", tz=wanted[:64]))
@@ -141,6 +146,7 @@ async def quiet(turn: ClientTurn) -> None:
         turn.say(turn.t("settings.quiet_bad"))
         return
     turn.client.quiet_start, turn.client.quiet_end = parts
+    await reschedule_client(turn.session, turn.client, turn.now)
     turn.say(turn.t("settings.quiet_done", start=parts[0], end=parts[1]))
 
 

@@ -10,6 +10,7 @@ from feedback_bot.conversation.turn import ClientTurn, PractitionerTurn, Turn, l
 from feedback_bot.people.codes import FailedCodeThrottle, redeem
 from feedback_bot.ports import AfterSend
 from feedback_bot.privacy.audit import record
+from feedback_bot.scheduling.due import reschedule_client
 from feedback_bot.storage.models import ConsentRecord, Identity
 from feedback_bot.storage.states import ClientStatus, OutboxKind
 
@@ -103,6 +104,7 @@ async def on_alerts(turn: ClientTurn, key: str) -> None:
     client.status_changed_at = turn.now
     client.consented_at = turn.now
     client.consent_version = turn.deps.config.consent_version
+    await reschedule_client(turn.session, client, turn.now)
     turn.session.add(
         ConsentRecord(
             client_id=client.id,
@@ -120,6 +122,7 @@ async def withdraw_consent(turn: ClientTurn) -> None:
     client = turn.client
     client.status = ClientStatus.STOPPED
     client.status_changed_at = turn.now
+    await reschedule_client(turn.session, client, turn.now)
     open_consents = await turn.session.execute(
         select(ConsentRecord).where(
             ConsentRecord.client_id == client.id, ConsentRecord.withdrawn_at.is_(None)

@@ -778,9 +778,7 @@ def merge_configs(base: Mapping[str, Any], extension: Mapping[str, Any]) -> dict
                     current.append(_practice_item(item))
                     continue
                 old = current[target]
-                added = list(item.get("patterns") or []) + list(
-                    item.get("practice_patterns") or []
-                )
+                added = list(item.get("patterns") or []) + list(item.get("practice_patterns") or [])
                 if old.get("origin") == _PRACTICE:
                     current[target] = {**old, "patterns": list(old.get("patterns") or []) + added}
                 else:

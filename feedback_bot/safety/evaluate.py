@@ -163,9 +163,7 @@ def evaluate(detector: RiskDetector, examples: Iterable[Example]) -> Evaluation:
     result = Evaluation()
     for example in examples:
         match = detector.check(example.text)
-        counts = result.by_language.setdefault(
-            example.lang, {"tp": 0, "fn": 0, "fp": 0, "tn": 0}
-        )
+        counts = result.by_language.setdefault(example.lang, {"tp": 0, "fn": 0, "fp": 0, "tn": 0})
         if example.label and match is not None:
             result.tp += 1
             counts["tp"] += 1
@@ -265,9 +263,7 @@ def evaluate_command(
         raise typer.Exit(1)
 
 
-def _failures(
-    result: Evaluation, min_recall: float | None, max_fpr: float | None
-) -> Sequence[str]:
+def _failures(result: Evaluation, min_recall: float | None, max_fpr: float | None) -> Sequence[str]:
     failed: list[str] = []
     recall, fpr = result.recall, result.false_positive_rate
     if min_recall is not None and recall is not None and recall < min_recall:
