@@ -4,6 +4,7 @@ for 100,000 clients. Used by the scheduler benchmarks and the 40,000-client test
 
 Each client's ``next_checkin_at`` is set to the seeding time, the way migration 0009
 marks existing clients: the first beat computes the real times in bounded batches.
+Practitioners get their real next weekly digest time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.people.practice_config import PracticeConfig
-from feedback_bot.scheduling.wallclock import WEEKDAYS
+from feedback_bot.scheduling.wallclock import WEEKDAYS, next_weekly_occurrence, parse_hhmm, zone
 from feedback_bot.storage.models import (
     Client,
     ConsentRecord,
@@ -81,6 +82,9 @@ async def seed_clients(
             ],
         )
         n_pr = max(1, -(-n_clients // per_practitioner))
+        first_digest = next_weekly_occurrence(
+            WEEKDAYS.index(d.weekly_day), parse_hhmm(d.weekly_time), zone(practice_tz), now
+        )
         pr_ids = await _insert_ids(
             session,
             Practitioner,
@@ -94,7 +98,7 @@ async def seed_clients(
                     "pre_session_hours": d.pre_session_hours,
                     "active": True,
                     "auto_alias_counter": 0,
-                    **({"next_digest_at": now} if STORED_TIMES else {}),
+                    **({"next_digest_at": first_digest} if STORED_TIMES else {}),
                     "created_at": now,
                 }
                 for i in range(n_pr)

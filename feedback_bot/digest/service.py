@@ -72,15 +72,16 @@ class DigestService:
         stored next-due time has come; each in its own transaction, which claims the row,
         moves its time on and composes the digest, so one failure loses nothing else."""
         sent = 0
-        for practitioner_id in await self._due(Practitioner, now):
-            sent += await self._weekly(practitioner_id, now)
-        for appointment_id in await self._due(Appointment, now):
-            sent += await self._pre_session(appointment_id, now)
+        for model, run in ((Practitioner, self._weekly), (Appointment, self._pre_session)):
+            seen: set[int] = set()  # rows another worker holds come back: look once
+            while fresh := [i for i in await self._due(model, now) if i not in seen]:
+                seen.update(fresh)
+                for row_id in fresh:
+                    sent += await run(row_id, now)
         return sent
 
     async def _due(self, model: type[Practitioner] | type[Appointment], now: datetime) -> list[int]:
-        """Ids whose digest time has come, soonest first, at most a batch per beat's pass
-        (a beat that leaves some is followed by the next one)."""
+        """Ids whose digest time has come, soonest first, a bounded batch."""
         async with self._sessions() as session:
             return list(
                 (
