@@ -220,7 +220,7 @@ async def main_async(args: argparse.Namespace) -> Results:
             )
         section_done("dispatcher")
     if "ticks" in only:
-        tick_sizes = ((args.clients, 5, 2),) if args.clients else sizes.ticks
+        tick_sizes = ((args.clients, 5, args.burst_runs),) if args.clients else sizes.ticks
         for b in backends:
             for n, steady, burst in tick_sizes:
                 _log(f"{b.name}: ticks, {n} clients", t0)
@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         "or - for stdout (default: docs/benchmarks.md; stdout with --only)",
     )
     parser.add_argument("--clients", type=int, help="ticks: only this many clients")
+    parser.add_argument("--burst-runs", type=int, default=2, help="with --clients: burst ticks")
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object (the ticks' figures)"
     )
