@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bench.seed import seed_clients
 from feedback_bot.storage.models import Appointment, Checkin, Client, Identity, OutboxMessage
@@ -169,3 +169,30 @@ async def test_schedule_changes_move_the_next_due_time_among_40000_clients(bot: 
         ).all()
     assert (kind, status) == ("after_session", "sent")
     assert time(8, 0) <= due.astimezone(ZoneInfo("Europe/Berlin")).time() <= time(8, 5)  # jitter
+
+
+async def test_a_steady_beat_is_the_same_few_queries_for_any_number_of_clients(
+    bot: Harness,
+) -> None:
+    """What a beat costs when nothing is due: the same handful of statements for 200
+    clients as for 4,000, none of them binding more values than a batch."""
+    statements: list[int] = []  # bound values per statement
+
+    def count(conn: object, cursor: object, sql: str, params: object, *args: object) -> None:
+        statements.append(len(params) if isinstance(params, (tuple, list, dict)) else 0)
+
+    costs = []
+    for n in (200, 3800):
+        await seed_clients(
+            bot.app.sessions, bot.app.config, n, now=bot.clock.now(), prefix=f"c{n}-"
+        )
+        await bot.app.tick()  # plans the new clients: Thursday, nothing due now
+        event.listen(bot.app.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            statements.clear()
+            await bot.app.tick()
+        finally:
+            event.remove(bot.app.engine.sync_engine, "before_cursor_execute", count)
+        costs.append(len(statements))
+        assert max(statements) <= 10
+    assert costs[0] == costs[1] <= 8, costs
