@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.people.practice_config import PracticeConfig
@@ -179,4 +179,10 @@ async def seed_clients(
                 for iid in identity_ids
             ],
         )
+    async with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Statistics as autovacuum keeps them on a database that has been running;
+            # seconds after a bulk load they would still describe empty tables.
+            await session.execute(text("ANALYZE"))
+            await session.commit()
     return client_ids
