@@ -160,7 +160,7 @@ def machine(pg_version: str | None) -> dict[str, str]:
 async def main_async(args: argparse.Namespace) -> Results:
     t0 = time.perf_counter()
     sizes = QUICK if args.quick else FULL
-    backends = [Backend("sqlite")]
+    backends = [] if args.no_sqlite else [Backend("sqlite")]
     pg_version = None
     notes: list[str] = []
     if not args.no_postgres:
@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--postgres-url", help="server for the per-run PostgreSQL databases")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section")
     parser.add_argument(
