@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.delivery.choice_ids import checkin_choice
@@ -253,7 +253,8 @@ class CheckinScheduler:
             .where(
                 table.c.client_id == bindparam("b_client"),
                 table.c.id != bindparam("b_keep"),
-                table.c.status.in_([CheckinStatus.SENT, CheckinStatus.SNOOZED]),
+                # Not in_(): an expanding list cannot be used with executemany.
+                or_(table.c.status == CheckinStatus.SENT, table.c.status == CheckinStatus.SNOOZED),
             )
             .values(status=CheckinStatus.EXPIRED),
             [{"b_client": c, "b_keep": k} for c, k in newest.items()],
