@@ -159,7 +159,10 @@ class Identity(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(255))
-    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    # Indexed: a check-in batch looks up its clients' chats (client_chat does it per turn).
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), index=True
+    )
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))

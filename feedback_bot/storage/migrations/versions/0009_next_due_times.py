@@ -1,5 +1,6 @@
 """Stored next-due times: Client.next_checkin_at, Practitioner.next_digest_at and
-Appointment.next_digest_at, indexed, plus the indexes a beat's check-in queries use.
+Appointment.next_digest_at, indexed, plus the indexes a beat's check-in queries use
+(and Identity.client_id, which a batch of check-ins looks up).
 
 Existing rows are marked due "since long ago": the first beat after the upgrade computes
 their real next-due times in bounded batches, with the same rules as every later beat
@@ -34,6 +35,8 @@ def upgrade() -> None:
     with op.batch_alter_table("appointment") as batch:
         batch.add_column(sa.Column("next_digest_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_index("ix_appointment_next_digest_at", ["next_digest_at"])
+    with op.batch_alter_table("identity") as batch:
+        batch.create_index("ix_identity_client_id", ["client_id"])
     with op.batch_alter_table("checkin") as batch:
         batch.create_index("ix_checkin_status_due_at", ["status", "due_at"])
         batch.create_index("ix_checkin_status_remind_at", ["status", "remind_at"])
@@ -57,6 +60,8 @@ def downgrade() -> None:
         batch.drop_index("ix_checkin_status_sent_at")
         batch.drop_index("ix_checkin_status_remind_at")
         batch.drop_index("ix_checkin_status_due_at")
+    with op.batch_alter_table("identity") as batch:
+        batch.drop_index("ix_identity_client_id")
     for table, column in (
         ("appointment", "next_digest_at"),
         ("practitioner", "next_digest_at"),
