@@ -245,7 +245,8 @@ def _ticks(points: list[TickPoint]) -> list[str]:
                 fmt(median(s.total_ms) / p.clients, 2),
                 fmt(median(bu.total_ms), 0),
                 fmt(median(bu.cpu_ms), 0),
-                fmt(median(bu.checkins_ms) / p.clients, 1),
+                fmt(p.clients / (median(bu.checkins_ms) / 1000), 0),
+                _mb(max(p.burst_peak_kb, p.built_rss_kb)),
             ]
         )
     lines += _table(
@@ -259,7 +260,8 @@ def _ticks(points: list[TickPoint]) -> list[str]:
             "steady ms per client",
             "burst ms",
             "burst CPU ms",
-            "burst ms per check-in",
+            "burst check-ins queued/s",
+            "peak RSS MB",
         ],
         rows,
     )

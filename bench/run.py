@@ -3,6 +3,7 @@
     python -m bench.run              # the full run (about 6 minutes on 2 busy cores)
     python -m bench.run --quick      # smaller sizes, fewer repetitions
     python -m bench.run --only ticks --output -    # one section, markdown to stdout
+    python -m bench.run --only ticks --clients 100000 --json   # one JSON object
 
 PostgreSQL: ``--postgres-url`` or ``FEEDBACK_BOT_BENCH_POSTGRES_URL`` (default
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``); each scenario gets a fresh database
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import sqlite3
@@ -30,7 +32,7 @@ from bench.dispatch import run_dispatch
 from bench.inbound import run_inbound
 from bench.memory import run_build_memory, run_crypto
 from bench.report import Results, render, write
-from bench.ticks import run_ticks
+from bench.ticks import run_ticks, summary
 
 SECTIONS = ("inbound", "dispatch", "ticks", "memory")
 
@@ -60,7 +62,7 @@ FULL = Sizes(
     dispatch_reps=3,
     pacing_messages=100,
     pacing_chats=10,
-    ticks=((10, 5, 3), (100, 5, 3), (1000, 3, 3)),
+    ticks=((1000, 5, 3), (10_000, 5, 2), (100_000, 5, 2)),
     trace_max_clients=100,
     crypto_loops=300,
     crypto_reps=21,
@@ -74,7 +76,7 @@ QUICK = Sizes(
     dispatch_reps=3,
     pacing_messages=50,
     pacing_chats=10,
-    ticks=((10, 3, 3), (100, 3, 3)),
+    ticks=((100, 3, 3), (1000, 3, 3)),
     trace_max_clients=100,
     crypto_loops=200,
     crypto_reps=9,
@@ -158,7 +160,7 @@ def machine(pg_version: str | None) -> dict[str, str]:
 async def main_async(args: argparse.Namespace) -> Results:
     t0 = time.perf_counter()
     sizes = QUICK if args.quick else FULL
-    backends = [Backend("sqlite")]
+    backends = [] if args.no_sqlite else [Backend("sqlite")]
     pg_version = None
     notes: list[str] = []
     if not args.no_postgres:
@@ -218,8 +220,9 @@ async def main_async(args: argparse.Namespace) -> Results:
             )
         section_done("dispatcher")
     if "ticks" in only:
+        tick_sizes = ((args.clients, 5, args.burst_runs),) if args.clients else sizes.ticks
         for b in backends:
-            for n, steady, burst in sizes.ticks:
+            for n, steady, burst in tick_sizes:
                 _log(f"{b.name}: ticks, {n} clients", t0)
                 results.ticks.append(
                     await run_ticks(
@@ -246,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--postgres-url", help="server for the per-run PostgreSQL databases")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section")
     parser.add_argument(
@@ -253,7 +257,17 @@ def main(argv: list[str] | None = None) -> None:
         help="where to write the results: a markdown file whose generated part is replaced, "
         "or - for stdout (default: docs/benchmarks.md; stdout with --only)",
     )
+    parser.add_argument("--clients", type=int, help="ticks: only this many clients")
+    parser.add_argument("--burst-runs", type=int, default=2, help="with --clients: burst ticks")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object (the ticks' figures)"
+    )
     args = parser.parse_args(argv)
+    if args.json:
+        results = asyncio.run(main_async(args))
+        out = {"machine": results.machine, "ticks": [summary(p) for p in results.ticks]}
+        sys.stdout.write(json.dumps(out) + "\n")
+        return
     output = args.output or ("-" if args.only else str(REPO / "docs" / "benchmarks.md"))
     results = asyncio.run(main_async(args))
     if output == "-":

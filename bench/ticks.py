@@ -8,7 +8,9 @@ Two kinds of tick are timed:
 * **burst** — the beat at Thursday 18:10 that sends every client's weekly check-in at once
   (jitter is at most 5 minutes, so all of them are due). Each repetition is the next week.
 
-Clients are seeded as rows (25 per practitioner), consented the week before. The ticks run
+Clients are seeded as rows with bulk inserts (25 per practitioner, ``bench/seed.py``),
+consented the week before; their stored next-due times say "look at me" (as after
+migration 0009), so the first burst also computes every client's next slot. The ticks run
 in a fresh process, which also reports its peak RSS.
 """
 
@@ -20,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bench.common import Backend, Rig, make_rig, run_child, seed_clients_direct
-from bench.stats import settle
+from bench.common import Backend, Rig, make_rig, run_child
+from bench.seed import seed_clients
+from bench.stats import median, settle
 from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.storage.models import OutboxMessage
 
@@ -89,8 +92,12 @@ async def run_ticks(
     async with backend.database() as url:
         rig = await make_rig(url, key=key)
         try:
-            await seed_clients_direct(
-                rig, clients, per_practitioner=PER_PRACTITIONER, consented_at=CONSENTED
+            await seed_clients(
+                rig.app.sessions,
+                rig.app.config,
+                clients,
+                now=CONSENTED,
+                per_practitioner=PER_PRACTITIONER,
             )
         finally:
             await rig.close()
@@ -104,3 +111,45 @@ async def run_ticks(
     point.burst_traced_peak_kb = float(out.get("burst_traced_peak_kb", 0.0))
     point.peak_reset = bool(out["reset_ok"])
     return point
+
+
+def summary(point: TickPoint) -> dict[str, float | int | str]:
+    """The figures a script reads (``bench.run --json``): medians, ms and per second."""
+    burst_s = median(point.burst.checkins_ms) / 1000
+    return {
+        "backend": point.backend,
+        "clients": point.clients,
+        "steady_beat_ms": round(median(point.steady.total_ms), 2),
+        "steady_checkins_ms": round(median(point.steady.checkins_ms), 2),
+        "steady_digests_ms": round(median(point.steady.digests_ms), 2),
+        "steady_cpu_ms": round(median(point.steady.cpu_ms), 2),
+        "burst_checkins_per_s": round(point.clients / burst_s, 1) if burst_s else 0.0,
+        "burst_checkin_tick_ms": round(median(point.burst.checkins_ms), 1),
+        # CPU of the ticking process over the whole burst beat (the PostgreSQL server's
+        # work is not in it; SQLite's is): steadier than wall time on a busy machine.
+        "burst_cpu_ms": round(median(point.burst.cpu_ms), 1),
+        "burst_beat_ms": round(median(point.burst.total_ms), 1),
+        "peak_rss_mb": round(max(point.burst_peak_kb, point.built_rss_kb) / 1024, 1),
+        "built_rss_mb": round(point.built_rss_kb / 1024, 1),
+        "steady_runs": len(point.steady.total_ms),
+        "burst_runs": len(point.burst.total_ms),
+    }
+
+
+async def run_naive(backend: Backend, *, clients: int) -> dict[str, object]:
+    """One APScheduler job per client (``bench.naive``), in a fresh process."""
+    key = generate_key()
+    async with backend.database() as url:
+        rig = await make_rig(url, key=key)
+        try:
+            await seed_clients(
+                rig.app.sessions,
+                rig.app.config,
+                clients,
+                now=CONSENTED,
+                per_practitioner=PER_PRACTITIONER,
+            )
+        finally:
+            await rig.close()
+        out = await run_child("bench.naive", url, str(clients), key=key)
+    return {"backend": backend.name, "clients": clients, **out}

@@ -134,8 +134,7 @@ async def test_words_typed_at_a_scale_question_are_kept_as_a_note_or_as_somethin
     bot: Harness,
 ) -> None:
     _, cid = await setup(bot)
-    await bot.says("alex", "!checkins")
-    await bot.presses("alex", "Once a week")  # Thursdays 18:00
+    await bot.says("alex", "!checkins weekly thursday 18:00")
     bot.clock.set(datetime(2026, 11, 19, 18, 5, tzinfo=UTC))
     await bot.tick()
     await bot.presses("alex", "Nothing today")

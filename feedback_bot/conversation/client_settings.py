@@ -12,6 +12,7 @@ from feedback_bot.people.practice_config import _HHMM
 from feedback_bot.people.rules import client_tz
 from feedback_bot.privacy.audit import record
 from feedback_bot.privacy.data_rights import erase_client, export_client, export_json
+from feedback_bot.scheduling.due import reschedule_client
 from feedback_bot.scheduling.wallclock import is_valid_zone
 from feedback_bot.storage.states import Cadence, ClientStatus, Delivery, OutboxKind
 
@@ -29,6 +30,7 @@ async def pause(turn: ClientTurn) -> None:
     if turn.client.status == ClientStatus.ACTIVE:
         turn.client.status = ClientStatus.PAUSED
         turn.client.status_changed_at = turn.now
+        await reschedule_client(turn.session, turn.client, turn.now)
     turn.say(turn.t("pause.done"))
 
 
@@ -39,6 +41,7 @@ async def resume(turn: ClientTurn) -> None:
     turn.client.status = ClientStatus.ACTIVE
     turn.client.status_changed_at = turn.now
     turn.identity.reachable = True
+    await reschedule_client(turn.session, turn.client, turn.now)
     turn.say(turn.t("pause.resumed"))
 
 
@@ -206,7 +209,7 @@ async def _set_weekly(turn: ClientTurn, day: int, at: str) -> None:
 
 
 async def _checkins_changed(turn: ClientTurn) -> None:
-    # The scheduler reads the client's fields on its next tick: nothing else to persist.
+    await reschedule_client(turn.session, turn.client, turn.now)
     await turn.reset()
     turn.say(turn.t("schedule.checkins.done") + " " + schedule_text.checkins_now(turn))
 
@@ -222,6 +225,7 @@ async def timezone(turn: ClientTurn) -> None:
         turn.say(turn.t("settings.timezone_current", tz=current))
     elif is_valid_zone(wanted):
         turn.client.timezone = wanted
+        await reschedule_client(turn.session, turn.client, turn.now)
         turn.say(turn.t("settings.timezone_done", tz=wanted))
     else:
         turn.say(turn.t("settings.timezone_bad", tz=wanted[:64]))
@@ -235,12 +239,14 @@ async def quiet(turn: ClientTurn) -> None:
     if [w.lower() for w in words] == ["off"]:
         # Equal start and end mean no quiet hours (scheduling/wallclock.in_quiet_hours).
         turn.client.quiet_start = turn.client.quiet_end = "00:00"
+        await reschedule_client(turn.session, turn.client, turn.now)
         turn.say(turn.t("schedule.quiet.done") + " " + schedule_text.quiet_now(turn))
         return
     if len(words) != 2 or not all(_HHMM.match(w) for w in words):
         turn.say(schedule_text.quiet_now(turn) + "\n\n" + turn.t("settings.quiet_bad"))
         return
     turn.client.quiet_start, turn.client.quiet_end = (schedule_text.hhmm(w) for w in words)
+    await reschedule_client(turn.session, turn.client, turn.now)
     turn.say(turn.t("schedule.quiet.done") + " " + schedule_text.quiet_now(turn))
 
 

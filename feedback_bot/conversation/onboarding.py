@@ -11,6 +11,7 @@ from feedback_bot.conversation.turn import ClientTurn, PractitionerTurn, Turn, l
 from feedback_bot.people.codes import FailedCodeThrottle, redeem
 from feedback_bot.ports import AfterSend
 from feedback_bot.privacy.audit import record
+from feedback_bot.scheduling.due import reschedule_client
 from feedback_bot.storage.models import ConsentRecord, Identity
 from feedback_bot.storage.states import ClientStatus, OutboxKind
 
@@ -100,7 +101,7 @@ async def on_consent(turn: ClientTurn, key: str) -> None:
 
 
 async def on_alerts(turn: ClientTurn, key: str) -> None:
-    _give_consent(turn, risk_alerts=key == "yes_alert")
+    await _give_consent(turn, risk_alerts=key == "yes_alert")
     await record(turn.session, turn.now, "client", "consent.given", "client", turn.client.id)
     await turn.reset()
     turn.say(turn.t("onboarding.done") + "\n\n" + turn.t("common.pause_stop"))
@@ -110,7 +111,7 @@ async def consent_with_words(turn: ClientTurn) -> None:
     """They pressed "I agree" and then wrote instead of answering about alerts. Consent
     given is consent given: alerts stay off until they answer, which they are asked
     again, gently, later (``draft_clock``); their words go on as feedback."""
-    _give_consent(turn, risk_alerts=False)
+    await _give_consent(turn, risk_alerts=False)
     turn.client.alerts_ask_at = turn.now + ALERTS_ASK_AGAIN_AFTER
     await record(turn.session, turn.now, "client", "consent.given", "client", turn.client.id)
     await turn.reset()
@@ -138,13 +139,14 @@ async def on_alerts_again(turn: ClientTurn, key: str) -> None:
     turn.say(turn.t("words.alerts_on" if client.risk_alerts else "words.alerts_off"))
 
 
-def _give_consent(turn: ClientTurn, *, risk_alerts: bool) -> None:
+async def _give_consent(turn: ClientTurn, *, risk_alerts: bool) -> None:
     client = turn.client
     client.risk_alerts = risk_alerts
     client.status = ClientStatus.ACTIVE
     client.status_changed_at = turn.now
     client.consented_at = turn.now
     client.consent_version = turn.deps.config.consent_version
+    await reschedule_client(turn.session, client, turn.now)
     turn.session.add(
         ConsentRecord(
             client_id=client.id,
@@ -159,6 +161,7 @@ async def withdraw_consent(turn: ClientTurn) -> None:
     client = turn.client
     client.status = ClientStatus.STOPPED
     client.status_changed_at = turn.now
+    await reschedule_client(turn.session, client, turn.now)
     open_consents = await turn.session.execute(
         select(ConsentRecord).where(
             ConsentRecord.client_id == client.id, ConsentRecord.withdrawn_at.is_(None)

@@ -14,6 +14,7 @@ from feedback_bot.people.clients import AliasTaken, alias_key, create_client
 from feedback_bot.people.codes import issue
 from feedback_bot.people.rules import find_client_by_alias, practitioner_tz
 from feedback_bot.privacy.audit import record
+from feedback_bot.scheduling.due import reschedule_appointment
 from feedback_bot.scheduling.wallclock import WEEKDAYS, local_to_utc, next_weekly_occurrence, zone
 from feedback_bot.storage.models import Appointment, Client, FeedbackItem
 from feedback_bot.storage.states import ItemStatus, Routing
@@ -158,15 +159,15 @@ async def set_session(turn: PractitionerTurn) -> None:
     if when <= turn.now:
         turn.say(turn.t("schedule.session.past", when=shown, alias=client.alias))
         return
-    turn.session.add(
-        Appointment(
-            client_id=client.id,
-            starts_at=when,
-            weekly=weekly,
-            duration_minutes=50,
-            created_at=turn.now,
-        )
+    appointment = Appointment(
+        client_id=client.id,
+        starts_at=when,
+        weekly=weekly,
+        duration_minutes=50,
+        created_at=turn.now,
     )
+    turn.session.add(appointment)
+    await reschedule_appointment(turn.session, appointment, client, turn.now)
     turn.say(
         turn.t(
             "practitioner.session_set",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +22,7 @@ from feedback_bot.ports import Choice
 from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.appointments import occurrences
 from feedback_bot.scheduling.clock import Clock
+from feedback_bot.scheduling.due import next_pre_session_digest, next_weekly_digest
 from feedback_bot.scheduling.wallclock import parse_hhmm, weekly_occurrence_on_or_before, zone
 from feedback_bot.services import Services
 from feedback_bot.storage.database import upsert_insert
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 # How far back a pre-session digest looks for the last session (none within it: it
 # shows everything the client has shared so far).
 LAST_SESSION_LOOKBACK = timedelta(days=120)
+DUE_BATCH = 500  # practitioners (or appointments) looked at per beat and kind
 
 
 def trend_chart(view: DigestView) -> bytes | None:
@@ -68,22 +71,62 @@ class DigestService:
 
     # -- scheduled -----------------------------------------------------------------
     async def tick(self, now: datetime) -> int:
+        """Weekly digests of practitioners, and pre-session digests of appointments, whose
+        stored next-due time has come; each in its own transaction, which claims the row,
+        moves its time on and composes the digest, so one failure loses nothing else."""
         sent = 0
+        for model, run in ((Practitioner, self._weekly), (Appointment, self._pre_session)):
+            seen: set[int] = set()  # rows another worker holds come back: look once
+            while fresh := [i for i in await self._due(model, now) if i not in seen]:
+                seen.update(fresh)
+                for row_id in fresh:
+                    sent += await run(row_id, now)
+        return sent
+
+    async def _due(self, model: type[Practitioner] | type[Appointment], now: datetime) -> list[int]:
+        """Ids whose digest time has come, soonest first, a bounded batch."""
         async with self._sessions() as session:
-            practitioners = list(
+            return list(
                 (
-                    await session.execute(select(Practitioner).where(Practitioner.active.is_(True)))
+                    await session.execute(
+                        select(model.id)
+                        .where(model.next_digest_at <= now)
+                        .order_by(model.next_digest_at)
+                        .limit(DUE_BATCH)
+                    )
                 ).scalars()
             )
-        for pr in practitioners:
-            sent += await self._weekly(pr.id, now)
-            sent += await self._pre_session(pr.id, now)
-        return sent
+
+    @staticmethod
+    async def _claim_due(
+        session: AsyncSession,
+        model: type[Practitioner] | type[Appointment],
+        row_id: int,
+        now: datetime,
+    ) -> Practitioner | Appointment | None:
+        """The row, locked, if it is still due (another worker may have taken it)."""
+        row = (
+            await session.execute(
+                select(model)
+                .where(model.id == row_id, model.next_digest_at <= now)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalar_one_or_none()
+        return cast(Practitioner | Appointment | None, row)
 
     async def _weekly(self, practitioner_id: int, now: datetime) -> int:
         sent = 0
         async with self._sessions() as session, session.begin():
-            pr, practice = await self._load(session, practitioner_id)
+            pr = await self._claim_due(session, Practitioner, practitioner_id, now)
+            if not isinstance(pr, Practitioner):
+                return 0
+            practice = await session.get(Practice, pr.practice_id)
+            assert practice is not None
+            # Moved on in this transaction: claimed once, whatever else ticks.
+            pr.next_digest_at = next_weekly_digest(pr, practice, now) if pr.active else None
+            await session.flush()
+            if not pr.active:
+                return 0
             tz = zone(practitioner_tz(pr, practice))
             slot = weekly_occurrence_on_or_before(
                 pr.digest_weekday, parse_hhmm(pr.digest_time), tz, now
@@ -104,36 +147,38 @@ class DigestService:
                     )
         return sent
 
-    async def _pre_session(self, practitioner_id: int, now: datetime) -> int:
+    async def _pre_session(self, appointment_id: int, now: datetime) -> int:
         sent = 0
         async with self._sessions() as session, session.begin():
-            pr, practice = await self._load(session, practitioner_id)
+            appt = await self._claim_due(session, Appointment, appointment_id, now)
+            if not isinstance(appt, Appointment):
+                return 0
+            client = await session.get(Client, appt.client_id)
+            assert client is not None
+            pr, practice = await self._load(session, client.practitioner_id)
             tz_name = practitioner_tz(pr, practice)
             lead = timedelta(hours=pr.pre_session_hours)
-            clients = select(Client.id).where(
-                Client.practitioner_id == pr.id,
-                Client.status.in_([ClientStatus.ACTIVE, ClientStatus.PAUSED]),
-            )
-            appts = (
-                await session.execute(select(Appointment).where(Appointment.client_id.in_(clients)))
-            ).scalars()
-            appts_list = list(appts)
-            for appt in appts_list:
-                for start in occurrences(appt, tz_name, now, now + lead):
-                    key = f"{appt.client_id}:{start.isoformat()}"
-                    digest = await self._claim_slot(
-                        session, pr.id, DigestKind.PRE_SESSION, key, now
+            appt.next_digest_at = next_pre_session_digest(appt, tz_name, lead, now + lead)
+            await session.flush()
+            if not pr.active or client.status not in (ClientStatus.ACTIVE, ClientStatus.PAUSED):
+                return 0
+            for start in occurrences(appt, tz_name, now, now + lead):
+                key = f"{appt.client_id}:{start.isoformat()}"
+                digest = await self._claim_slot(session, pr.id, DigestKind.PRE_SESSION, key, now)
+                if digest is not None:
+                    # Everything since the client's last session, not only since a digest.
+                    theirs = await session.execute(
+                        select(Appointment).where(Appointment.client_id == appt.client_id)
                     )
-                    if digest is not None:
-                        last = _last_session(appts_list, appt.client_id, tz_name, now)
-                        sent += await self._compose(
-                            session,
-                            pr,
-                            digest,
-                            since=last,
-                            only=[appt.client_id],
-                            since_session=True,
-                        )
+                    last = _last_session(list(theirs.scalars()), appt.client_id, tz_name, now)
+                    sent += await self._compose(
+                        session,
+                        pr,
+                        digest,
+                        since=last,
+                        only=[appt.client_id],
+                        since_session=True,
+                    )
         return sent
 
     async def _claim_slot(

@@ -17,6 +17,7 @@ from feedback_bot.people.practice_config import (
 )
 from feedback_bot.privacy.audit import record
 from feedback_bot.scheduling.clock import Clock
+from feedback_bot.scheduling.due import reschedule_practitioner
 from feedback_bot.scheduling.wallclock import WEEKDAYS, is_valid_zone
 from feedback_bot.services import Services, practice_crisis_resources
 from feedback_bot.storage.models import AuditEvent, Identity, Practice, Practitioner
@@ -87,6 +88,7 @@ class Admin:
             )
             session.add(pr)
             await session.flush()
+            await reschedule_practitioner(session, pr, now)
             if feedback_contact:
                 practice.feedback_contact_id = pr.id
             code = issue(

@@ -61,6 +61,7 @@ async def load_hash_key(sessions: async_sessionmaker[AsyncSession], vault: Vault
     try:
         vault.use_hash_key(open_key(vault, uid, token))
     except DecryptionError:
-        log.error("the stored hash key is sealed under an encryption key that is not configured")
+        # Not an error line of its own: `run` says which keys are missing, and how to fix it.
+        log.debug("the stored hash key is sealed under an encryption key that is not configured")
         return False
     return True

@@ -11,24 +11,20 @@ import hashlib
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.delivery.choice_ids import checkin_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.metrics import CHECKINS_SENT
-from feedback_bot.people.rules import client_chat, client_tz, client_tz_of
+from feedback_bot.people.rules import client_chat, client_tz_of
 from feedback_bot.ports import Choice
-from feedback_bot.scheduling.appointments import occurrences
 from feedback_bot.scheduling.clock import Clock
+from feedback_bot.scheduling.due import next_slot_after, slots_owed
 from feedback_bot.scheduling.settings import SchedulingSettings
-from feedback_bot.scheduling.wallclock import (
-    after_quiet_hours,
-    parse_hhmm,
-    weekly_occurrence_on_or_before,
-    zone,
-)
+from feedback_bot.scheduling.wallclock import after_quiet_hours, parse_hhmm, zone
 from feedback_bot.services import Services
 from feedback_bot.storage.database import upsert_insert
 from feedback_bot.storage.models import (
@@ -53,8 +49,9 @@ log = logging.getLogger(__name__)
 # The answers a check-in offers, in order; "later" asks once more after a while.
 CHECKIN_OPTIONS = ["good", "not_right", "nothing", "later"]
 
-AFTER_SESSION_LOOKBACK = timedelta(days=7)
-SEND_BATCH = 50
+# Clients planned, and due slots resolved, per transaction (see ``tick``).
+PLAN_BATCH = 500
+SEND_BATCH = 200
 
 
 def jitter_seconds(client_id: int, slot: datetime, spread: int) -> int:
@@ -79,11 +76,15 @@ class CheckinScheduler:
         self._settings = settings
 
     async def tick(self, now: datetime) -> None:
-        # Each step's claims are conditional updates, so overlapping ticks (or workers)
-        # still can't send a slot twice. Sending commits in small batches: a weekly burst
-        # must not hold SQLite's write lock (and so every incoming message) for seconds.
-        async with self._sessions() as session, session.begin():
-            await self.plan(session, now)
+        # Planning reads only clients whose stored next-due time has come, and both steps
+        # commit per bounded batch: a weekly burst must not hold SQLite's write lock (and
+        # so every incoming message) for longer than one batch. Claims are row locks on
+        # PostgreSQL and conditional updates everywhere, so overlapping ticks (or
+        # workers) still can't send a slot twice.
+        while True:
+            async with self._sessions() as session, session.begin():
+                if await self.plan(session, now, limit=PLAN_BATCH) < PLAN_BATCH:
+                    break
         while True:
             async with self._sessions() as session, session.begin():
                 if await self.send_due(session, now, limit=SEND_BATCH) < SEND_BATCH:
@@ -93,81 +94,81 @@ class CheckinScheduler:
             await self.expire(session, now)
 
     # -- planning ------------------------------------------------------------------
-    async def plan(self, session: AsyncSession, now: datetime) -> int:
-        """Insert the slots that have come due; returns how many were new.
-
-        Reads first and writes only what is missing: on SQLite a write takes the database
-        lock until commit, so a tick that wrote for every client would hold up incoming
-        messages for its whole length."""
+    async def plan(self, session: AsyncSession, now: datetime, limit: int = PLAN_BATCH) -> int:
+        """Plan up to ``limit`` clients whose next check-in time has come: insert the
+        slots they are owed (the unique key makes a second insert a no-op) and move their
+        next-due time on, in this transaction. Returns how many clients were looked at."""
         rows = (
             await session.execute(
-                select(Client, Practitioner, Practice)
+                select(
+                    Client.id,
+                    Client.status,
+                    Client.checkin_cadence,
+                    Client.checkin_weekday,
+                    Client.checkin_time,
+                    Client.after_session_hours,
+                    Client.quiet_start,
+                    Client.quiet_end,
+                    Client.consented_at,
+                    Client.next_checkin_at,
+                    func.coalesce(Client.timezone, Practitioner.timezone, Practice.timezone),
+                )
                 .join(Practitioner, Practitioner.id == Client.practitioner_id)
                 .join(Practice, Practice.id == Practitioner.practice_id)
-                .where(Client.status == ClientStatus.ACTIVE, Client.checkin_cadence != Cadence.OFF)
+                .where(Client.next_checkin_at <= now)
+                .order_by(Client.next_checkin_at)
+                .limit(limit)
+                .with_for_update(of=Client, skip_locked=True)
             )
         ).all()
         if not rows:
             return 0
-        ids = [client.id for client, _, _ in rows]
         appointments: dict[int, list[Appointment]] = defaultdict(list)
-        for appt in (
-            await session.execute(select(Appointment).where(Appointment.client_id.in_(ids)))
-        ).scalars():
-            appointments[appt.client_id].append(appt)
-        wanted: list[tuple[Client, CheckinKind, datetime, str]] = []
-        for client, practitioner, practice in rows:
-            tz_name = client_tz(client, practitioner, practice)
-            for kind, slot in self._slots(client, appointments[client.id], tz_name, now):
-                wanted.append((client, kind, slot, tz_name))
-        if not wanted:
-            return 0
-        earliest = min(slot for _, _, slot, _ in wanted)
-        have = {
-            (cid, kind, at.timestamp())
-            for cid, kind, at in (
+        after_session = [r.id for r in rows if r.checkin_cadence == Cadence.AFTER_SESSION]
+        if after_session:  # at most ``limit`` ids
+            for appt in (
                 await session.execute(
-                    select(Checkin.client_id, Checkin.kind, Checkin.slot_at).where(
-                        Checkin.client_id.in_(ids), Checkin.slot_at >= earliest
-                    )
+                    select(Appointment).where(Appointment.client_id.in_(after_session))
                 )
-            ).all()
-        }
-        created = 0
-        for client, kind, slot, tz_name in wanted:
-            if (client.id, kind, slot.timestamp()) not in have:
-                created += await self._insert_slot(session, client, kind, slot, tz_name, now)
-        return created
-
-    @staticmethod
-    def _slots(
-        client: Client, appointments: list[Appointment], tz_name: str, now: datetime
-    ) -> list[tuple[CheckinKind, datetime]]:
-        since = client.consented_at or now
-        if client.checkin_cadence == Cadence.WEEKLY:
-            slot = weekly_occurrence_on_or_before(
-                client.checkin_weekday, parse_hhmm(client.checkin_time), zone(tz_name), now
+            ).scalars():
+                appointments[appt.client_id].append(appt)
+        slots: list[dict[str, object]] = []
+        moves: list[dict[str, object]] = []
+        for row in rows:
+            tz_name = str(row[-1])
+            appts = appointments[row.id]
+            for kind, slot in slots_owed(row, appts, tz_name, now):
+                slots.append(self._slot_row(row, kind, slot, tz_name, now))
+            moves.append(
+                {
+                    "b_id": row.id,
+                    "b_old": row.next_checkin_at,
+                    "b_new": next_slot_after(row, appts, tz_name, now),
+                }
             )
-            return [(CheckinKind.WEEKLY, slot)] if slot >= since else []
-        out = []
-        hours = timedelta(hours=client.after_session_hours)
-        window_start = now - AFTER_SESSION_LOOKBACK - hours
-        for appt in appointments:
-            for start in occurrences(appt, tz_name, window_start, now):
-                slot = start + timedelta(minutes=appt.duration_minutes) + hours
-                if since <= slot <= now:
-                    out.append((CheckinKind.AFTER_SESSION, slot))
-        return out
+        if slots:
+            insert = upsert_insert(session)
+            await session.execute(
+                insert(Checkin).on_conflict_do_nothing(
+                    index_elements=["client_id", "kind", "slot_at"]
+                ),
+                slots,
+            )
+        # Conditional on the time read: a change committed meanwhile (SQLite has no row
+        # locks) keeps the time it computed.
+        table = cast(Table, Client.__table__)
+        conn = await session.connection()
+        await conn.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.next_checkin_at == bindparam("b_old"))
+            .values(next_checkin_at=bindparam("b_new")),
+            moves,
+        )
+        return len(rows)
 
-    async def _insert_slot(
-        self,
-        session: AsyncSession,
-        client: Client,
-        kind: CheckinKind,
-        slot: datetime,
-        tz_name: str,
-        now: datetime,
-    ) -> int:
+    def _slot_row(
+        self, client: Any, kind: CheckinKind, slot: datetime, tz_name: str, now: datetime
+    ) -> dict[str, object]:
         tz = zone(tz_name)
         quiet = parse_hhmm(client.quiet_start), parse_hhmm(client.quiet_end)
         due = after_quiet_hours(slot, *quiet, tz)
@@ -177,88 +178,107 @@ class CheckinScheduler:
         due = after_quiet_hours(jittered, *quiet, tz)
         grace = timedelta(minutes=self._settings.missed_slot_grace_minutes)
         status = CheckinStatus.MISSED if now - due > grace else CheckinStatus.SCHEDULED
-        insert = upsert_insert(session)
-        result = await session.execute(
-            insert(Checkin)
-            .values(
-                client_id=client.id,
-                kind=kind,
-                slot_at=slot,
-                due_at=due,
-                status=status,
-                reminded=False,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["client_id", "kind", "slot_at"])
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return {
+            "client_id": client.id,
+            "kind": kind,
+            "slot_at": slot,
+            "due_at": due,
+            "status": status,
+            "reminded": False,
+            "created_at": now,
+        }
 
     # -- sending -------------------------------------------------------------------
     async def send_due(self, session: AsyncSession, now: datetime, limit: int = SEND_BATCH) -> int:
         """Resolve up to ``limit`` due slots (sent, skipped or missed); returns how many."""
         grace = timedelta(minutes=self._settings.missed_slot_grace_minutes)
         due = (
-            (
-                await session.execute(
-                    select(Checkin.id)
-                    .where(Checkin.status == CheckinStatus.SCHEDULED, Checkin.due_at <= now)
-                    .order_by(Checkin.due_at)
-                    .limit(limit)
+            await session.execute(
+                select(
+                    Checkin.id, Checkin.client_id, Checkin.due_at, Client.status, Client.language
                 )
+                .join(Client, Client.id == Checkin.client_id)
+                .where(Checkin.status == CheckinStatus.SCHEDULED, Checkin.due_at <= now)
+                # due_at alone: the index's order, so the scan stops at ``limit`` rows (a
+                # tie-breaker made both databases join and sort every due row per batch).
+                .order_by(Checkin.due_at)
+                .limit(limit)
+                .with_for_update(of=Checkin, skip_locked=True)
             )
-            .scalars()
-            .all()
-        )
-        for checkin_id in due:
-            await self._send_one(session, checkin_id, now, grace)
-        return len(due)
-
-    async def _send_one(
-        self, session: AsyncSession, checkin_id: int, now: datetime, grace: timedelta
-    ) -> int:
-        checkin = await session.get(Checkin, checkin_id)
-        assert checkin is not None
-        client = await session.get(Client, checkin.client_id)
-        target = await client_chat(session, checkin.client_id)
-        if now - checkin.due_at > grace:
-            new_status = CheckinStatus.MISSED  # too late to be kind; the next slot will come
-        elif client is None or client.status != ClientStatus.ACTIVE or target is None:
-            new_status = CheckinStatus.SKIPPED
-        else:
-            new_status = CheckinStatus.SENT
-        claimed = await session.execute(
-            update(Checkin)
-            .where(Checkin.id == checkin_id, Checkin.status == CheckinStatus.SCHEDULED)
-            .values(status=new_status, sent_at=now if new_status == CheckinStatus.SENT else None)
-        )
-        if claimed.rowcount != 1 or new_status != CheckinStatus.SENT:  # type: ignore[attr-defined]
+        ).all()
+        if not due:
             return 0
-        assert client is not None and target is not None
-        # Only one open check-in at a time: an older unanswered one quietly lapses.
-        await session.execute(
-            update(Checkin)
-            .where(
-                Checkin.client_id == client.id,
-                Checkin.id != checkin_id,
-                Checkin.status.in_([CheckinStatus.SENT, CheckinStatus.SNOOZED]),
+        targets: dict[int, Identity] = {}
+        for ident in (
+            await session.execute(
+                select(Identity)
+                .where(
+                    Identity.client_id.in_({r.client_id for r in due}),  # at most ``limit``
+                    Identity.reachable.is_(True),
+                )
+                .order_by(Identity.id.desc())
             )
-            .values(status=CheckinStatus.EXPIRED)
+        ).scalars():
+            assert ident.client_id is not None
+            targets[ident.client_id] = ident  # the oldest reachable chat wins (client_chat)
+        outcome: dict[CheckinStatus, list[int]] = defaultdict(list)
+        for r in due:
+            if now - r.due_at > grace:
+                outcome[CheckinStatus.MISSED].append(r.id)  # too late to be kind
+            elif r.status != ClientStatus.ACTIVE or r.client_id not in targets:
+                outcome[CheckinStatus.SKIPPED].append(r.id)
+            else:
+                outcome[CheckinStatus.SENT].append(r.id)
+        claimed: set[int] = set()
+        for status, ids in outcome.items():
+            result = await session.execute(
+                update(Checkin)
+                .where(Checkin.id.in_(ids), Checkin.status == CheckinStatus.SCHEDULED)
+                .values(status=status, sent_at=now if status == CheckinStatus.SENT else None)
+                .returning(Checkin.id)
+                .execution_options(synchronize_session=False)
+            )
+            if status == CheckinStatus.SENT:
+                claimed.update(result.scalars())
+        sent = [r for r in due if r.id in claimed]
+        if not sent:
+            return len(due)
+        # Only one open check-in at a time: an older unanswered one quietly lapses (also
+        # one sent earlier in this batch, when a client had two slots due).
+        newest = {r.client_id: r.id for r in sent}
+        # One statement per client, by equality: an IN list over a table the planner has
+        # no statistics for yet (a first weekly burst) makes PostgreSQL scan all of it.
+        table = cast(Table, Checkin.__table__)
+        conn = await session.connection()
+        await conn.execute(
+            update(table)
+            .where(
+                table.c.client_id == bindparam("b_client"),
+                table.c.id != bindparam("b_keep"),
+                # Not in_(): an expanding list cannot be used with executemany.
+                or_(table.c.status == CheckinStatus.SENT, table.c.status == CheckinStatus.SNOOZED),
+            )
+            .values(status=CheckinStatus.EXPIRED),
+            [{"b_client": c, "b_keep": k} for c, k in newest.items()],
         )
-        self._enqueue(session, client, target, checkin_id, "checkin.ask", CHECKIN_OPTIONS, now)
-        CHECKINS_SENT.inc()
-        return 1
+        for r in sent:
+            lang = r.language or self._deps.config.language
+            self._enqueue(
+                session, lang, targets[r.client_id], r.id, "checkin.ask", CHECKIN_OPTIONS, now
+            )
+        CHECKINS_SENT.inc(len(sent))
+        return len(due)
 
     def _enqueue(
         self,
         session: AsyncSession,
-        client: Client,
+        lang: str,
         target: Identity,
         checkin_id: int,
         text_key: str,
         options: list[str],
         now: datetime,
     ) -> None:
-        lang = client.language or self._deps.config.language
         p = self._deps.prefix(target.platform)
         choices = tuple(
             Choice(
@@ -318,7 +338,8 @@ class CheckinScheduler:
             )
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 options = [k for k in CHECKIN_OPTIONS if k != "later"]
-                self._enqueue(session, client, target, checkin.id, "checkin.reminder", options, now)
+                lang = client.language or self._deps.config.language
+                self._enqueue(session, lang, target, checkin.id, "checkin.reminder", options, now)
                 sent += 1
         return sent
 

@@ -126,6 +126,9 @@ class Practitioner(Base):
     # The last "Client N" given out: automatic aliases never reuse a number, even after an
     # erasure took the client with the highest one.
     auto_alias_counter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the beat next has to look at this practitioner's weekly digest (stored, so a
+    # beat reads only who is due: scheduling/due.py). None: never (inactive).
+    next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
 
 
@@ -165,6 +168,10 @@ class Client(Base):
     # Words came before the alerts question was answered (off until then): when to ask it
     # again, gently. None: nothing to ask.
     alerts_ask_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When the beat next has to plan this client's check-ins: the next slot, or an earlier
+    # moment when a slot is owed. None: nothing will come (not active, off, no sessions).
+    # Kept by scheduling/due.py on every change to a schedule input.
+    next_checkin_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
 
 
@@ -179,7 +186,10 @@ class Identity(Base):
     address_enc: Mapped[str] = mapped_column(Text)
     address_hash: Mapped[str] = mapped_column(String(64))
     address: Sealed[str] = Sealed(lambda value: address_lookup(value))
-    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    # Indexed: a check-in batch looks up its clients' chats (client_chat does it per turn).
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), index=True
+    )
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))
@@ -307,12 +317,21 @@ class Appointment(Base):
     starts_at: Mapped[datetime]
     duration_minutes: Mapped[int] = mapped_column(Integer, default=50)
     weekly: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the pre-session digest for the next occurrence is due (start − lead); None: no
+    # occurrence to come.
+    next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
 
 
 class Checkin(Base):
     __tablename__ = "checkin"
-    __table_args__ = (UniqueConstraint("client_id", "kind", "slot_at"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", "kind", "slot_at"),
+        # What a beat asks: due slots, reminders due, open check-ins to expire.
+        Index("ix_checkin_status_due_at", "status", "due_at"),
+        Index("ix_checkin_status_remind_at", "status", "remind_at"),
+        Index("ix_checkin_status_sent_at", "status", "sent_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
     kind: Mapped[CheckinKind] = mapped_column(StrEnumText(CheckinKind, 16))

@@ -11,7 +11,7 @@ long ago) cannot both stay: the later one gets " (2)", " (3)" … appended.
 The hash parts and the alias rule are written out here, frozen as this migration used them.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 an acknowledgement tells each client once, whichever digest or ``ack ALIAS`` covered it.
 Items already in an acknowledged digest count as acknowledged then.
 
-Revision ID: 0012
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 
 from feedback_bot.storage.models import UTCDateTime
 
-revision = "0012"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None

@@ -9,8 +9,8 @@ A draft carries ``active_at`` (the client's last word to it) and ``draft_due_at`
 existing drafts are due at once. ``client.alerts_ask_at``: when to ask the alerts question
 again for someone who wrote instead of answering it.
 
-Revision ID: 0011
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from alembic import op
 
 import feedback_bot.storage.models
 
-revision = "0011"
-down_revision = "0012"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
