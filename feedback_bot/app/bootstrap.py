@@ -120,6 +120,9 @@ class App:
         now = self.clock.now()
         await self.checkins.tick(now)
         await self.digests.tick(now)
+        # Another worker (PostgreSQL) may have died between committing an event and
+        # handling it: nobody's new event, so nothing else would wake us for it.
+        self.wake()
 
     async def purge(self) -> dict[str, int]:
         return await purge_expired(self.sessions, self.clock.now(), self.settings.retention_days)
@@ -135,6 +138,10 @@ class App:
         for adapter in self.adapters.values():
             await open_practitioner_dms(self.sessions, self.deps, adapter, self.clock.now())
         self._tasks.append(asyncio.create_task(self._process_loop(), name="inbox"))
+        # Events a previous life committed and died before handling: the platform hands
+        # them over again, but as duplicates they wake nothing, so they would wait for
+        # the next new message from anyone.
+        self.wake()
         self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
         self._scheduler = start_clock_jobs(self)
 
