@@ -34,8 +34,7 @@ from tests.fakes.synapse import SynapseServer
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.matrix.conftest import unique
 from tests.matrix.proxy import CuttableProxy
-from tests.matrix.support import ClientUser
-from tests.matrix.test_app_conversation import open_chat
+from tests.matrix.support import ClientUser, open_chat
 from tests.telegram.app_harness import app_settings, telegram_adapter
 
 RISKY = "I have been thinking about ending my life"
