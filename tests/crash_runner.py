@@ -7,6 +7,10 @@ inside ``Inbox._store``, after its INSERT has run, before its transaction commit
 ``finally``, no ``atexit``, no adapter ``stop()``, no cursor save: whatever was not
 committed is gone, exactly as after a power cut or the OOM killer.
 
+``FEEDBACK_BOT_TEST_CRASH_AFTER_COMMIT_MARKER`` is the other side of the same moment: the
+process dies just after the marker event's inbox transaction has committed, before the
+engine has handled it and before the adapter has acknowledged it (cursor, offset).
+
 Without the marker this is the production entry point, unchanged. The hook lives here,
 not in ``feedback_bot``: production code has no test switches.
 """
@@ -35,7 +39,10 @@ from feedback_bot.storage.models import InboxEvent, OutboxMessage
 
 REPO = Path(__file__).resolve().parent.parent
 MARKER_ENV = "FEEDBACK_BOT_TEST_CRASH_MARKER"
+AFTER_COMMIT_ENV = "FEEDBACK_BOT_TEST_CRASH_AFTER_COMMIT_MARKER"
 DYING_NOTE = b"crash_runner: marker event reached the inbox; SIGKILL before commit\n"
+DYING_AFTER_COMMIT_NOTE = b"crash_runner: marker event committed to the inbox; SIGKILL\n"
+RUNNING_NOTE = "feedback bot running"  # what ``feedback-bot run`` logs once started
 
 # Set only while the marker event's own transaction runs (SQLAlchemy carries context
 # variables into the greenlet that runs the sync Session), so no other commit trips it.
@@ -67,17 +74,35 @@ def install(marker: str) -> None:
     Inbox._store = _store  # type: ignore[method-assign]
 
 
+def install_after_commit(marker: str) -> None:
+    original = Inbox._store
+
+    async def _store(self: Inbox, incoming: IncomingEvent) -> Any:
+        inserted = await original(self, incoming)
+        if inserted and marker in (incoming.text or ""):
+            os.write(2, DYING_AFTER_COMMIT_NOTE)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return inserted
+
+    Inbox._store = _store  # type: ignore[method-assign]
+
+
 # --- the test side: start, watch and always end these processes ----------------------------
 
 
-def bot_env(settings: Mapping[str, str], marker: str | None = None) -> dict[str, str]:
-    """The test's environment without any inherited bot settings, plus ``settings``."""
+def bot_env(
+    settings: Mapping[str, str], marker: str | None = None, *, after_commit: str | None = None
+) -> dict[str, str]:
+    """The test's environment without any inherited bot settings, plus ``settings``;
+    ``marker`` dies before the marker event's inbox commit, ``after_commit`` just after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACK_BOT_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(settings)
     if marker:
         env[MARKER_ENV] = marker
+    if after_commit:
+        env[AFTER_COMMIT_ENV] = after_commit
     return env
 
 
@@ -109,6 +134,12 @@ class BotProcess:
     def output(self, last: int = 4000) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return f"--- {self.name} (pid {self.pid}) output ---\n{text[-last:]}"
+
+    async def wait_running(self, seconds: float) -> None:
+        """Until the bot says it runs (its adapters started, its loops going)."""
+        await wait_for(
+            f"{self.name} to run", lambda: RUNNING_NOTE in self.output(last=10**6), seconds, (self,)
+        )
 
     async def wait_exit(self, seconds: float) -> int:
         await wait_for(f"{self.name} to exit", lambda: not self.alive(), seconds)
@@ -169,6 +200,9 @@ def main() -> None:
     marker = os.environ.get(MARKER_ENV)
     if marker:
         install(marker)
+    after_commit = os.environ.get(AFTER_COMMIT_ENV)
+    if after_commit:
+        install_after_commit(after_commit)
     settings = load_settings(settings_class(platforms()))
     configure(settings.log_level, platforms())
     run(lambda: run_forever(settings))

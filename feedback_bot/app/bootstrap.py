@@ -123,6 +123,9 @@ class App:
         await self.checkins.tick(now)
         await draft_clock.tick(self.sessions, self.deps, now)  # before digests: filed words go in
         await self.digests.tick(now)
+        # Another worker (PostgreSQL) may have died between committing an event and
+        # handling it: nobody's new event, so nothing else would wake us for it.
+        self.wake()
 
     async def purge(self) -> dict[str, int]:
         return await purge_expired(
@@ -144,6 +147,10 @@ class App:
         for adapter in self.adapters.values():
             await open_practitioner_dms(self.sessions, self.deps, adapter, self.clock.now())
         self._tasks.append(asyncio.create_task(self._process_loop(), name="inbox"))
+        # Events a previous life committed and died before handling: the platform hands
+        # them over again, but as duplicates they wake nothing, so they would wait for
+        # the next new message from anyone.
+        self.wake()
         self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
         self._scheduler = start_clock_jobs(self)
 

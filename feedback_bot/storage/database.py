@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import (
 from feedback_bot.storage.sealed import FieldVault
 
 BUSY_TIMEOUT_MS = 30000  # how long SQLite waits for another connection's write lock
-# Writes on the receiving path (inbox, platform cursors) wait much less: their adapter
-# retries anyway, and a long wait would hold up every event behind them (a crisis text
-# must be screened and answered within seconds while the database is locked).
+# Writes on the receiving path (inbox, platform cursors) wait much less, on SQLite and on
+# PostgreSQL: their adapter retries anyway, and a long wait would hold up every event
+# behind them (a crisis text must be screened and answered within seconds while the
+# database is locked).
 SHORT_LOCK_WAIT_MS = 3000
 
 
@@ -70,8 +71,12 @@ def upsert_insert(session: AsyncSession) -> Any:
 @asynccontextmanager
 async def short_lock_wait(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """The session's writes wait at most ``SHORT_LOCK_WAIT_MS`` for a lock (SQLite's busy
-    timeout, reset afterwards). Commit inside the block; what is left is rolled back."""
+    timeout, reset afterwards; PostgreSQL's lock_timeout, for this transaction only).
+    Commit inside the block; what is left is rolled back."""
     if session.get_bind().dialect.name != "sqlite":
+        # Without it a table another session holds (a migration, LOCK TABLE) keeps the
+        # statement waiting as long as the lock lasts, and every event behind it too.
+        await session.execute(text(f"SET LOCAL lock_timeout = {SHORT_LOCK_WAIT_MS}"))
         yield session
         return
     await session.execute(text(f"PRAGMA busy_timeout={SHORT_LOCK_WAIT_MS}"))

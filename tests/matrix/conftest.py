@@ -12,6 +12,9 @@ from pydantic import SecretStr
 
 from adapters.matrix import MatrixAdapter
 from adapters.matrix.settings import MatrixSettings
+from feedback_bot.app.bootstrap import App
+from feedback_bot.app.settings import Settings
+from tests import harness
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.support import ClientUser, MemoryCursorStore, RecordingSink
 
@@ -55,6 +58,21 @@ def bot_settings(synapse: SynapseServer, bot_account: MatrixUser, tmp_path: Path
         # The nio test clients have no cross-signing; the Element tests turn this off.
         allow_unsigned_devices=True,
     )
+
+
+@pytest.fixture
+def app_settings(database_url: str, bot_settings: MatrixSettings) -> Settings:
+    """The whole app's settings with the bot account above (see support.start_app)."""
+    return harness.test_settings(database_url, matrix=bot_settings)
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[list[App]]:
+    """Apps a test started (support.start_app), closed at the end even when it fails."""
+    apps: list[App] = []
+    yield apps
+    for app in apps:
+        await app.close()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A TCP proxy we can cut, to make the homeserver unreachable without stopping Synapse."""
+"""A TCP proxy we can cut, to make a server (the homeserver, the database) unreachable
+without stopping it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ class CuttableProxy:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def restore(self) -> None:
+        """Take connections again, on the same port."""
+        if self._server is None:
+            await self.start()
 
     async def cut(self) -> None:
         """Refuse new connections and drop open ones, like a homeserver going away."""

@@ -1,4 +1,5 @@
-"""Test doubles for the core side (cursor store, sink) and a real nio client playing the client."""
+"""Test doubles for the core side (cursor store, sink), a real nio client playing the client,
+and the whole app started over Matrix with a person's DM read the way they would read it."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from nio import (
     RoomSendResponse,
 )
 
+from adapters.matrix import MatrixAdapter
+from feedback_bot.app.bootstrap import App, build_app
 from feedback_bot.app.settings import Settings
-from feedback_bot.ports import IncomingEvent
+from feedback_bot.ports import Adapter, CursorStore, IncomingEvent
 from feedback_bot.privacy.crypto import generate_key
 from tests import harness
 from tests.fakes.synapse import MatrixUser, SynapseServer
@@ -211,3 +214,50 @@ def kill9_bot_env(
         **extra,
     }
     return settings, env
+
+
+async def start_app(settings: Settings, running: list[App]) -> App:
+    """The whole app over Matrix, real clock and scheduler: per-room rate limits and the
+    dispatch job pace replies. ``running`` is the fixture that closes it at the end."""
+
+    def matrix(cursors: CursorStore) -> Adapter:
+        return MatrixAdapter(settings.matrix, cursors, sync_timeout_ms=2_000)
+
+    app = await build_app(settings, adapters=[matrix])
+    running.append(app)
+    await app.start()
+    return app
+
+
+class Chat:
+    """One person's DM with the bot, read the way they would read it."""
+
+    def __init__(self, person: ClientUser, room_id: str, bot_id: str) -> None:
+        self.person, self.room_id, self.bot_id = person, room_id, bot_id
+        self.seen = 0
+
+    def bodies(self) -> list[str]:
+        return [m.body for m in self.person.messages_from(self.room_id, self.bot_id)]
+
+    async def says(self, text: str, until: str) -> list[str]:
+        """Send ``text``; return the bot's new messages once one of them contains ``until``."""
+        await self.person.say(self.room_id, text)
+        return await self.replies(until)
+
+    async def replies(self, until: str) -> list[str]:
+        await self.person.wait_until(lambda: any(until in b for b in self.bodies()[self.seen :]))
+        new = self.bodies()[self.seen :]
+        self.seen += len(new)
+        return new
+
+    async def react_to_last(self, key: str, until: str) -> list[str]:
+        last = self.person.messages_from(self.room_id, self.bot_id)[-1]
+        relation = {"rel_type": "m.annotation", "event_id": last.event_id, "key": key}
+        await self.person.send(self.room_id, {"m.relates_to": relation}, "m.reaction")
+        return await self.replies(until)
+
+
+async def open_chat(person: ClientUser, bot_id: str) -> Chat:
+    room_id = await person.create_dm(bot_id)
+    await person.wait_for_join(room_id, bot_id)
+    return Chat(person, room_id, bot_id)

@@ -2,84 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from nio import MemoryDownloadResponse, RoomEncryptedFile, RoomEncryptedImage
 from nio.crypto import decrypt_attachment
 from sqlalchemy import select
 
-from adapters.matrix import MatrixAdapter
-from adapters.matrix.settings import MatrixSettings
-from feedback_bot.app.bootstrap import App, build_app
+from feedback_bot.app.bootstrap import App
 from feedback_bot.app.settings import Settings
-from feedback_bot.ports import Adapter, CursorStore
 from feedback_bot.storage.models import AllianceScore, InboxEvent
-from tests import harness
 from tests.fakes.synapse import SynapseServer
 from tests.matrix.conftest import unique
-from tests.matrix.support import ClientUser
-
-
-class Chat:
-    """One person's DM with the bot, read the way they would read it."""
-
-    def __init__(self, person: ClientUser, room_id: str, bot_id: str) -> None:
-        self.person, self.room_id, self.bot_id = person, room_id, bot_id
-        self.seen = 0
-
-    def bodies(self) -> list[str]:
-        return [m.body for m in self.person.messages_from(self.room_id, self.bot_id)]
-
-    async def says(self, text: str, until: str) -> list[str]:
-        """Send ``text``; return the bot's new messages once one of them contains ``until``."""
-        await self.person.say(self.room_id, text)
-        return await self.replies(until)
-
-    async def replies(self, until: str) -> list[str]:
-        await self.person.wait_until(lambda: any(until in b for b in self.bodies()[self.seen :]))
-        new = self.bodies()[self.seen :]
-        self.seen += len(new)
-        return new
-
-    async def react_to_last(self, key: str, until: str) -> list[str]:
-        last = self.person.messages_from(self.room_id, self.bot_id)[-1]
-        relation = {"rel_type": "m.annotation", "event_id": last.event_id, "key": key}
-        await self.person.send(self.room_id, {"m.relates_to": relation}, "m.reaction")
-        return await self.replies(until)
-
-
-@pytest.fixture
-def app_settings(database_url: str, bot_settings: MatrixSettings) -> Settings:
-    return harness.test_settings(database_url, matrix=bot_settings)
-
-
-@pytest.fixture
-async def running() -> AsyncIterator[list[App]]:
-    """Started apps, closed at the end even when the test fails halfway."""
-    apps: list[App] = []
-    yield apps
-    for app in apps:
-        await app.close()
-
-
-async def start_app(settings: Settings, running: list[App]) -> App:
-    """Real clock and scheduler: per-room rate limits and the dispatch job pace replies."""
-
-    def matrix(cursors: CursorStore) -> Adapter:
-        return MatrixAdapter(settings.matrix, cursors, sync_timeout_ms=2_000)
-
-    app = await build_app(settings, adapters=[matrix])
-    running.append(app)
-    await app.start()
-    return app
-
-
-async def open_chat(person: ClientUser, bot_id: str) -> Chat:
-    room_id = await person.create_dm(bot_id)
-    await person.wait_for_join(room_id, bot_id)
-    return Chat(person, room_id, bot_id)
+from tests.matrix.support import Chat, ClientUser, open_chat, start_app
 
 
 async def onboard(

@@ -24,13 +24,11 @@ from adapters.matrix.settings import MatrixSettings
 from feedback_bot.app.bootstrap import App, build_app
 from feedback_bot.app.settings import Settings
 from feedback_bot.storage.models import AllianceScore
-from tests import harness
 from tests.crash_runner import BotProcess, bot_env, wait_for
 from tests.fakes.synapse import MatrixUser, SynapseServer
 from tests.matrix.conftest import AdapterRunner, unique
 from tests.matrix.element import ElementClient, require_node
-from tests.matrix.support import MemoryCursorStore, RecordingSink, kill9_bot_env
-from tests.matrix.test_app_conversation import start_app
+from tests.matrix.support import MemoryCursorStore, RecordingSink, kill9_bot_env, start_app
 
 WAIT = 45.0
 
@@ -49,16 +47,8 @@ def strict_bot(bot_settings: MatrixSettings) -> MatrixSettings:
 
 
 @pytest.fixture
-def strict_app_settings(database_url: str, strict_bot: MatrixSettings) -> Settings:
-    return harness.test_settings(database_url, matrix=strict_bot)
-
-
-@pytest.fixture
-async def running() -> AsyncIterator[list[App]]:
-    apps: list[App] = []
-    yield apps
-    for app in apps:
-        await app.close()
+def strict_app_settings(app_settings: Settings, strict_bot: MatrixSettings) -> Settings:
+    return app_settings.model_copy(update={"matrix": strict_bot})
 
 
 @pytest.fixture
