@@ -24,7 +24,7 @@ $(ELEMENT_STAMP): $(ELEMENT)/package.json $(ELEMENT)/package-lock.json
 test: $(STAMP) $(ELEMENT_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

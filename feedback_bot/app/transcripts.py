@@ -126,8 +126,13 @@ async def _digest(s: Story) -> None:
     await s.says("sam", "!digest")
 
 
+async def _reply(s: Story) -> None:
+    await s.says("sam", "!reply Alex Thank you for telling me. Let's make time for it on Tuesday.")
+
+
 async def _closing_the_loop(s: Story) -> None:
     await s.presses("sam", "I've read this")
+    await s.presses("sam", "I've read it; we'll talk next session")
 
 
 JOURNEYS: tuple[Journey, ...] = (
@@ -152,8 +157,13 @@ JOURNEYS: tuple[Journey, ...] = (
         _digest,
     ),
     Journey(
+        "Practitioner reply",
+        "A short answer, in the practitioner's own words; the client is never asked to reply.",
+        _reply,
+    ),
+    Journey(
         "Closing the loop",
-        "The practitioner marks the digest as read, and the client is told.",
+        "The practitioner marks the digest as read and chooses what the client hears.",
         _closing_the_loop,
     ),
 )
