@@ -12,10 +12,7 @@ from sqlalchemy import select
 from feedback_bot.app.bootstrap import App
 from feedback_bot.app.settings import Settings
 from feedback_bot.storage.models import Client, Conversation, FeedbackItem, Identity
-from tests.matrix.support import ClientUser
-from tests.matrix.test_app_conversation import app_settings, open_chat, running, start_app
-
-__all__ = ["app_settings", "running"]  # the fixtures, shared
+from tests.matrix.support import ClientUser, open_chat, start_app
 
 
 async def earlier(app: App, client_id: int, hours: float) -> None:

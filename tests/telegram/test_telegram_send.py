@@ -211,6 +211,7 @@ async def test_command_menus(
         "session",
         "digest",
         "ack",
+        "reply",
     ]
     assert practitioner_menu[len(client_menu) :] == [
         c.name for c in COMMANDS.practitioner if c.menu is not None and c.name not in client_menu
