@@ -38,7 +38,12 @@ from feedback_bot.safety.direct import load_detector, send_direct_safety_reply
 from feedback_bot.scheduling.checkins import CheckinScheduler
 from feedback_bot.scheduling.clock import Clock, SystemClock
 from feedback_bot.services import Services
-from feedback_bot.storage.database import create_engine, is_sqlite, session_factory
+from feedback_bot.storage.database import (
+    create_engine,
+    is_sqlite,
+    receiving_engine,
+    session_factory,
+)
 from feedback_bot.storage.migrate import schema_status, upgrade
 
 log = logging.getLogger(__name__)
@@ -92,6 +97,7 @@ class App:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _scheduler: object | None = None
     _dispatch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    receiving: AsyncEngine | None = None  # the inbox's own engine (short lock waits)
 
     # -- the sink adapters call -------------------------------------------------
     async def receive(self, event: IncomingEvent) -> None:
@@ -210,6 +216,8 @@ class App:
     async def close(self) -> None:
         await self.stop()
         await self.engine.dispose()
+        if self.receiving is not None:
+            await self.receiving.dispose()
 
     def is_ready(self) -> bool:
         return all(a.is_connected() for a in self.adapters.values())
@@ -289,8 +297,9 @@ async def build_app(
             router.already_warned.add(event.event_id)
         return sent
 
+    receiving = receiving_engine(settings.database_url)
     inbox = Inbox(
-        sessions,
+        session_factory(receiving, vault),
         vault,
         clock,
         is_risky=lambda text: detector.check(text) is not None,
@@ -316,6 +325,7 @@ async def build_app(
         admin=Admin(sessions, deps, clock),
         adapters=adapter_map,
         command_menus=menus,
+        receiving=receiving,
     )
     app_holder.append(app)
     if is_sqlite(settings.database_url):

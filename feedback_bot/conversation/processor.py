@@ -49,81 +49,110 @@ class Processor:
         return done
 
     async def _process_next(self) -> bool:
-        async with self._sessions() as session, session.begin():
-            earlier = aliased(InboxEvent)
-            stmt = (
-                select(InboxEvent)
-                .where(
-                    InboxEvent.status == InboxStatus.PENDING,
-                    # Only a chat's oldest pending event: while another worker holds it,
-                    # this chat's later events wait, so one conversation stays in order.
-                    ~exists().where(
-                        earlier.chat_hash == InboxEvent.chat_hash,
-                        earlier.status == InboxStatus.PENDING,
-                        earlier.id < InboxEvent.id,
-                    ),
-                )
-                .order_by(InboxEvent.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            row = (await session.execute(stmt)).scalar_one_or_none()
-            if row is None:
-                return False
-            row_id, uid = row.id, row.uid
+        async with self._sessions() as session:
             try:
-                payload = self._deps.vault.open_json("inbox", "payload", uid, row.payload_enc or "")
-                event = event_from_payload(payload)
-            except Exception as exc:
-                # A row nobody can read (its key removed too early, a partial rotation)
-                # is set aside, so everyone behind it, crisis texts included, is served.
-                row.status = InboxStatus.QUARANTINED
-                log.error(
-                    "engine: inbox row %s quarantined: %s (key id %s); "
-                    "see `feedback-bot inbox quarantined`",
-                    row_id,
-                    exc if isinstance(exc, DecryptionError) else type(exc).__name__,
-                    token_key_id(row.payload_enc) or "none",
-                )
+                async with session.begin():
+                    return await self._claim_and_handle(session)
+            except _HandlerFailed as failed:
+                # The handler's half-done work went with the rollback; the row is marked
+                # failed, and the person told, in a transaction of its own.
+                async with session.begin():
+                    await self._mark_failed(session, failed.row_id, failed.event)
                 return True
-            # pysqlite opens a transaction only at the first write. Without one, the
-            # SAVEPOINT below would open it, and releasing the savepoint would COMMIT the
-            # handler's work before this row is marked done: a crash in between replays
-            # the event on top of its own effects. Writing first keeps it one transaction.
-            row.processed_at = self._clock.now()
-            await session.flush()
+
+    async def _claim_and_handle(self, session: AsyncSession) -> bool:
+        earlier = aliased(InboxEvent)
+        stmt = (
+            select(InboxEvent)
+            .where(
+                InboxEvent.status == InboxStatus.PENDING,
+                # Only a chat's oldest pending event: while another worker holds it,
+                # this chat's later events wait, so one conversation stays in order.
+                ~exists().where(
+                    earlier.chat_hash == InboxEvent.chat_hash,
+                    earlier.status == InboxStatus.PENDING,
+                    earlier.id < InboxEvent.id,
+                ),
+            )
+            .order_by(InboxEvent.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        row = (await session.execute(stmt)).scalar_one_or_none()
+        if row is None:
+            return False
+        row_id, uid = row.id, row.uid
+        try:
+            payload = self._deps.vault.open_json("inbox", "payload", uid, row.payload_enc or "")
+            event = event_from_payload(payload)
+        except Exception as exc:
+            # A row nobody can read (its key removed too early, a partial rotation)
+            # is set aside, so everyone behind it, crisis texts included, is served.
+            row.status = InboxStatus.QUARANTINED
+            log.error(
+                "engine: inbox row %s quarantined: %s (key id %s); "
+                "see `feedback-bot inbox quarantined`",
+                row_id,
+                exc if isinstance(exc, DecryptionError) else type(exc).__name__,
+                token_key_id(row.payload_enc) or "none",
+            )
+            return True
+        risky = self._risky(event)
+        if risky:
+            status = await self._handle_risky(session, row, event)
+        else:
+            # A plain turn needs no savepoint: if it fails, all of it is rolled back and
+            # the row is marked failed afterwards (_HandlerFailed), one statement fewer
+            # each way on the common path.
             try:
-                turn = await self._answer_crisis(session, event)
-                async with session.begin_nested():
-                    await self._handle(session, event, turn)
-                status = InboxStatus.DONE
-            except Exception as exc:  # one bad event must not block the rest
-                # Where it failed, but not the exception's message: that may quote content.
-                where = " < ".join(
-                    f"{Path(f.filename).name}:{f.lineno}"
-                    for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
-                )
-                log.error(
-                    "engine: event failed (%s at %s) on inbox row %s",
-                    type(exc).__name__,
-                    where,
-                    row_id,
-                )
-                status = InboxStatus.FAILED
-                self._apologise(session, event)
-            row.status = status
-            row.processed_at = self._clock.now()
-            row.payload_enc = None  # the content has done its job; keep only the dedup key
-            MESSAGES_IN.labels(platform=event.platform, kind=event.kind.value).inc()
+                await self._handle(session, event, None, risky=False)
+            except Exception as exc:
+                _log_failure(exc, row_id)
+                raise _HandlerFailed(row_id, event) from exc
+            status = InboxStatus.DONE
+        self._done(row, event, status)
         return True
 
+    async def _handle_risky(
+        self, session: AsyncSession, row: InboxEvent, event: IncomingEvent
+    ) -> InboxStatus:
+        """A crisis text: its reply is queued in a savepoint of its own before the rest of
+        the turn, which runs in another, so whatever fails later the reply stays queued."""
+        # pysqlite opens a transaction only at the first write. Without one, the
+        # SAVEPOINT below would open it, and releasing the savepoint would COMMIT the
+        # handler's work before this row is marked done: a crash in between replays
+        # the event on top of its own effects. Writing first keeps it one transaction.
+        row.processed_at = self._clock.now()
+        await session.flush()
+        try:
+            turn = await self._answer_crisis(session, event)
+            async with session.begin_nested():
+                await self._handle(session, event, turn, risky=True)
+            return InboxStatus.DONE
+        except Exception as exc:  # one bad event must not block the rest
+            _log_failure(exc, row.id)
+            self._apologise(session, event)
+            return InboxStatus.FAILED
+
+    def _done(self, row: InboxEvent, event: IncomingEvent, status: InboxStatus) -> None:
+        row.status = status
+        row.processed_at = self._clock.now()
+        row.payload_enc = None  # the content has done its job; keep only the dedup key
+        MESSAGES_IN.labels(platform=event.platform, kind=event.kind.value).inc()
+
+    async def _mark_failed(self, session: AsyncSession, row_id: int, event: IncomingEvent) -> None:
+        row = await session.get(
+            InboxEvent, row_id, with_for_update=True, populate_existing=True
+        )
+        if row is None or row.status != InboxStatus.PENDING:
+            return  # another worker took it over meanwhile (PostgreSQL)
+        self._apologise(session, event)
+        self._done(row, event, InboxStatus.FAILED)
+
     async def _answer_crisis(self, session: AsyncSession, event: IncomingEvent) -> Turn | None:
-        """A crisis text's reply is queued in a savepoint of its own, before the rest of
-        the turn: whatever fails later, it stays queued. If even this fails, the reply
+        """The crisis reply, in a savepoint of its own. If even this fails, the reply
         with the deployment's resources is queued instead. The turn loaded here, or None
-        when the text is not a crisis text or this failed."""
-        if not self._risky(event):
-            return None
+        when this failed."""
         try:
             async with session.begin_nested():
                 turn = Turn(session=session, deps=self._deps, event=event, now=self._clock.now())
@@ -146,8 +175,9 @@ class Processor:
         self.router.already_warned.discard(event.event_id)
         return None
 
-    async def _handle(self, session: AsyncSession, event: IncomingEvent, turn: Turn | None) -> None:
-        risky = self._risky(event)
+    async def _handle(
+        self, session: AsyncSession, event: IncomingEvent, turn: Turn | None, *, risky: bool
+    ) -> None:
         if turn is None:
             turn = Turn(session=session, deps=self._deps, event=event, now=self._clock.now())
             await load_people(turn)
@@ -169,3 +199,21 @@ class Processor:
             delivery=Delivery.EPHEMERAL,
             now=now,
         )
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, row_id: int, event: IncomingEvent) -> None:
+        super().__init__(row_id)
+        self.row_id = row_id
+        self.event = event
+
+
+def _log_failure(exc: BaseException, row_id: int) -> None:
+    # Where it failed, but not the exception's message: that may quote content.
+    where = " < ".join(
+        f"{Path(f.filename).name}:{f.lineno}"
+        for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
+    )
+    log.error(
+        "engine: event failed (%s at %s) on inbox row %s", type(exc).__name__, where, row_id
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.catalog import dates
@@ -31,6 +31,9 @@ class Turn:
     practitioner: Practitioner | None = None  # the sender, or the client's practitioner
     practice: Practice | None = None
     conversation: Conversation | None = None
+    # The identity whose conversation was looked up with the people and found missing:
+    # conv() creates it without asking the database again.
+    no_conversation_for: int | None = None
 
     @property
     def lang(self) -> str:
@@ -104,7 +107,8 @@ class Turn:
     async def conv(self) -> Conversation:
         assert self.identity is not None
         if self.conversation is None:
-            self.conversation = await self.session.get(Conversation, self.identity.id)
+            if self.no_conversation_for != self.identity.id:
+                self.conversation = await self.session.get(Conversation, self.identity.id)
             if self.conversation is None:
                 self.conversation = Conversation(
                     identity_id=self.identity.id, state="idle", data={}, updated_at=self.now
@@ -158,6 +162,7 @@ class Turn:
             event=self.event,
             now=self.now,
             conversation=self.conversation,
+            no_conversation_for=self.no_conversation_for,
             **people,
         )
 
@@ -247,24 +252,38 @@ async def _moved_identity(turn: Turn) -> Identity | None:
 
 
 async def load_people(turn: Turn) -> None:
-    """Fill the identity and the people behind it for the event's chat."""
-    ident = (
-        await turn.session.execute(
-            select(Identity).where(
-                Identity.platform == turn.event.platform, Identity.address == turn.event.address
-            )
-        )
-    ).scalar_one_or_none()
-    if ident is None and turn.event.sender:
-        ident = await _moved_identity(turn)
-    turn.identity = ident
-    if ident is None:
+    """Fill the identity, the people behind it and the conversation for the event's chat:
+    one query, since every turn needs them (a free text costs a handful of statements, and
+    this was four of them)."""
+    where = (Identity.platform == turn.event.platform, Identity.address == turn.event.address)
+    if await _load_people(turn, *where) or not turn.event.sender:
         return
-    if ident.client_id is not None:
-        turn.client = await turn.session.get(Client, ident.client_id)
-        if turn.client is not None:
-            turn.practitioner = await turn.session.get(Practitioner, turn.client.practitioner_id)
-    elif ident.practitioner_id is not None:
-        turn.practitioner = await turn.session.get(Practitioner, ident.practitioner_id)
-    if turn.practitioner is not None:
-        turn.practice = await turn.session.get(Practice, turn.practitioner.practice_id)
+    moved = await _moved_identity(turn)
+    if moved is not None:
+        await _load_people(turn, Identity.id == moved.id)
+
+
+async def _load_people(turn: Turn, *where: ColumnElement[bool]) -> bool:
+    """The identity matching ``where`` with its client, practitioner (the client's, or the
+    identity's own), practice and conversation, all outer-joined; False if none matches."""
+    practitioner_id = case(
+        (Identity.client_id.is_not(None), Client.practitioner_id),
+        else_=Identity.practitioner_id,
+    )
+    stmt = (
+        select(Identity, Client, Practitioner, Practice, Conversation)
+        .outerjoin(Client, Client.id == Identity.client_id)
+        .outerjoin(Practitioner, Practitioner.id == practitioner_id)
+        .outerjoin(Practice, Practice.id == Practitioner.practice_id)
+        .outerjoin(Conversation, Conversation.identity_id == Identity.id)
+        .where(*where)
+    )
+    found = (await turn.session.execute(stmt)).one_or_none()
+    if found is None:
+        return False
+    ident, client, practitioner, practice, conversation = found
+    turn.identity, turn.client, turn.practitioner = ident, client, practitioner
+    turn.practice = practice if practitioner is not None else None
+    turn.conversation = conversation
+    turn.no_conversation_for = ident.id if conversation is None else None
+    return True

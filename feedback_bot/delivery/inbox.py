@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from feedback_bot.ports import EventKind, IncomingEvent
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import Clock
-from feedback_bot.storage.database import short_lock_wait, upsert_insert
+from feedback_bot.storage.database import upsert_insert
 from feedback_bot.storage.models import InboxEvent, new_uid
 from feedback_bot.storage.states import InboxStatus
 
@@ -141,9 +141,10 @@ class Inbox:
     async def _store(self, event: IncomingEvent) -> bool:
         uid = new_uid()
         now: datetime = self._clock.now()
-        # A short wait for a lock: the adapter retries, and waiting would hold up every
-        # event behind this one, crisis texts included.
-        async with self._sessions() as session, short_lock_wait(session):
+        # ``sessions`` come from the receiving engine (storage.database.receiving_engine):
+        # a short wait for a lock, since the adapter retries, and waiting would hold up
+        # every event behind this one, crisis texts included.
+        async with self._sessions() as session:
             result = await self._insert(session, event, uid, now)
             await session.commit()
         return bool(result.rowcount)

@@ -30,9 +30,13 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, lock_wait_ms: int | None = None, **kwargs: Any) -> AsyncEngine:
+    """``lock_wait_ms``: how long every write of this engine waits for a lock (SQLite's
+    busy timeout, PostgreSQL's lock_timeout), set once per connection; default: SQLite
+    waits ``BUSY_TIMEOUT_MS``, PostgreSQL as long as it takes."""
     parsed = make_url(url)
     if is_sqlite(url):
+        busy_ms = lock_wait_ms or BUSY_TIMEOUT_MS
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -43,14 +47,26 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             # brief lock contention into a wait instead of "database is locked".
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if lock_wait_ms is not None:
+        kwargs["connect_args"] = {
+            **kwargs.get("connect_args", {}),
+            "server_settings": {"lock_timeout": str(lock_wait_ms)},
+        }
     return create_async_engine(url, **kwargs)
+
+
+def receiving_engine(url: str) -> AsyncEngine:
+    """The engine of the receiving path (the inbox): its own connections, whose writes
+    wait at most ``SHORT_LOCK_WAIT_MS`` for a lock. Set when a connection opens, not
+    around every event (two statements per event on SQLite, one on PostgreSQL)."""
+    return create_engine(url, lock_wait_ms=SHORT_LOCK_WAIT_MS)
 
 
 def session_factory(
