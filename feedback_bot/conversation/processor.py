@@ -141,9 +141,7 @@ class Processor:
         MESSAGES_IN.labels(platform=event.platform, kind=event.kind.value).inc()
 
     async def _mark_failed(self, session: AsyncSession, row_id: int, event: IncomingEvent) -> None:
-        row = await session.get(
-            InboxEvent, row_id, with_for_update=True, populate_existing=True
-        )
+        row = await session.get(InboxEvent, row_id, with_for_update=True, populate_existing=True)
         if row is None or row.status != InboxStatus.PENDING:
             return  # another worker took it over meanwhile (PostgreSQL)
         self._apologise(session, event)
@@ -214,6 +212,4 @@ def _log_failure(exc: BaseException, row_id: int) -> None:
         f"{Path(f.filename).name}:{f.lineno}"
         for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
     )
-    log.error(
-        "engine: event failed (%s at %s) on inbox row %s", type(exc).__name__, where, row_id
-    )
+    log.error("engine: event failed (%s at %s) on inbox row %s", type(exc).__name__, where, row_id)
