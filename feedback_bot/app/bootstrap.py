@@ -43,6 +43,7 @@ from feedback_bot.storage.database import (
     is_sqlite,
     receiving_engine,
     session_factory,
+    write_gate,
 )
 from feedback_bot.storage.migrate import schema_status, upgrade
 
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 AdapterFactory = Callable[[CursorStore], Adapter]
 
 STOP_GRACE_SECONDS = 10.0  # how long a clean stop waits for a delivery in flight
+LOOP_CHUNK = 50  # inbox events handled before the loop delivers what they queued
 
 
 class StartupError(Exception):
@@ -165,8 +167,16 @@ class App:
             await self._wake.wait()
             self._wake.clear()
             try:
-                await self.process_inbox()
-                await self.dispatch_once()
+                # In chunks, each followed by delivering what it queued: with many chats
+                # writing at once, the first replies go out before the last events are
+                # handled, and a backlog beyond one dispatch batch does not wait for the
+                # dispatch job, unless new events came in (they go first).
+                while True:
+                    processed = await self.processor.process_pending(limit=LOOP_CHUNK)
+                    while await self.dispatch_once() and not self._wake.is_set():
+                        pass
+                    if processed < LOOP_CHUNK:
+                        break
             except Exception as exc:  # keep receiving; the rows stay pending for next time
                 log.error("inbox loop: %s", type(exc).__name__)
                 await asyncio.sleep(1)
@@ -285,7 +295,8 @@ async def build_app(
         sessions, deps, clock, timedelta(minutes=settings.scheduling.missed_slot_grace_minutes)
     )
     router = Router(digest_hooks(digests))
-    processor = Processor(sessions, deps, clock, router)
+    gate = write_gate(settings.database_url)
+    processor = Processor(sessions, deps, clock, router, gate)
     app_holder: list[App] = []
 
     async def emergency_reply(event: IncomingEvent) -> bool:
@@ -305,6 +316,7 @@ async def build_app(
         is_risky=lambda text: detector.check(text) is not None,
         emergency_reply=emergency_reply,
         on_new=lambda: app_holder[0].wake() if app_holder else None,
+        gate=gate,
         per_minute=settings.inbound_per_minute,
         crisis_per_minute=settings.inbound_crisis_per_minute,
     )

@@ -3,10 +3,13 @@ with the state changes and outbox rows it causes."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,8 +37,11 @@ class Processor:
         deps: Services,
         clock: Clock,
         router: Router,
+        gate: AbstractAsyncContextManager[Any] | None = None,
     ) -> None:
         self._sessions = sessions
+        # SQLite: shared with the inbox (storage.database.write_gate), held per turn.
+        self._gate = gate or contextlib.nullcontext()
         self._deps = deps
         self._clock = clock
         self.router = router
@@ -49,7 +55,7 @@ class Processor:
         return done
 
     async def _process_next(self) -> bool:
-        async with self._sessions() as session:
+        async with self._gate, self._sessions() as session:
             try:
                 async with session.begin():
                     return await self._claim_and_handle(session)

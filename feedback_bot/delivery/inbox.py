@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -43,6 +45,7 @@ class Inbox:
         is_risky: RiskCheck,
         emergency_reply: EmergencyReply,
         on_new: Callable[[], None] = lambda: None,
+        gate: AbstractAsyncContextManager[Any] | None = None,
         per_minute: int = 20,
         crisis_per_minute: int = 5,
         direct_after: float = 2.0,
@@ -54,6 +57,7 @@ class Inbox:
         self._is_risky = is_risky
         self._emergency_reply = emergency_reply
         self._on_new = on_new
+        self._gate = gate or contextlib.nullcontext()
         self._throttle = InboundThrottle(per_minute)
         # Crisis texts are screened and answered, but one chat can't fill the tables.
         self._crisis_throttle = InboundThrottle(crisis_per_minute)
@@ -144,7 +148,7 @@ class Inbox:
         # ``sessions`` come from the receiving engine (storage.database.receiving_engine):
         # a short wait for a lock, since the adapter retries, and waiting would hold up
         # every event behind this one, crisis texts included.
-        async with self._sessions() as session:
+        async with self._gate, self._sessions() as session:
             result = await self._insert(session, event, uid, now)
             await session.commit()
         return bool(result.rowcount)

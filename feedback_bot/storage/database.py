@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,25 @@ def session_factory(
     """Sessions; with ``vault`` they read and write the sealed columns (storage.sealed)."""
     info = {"vault": vault} if vault is not None else {}
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+class _NoGate:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def write_gate(url: str) -> AbstractAsyncContextManager[Any]:
+    """What the hot writers (the inbox, the engine's turns) hold around a transaction.
+
+    SQLite has one writer at a time, and a writer that finds the file locked sleeps in
+    SQLite's busy handler in growing steps (1, 2, 5, 10, 15, 20 ms…) while the engine,
+    writing turn after turn, takes the lock again first: inbox commits waited 200 ms and
+    more with many chats writing. Queued on an asyncio lock instead, an inbox commit
+    waits for at most the turn in progress. PostgreSQL locks rows: no gate."""
+    return asyncio.Lock() if is_sqlite(url) else _NoGate()
 
 
 def upsert_insert(session: AsyncSession) -> Any:
