@@ -471,10 +471,39 @@ def keys_rotate(
 
 
 @digest_app.command("send")
-def digest_send(practitioner: int = typer.Option(...)) -> None:
-    """Send a digest to a practitioner now (queued for the running bot to deliver)."""
-    sent = _admin_call(lambda b: b.digests.send_now(practitioner))
-    out.print("digest queued" if sent else "nothing to send (no linked chat)")
+def digest_send(
+    practitioner: int | None = typer.Option(None, help="this practitioner's id"),
+    all_: bool = typer.Option(False, "--all", help="every active practitioner"),
+    progress: bool | None = typer.Option(
+        None, "--progress/--no-progress", help="a progress bar on stderr (default: on a TTY)"
+    ),
+) -> None:
+    """Send a digest now (queued for the running bot to deliver): to one practitioner, or
+    with --all to every active one (with a progress bar: counts only, no names)."""
+    if all_ == (practitioner is not None):
+        raise fail("give either --practitioner ID or --all")
+    if practitioner is not None:
+        sent = _admin_call(lambda b: b.digests.send_now(practitioner))
+        out.print("digest queued" if sent else "nothing to send (no linked chat)")
+        return
+    show = err.is_terminal if progress is None else progress
+    sent = _admin_call(lambda b: _send_all(b, show))
+    out.print(f"{sent} digest(s) queued")
+
+
+async def _send_all(bot: Any, show: bool) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    if not show:
+        return int(await bot.digests.send_all())
+    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("digests", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return int(await bot.digests.send_all(tick))
 
 
 @digest_app.command("render")

@@ -306,6 +306,18 @@ def render_trend_chart(view: DigestView, catalog: Catalog | None = None) -> byte
         draw.text((lx + 42, ly), text, fill=TEXT, font=small, anchor="lm")
 
     buffer = io.BytesIO()
-    # Level 1: a quarter of the encoding time of the default for a few more bytes.
-    image.save(buffer, format="PNG", compress_level=1)
+    # One byte a pixel from a fixed palette (every colour drawn, and greys for the
+    # smoothed edges of text): a fifth of the encoding time of RGB, half the bytes.
+    paletted = image.quantize(palette=_palette(), dither=Image.Dither.NONE)
+    paletted.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+@lru_cache(maxsize=1)
+def _palette() -> Image.Image:
+    colours = [(255, 255, 255), GRID, AXIS, TEXT, *(_rgb(c) for c in OKABE_ITO)]
+    colours += [(g, g, g) for g in range(0, 256, 17)]
+    flat = [v for rgb in colours for v in rgb]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(flat + [0] * (768 - len(flat)))
+    return palette

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -384,6 +385,41 @@ class DigestService:
         async with self._sessions() as session, session.begin():
             pr, _ = await self._load(session, practitioner_id)
             return await self.on_demand(session, pr, None, self._clock.now())
+
+    async def send_all(
+        self, progress: Callable[[int, int], None] = lambda done, total: None
+    ) -> int:
+        """``feedback-bot digest send --all``: a digest now for every active practitioner,
+        each in its own transaction (one failure loses nothing else), walked in id order
+        a batch at a time. ``progress(done, total)`` after each; returns how many went out."""
+        async with self._sessions() as session:
+            total = int(
+                await session.scalar(
+                    select(func.count()).select_from(Practitioner).where(Practitioner.active)
+                )
+                or 0
+            )
+        done = sent = 0
+        after = 0
+        while True:
+            async with self._sessions() as session:
+                ids = list(
+                    (
+                        await session.execute(
+                            select(Practitioner.id)
+                            .where(Practitioner.active, Practitioner.id > after)
+                            .order_by(Practitioner.id)
+                            .limit(DUE_BATCH)
+                        )
+                    ).scalars()
+                )
+            if not ids:
+                return sent
+            for practitioner_id in ids:
+                sent += await self.send_now(practitioner_id)
+                done += 1
+                progress(done, max(total, done))
+            after = ids[-1]
 
     async def render_files(self, practitioner_id: int, out_dir: Path) -> list[Path]:
         """Write the digest as it would be sent now, without marking anything as seen.
