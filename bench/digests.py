@@ -112,7 +112,7 @@ async def run_digests(
                 if done % max(1, total // 10) == 0:
                     result.progress.append(done)
 
-            profiler = cProfile.Profile() if profile else None
+            profiler = cProfile.Profile(time.thread_time) if profile else None
             cpu0, t0 = time.process_time(), time.perf_counter()
             if profiler is not None:
                 profiler.enable()

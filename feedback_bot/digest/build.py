@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.digest.view import ClientSection, DigestView, Flag, ItemView, ScorePoint
@@ -80,13 +80,14 @@ class DigestBuilder:
         as_contact = kind == DigestKind.CONTACT
         who = Reader("contact" if as_contact else "practitioner", reader.id)
         clients = await self._clients(reader, as_contact, only_client_ids)
+        await self._prefetch(who, since if since_session else False)
         names = await self._practitioner_names(practice) if as_contact else {}
         sections: list[ClientSection] = []
         flags: list[Flag] = []
         item_ids: list[int] = []
         safety_ids: list[int] = []
         for client in clients:
-            items = await self._new_items(who, client, since if since_session else False)
+            items = await self._new_items(who, client)
             views = []
             for item in sorted(items, key=_order_key):
                 views.append(
@@ -163,8 +164,62 @@ class DigestBuilder:
             stmt = select(Client).where(Client.practitioner_id == reader.id)
         if only is not None:
             stmt = stmt.where(Client.id.in_(only))
+        # The same clients as a subquery: what follows is read for all of them at once
+        # (a statement per table, not per client and table), binding no list of ids.
+        self._client_ids = stmt.with_only_columns(Client.id)
         found = (await self.s.execute(stmt)).scalars()
         return sorted(found, key=lambda c: alias_key(c.alias))  # sealed: not sortable in SQL
+
+    async def _prefetch(self, who: Reader, again_after: datetime | None | bool) -> None:
+        ids = self._client_ids
+        self._items: dict[int, list[FeedbackItem]] = {}
+        rows = await self.s.execute(
+            select(FeedbackItem).where(
+                FeedbackItem.client_id.in_(ids), *self._item_filter(who, again_after)
+            )
+        )
+        for item in rows.scalars():
+            self._items.setdefault(item.client_id, []).append(item)
+        self._safety: dict[int, list[SafetyEvent]] = {}
+        if who.role != "contact":
+            found = await self.s.execute(
+                select(SafetyEvent).where(
+                    SafetyEvent.client_id.in_(ids), SafetyEvent.digest_id.is_(None)
+                )
+            )
+            for event in found.scalars():
+                self._safety.setdefault(event.client_id, []).append(event)
+        self._checkins: dict[int, list[str]] = {}
+        self._all_scores: dict[int, list[AllianceScore]] = {}
+        self._difficult: dict[int, datetime] = {}
+        if who.role == "contact":
+            return
+        since = self.now - timedelta(weeks=RATE_WEEKS)
+        for cid, status in await self.s.execute(
+            select(Checkin.client_id, Checkin.status).where(
+                Checkin.client_id.in_(ids), Checkin.sent_at >= since
+            )
+        ):
+            self._checkins.setdefault(cid, []).append(status)
+        scores = await self.s.execute(
+            select(AllianceScore)
+            .where(AllianceScore.client_id.in_(ids))
+            .order_by(AllianceScore.at, AllianceScore.id)
+        )
+        for score in scores.scalars():
+            self._all_scores.setdefault(score.client_id, []).append(score)
+        for cid, at in await self.s.execute(
+            select(FeedbackItem.client_id, func.max(FeedbackItem.submitted_at))
+            .where(
+                FeedbackItem.client_id.in_(ids),
+                FeedbackItem.status == ItemStatus.SUBMITTED,
+                FeedbackItem.routing != Routing.CONTACT,
+                FeedbackItem.valence == Valence.NOT_RIGHT,
+            )
+            .group_by(FeedbackItem.client_id)
+        ):
+            if at is not None:
+                self._difficult[cid] = at
 
     async def _practitioner_names(self, practice: Practice) -> dict[int, str]:
         found = await self.s.execute(
@@ -172,9 +227,8 @@ class DigestBuilder:
         )
         return {p.id: p.name for p in found.scalars()}  # sealed: decrypted on the object
 
-    async def _new_items(
-        self, who: Reader, client: Client, again_after: datetime | None | bool = False
-    ) -> list[FeedbackItem]:
+    @staticmethod
+    def _item_filter(who: Reader, again_after: datetime | None | bool) -> list[ColumnElement[bool]]:
         """Items no digest has carried; with ``again_after`` (a pre-session digest: the
         last session, or None when there was none) also those shown already but shared
         after it, since they have not been talked about yet."""
@@ -188,49 +242,25 @@ class DigestBuilder:
             if who.role == "contact"
             else FeedbackItem.routing != Routing.CONTACT
         )
-        rows = await self.s.execute(
-            select(FeedbackItem).where(
-                FeedbackItem.client_id == client.id,
-                FeedbackItem.status == ItemStatus.SUBMITTED,
-                unseen,
-                route,
-            )
-        )
+        return [FeedbackItem.status == ItemStatus.SUBMITTED, unseen, route]
+
+    async def _new_items(self, who: Reader, client: Client) -> list[FeedbackItem]:
         # The one rule about who reads what decides here too, not only the query.
-        return [i for i in rows.scalars() if await may_read(self.s, who, i)]
+        return [i for i in self._items.get(client.id, []) if await may_read(self.s, who, i)]
 
     async def _new_safety(self, client: Client) -> list[SafetyEvent]:
-        rows = await self.s.execute(
-            select(SafetyEvent).where(
-                SafetyEvent.client_id == client.id, SafetyEvent.digest_id.is_(None)
-            )
-        )
-        return list(rows.scalars())
+        return self._safety.get(client.id, [])
 
     async def _response(self, client: Client) -> tuple[int, int]:
-        since = self.now - timedelta(weeks=RATE_WEEKS)
-        rows = (
-            (
-                await self.s.execute(
-                    select(Checkin.status).where(
-                        Checkin.client_id == client.id, Checkin.sent_at >= since
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
+        rows = self._checkins.get(client.id, [])
         return len(rows), sum(1 for s in rows if s in ANSWERED)
 
     async def _scores(self, client: Client) -> tuple[ScorePoint, ...]:
         since = self.now - timedelta(weeks=TREND_WEEKS)
-        rows = await self.s.execute(
-            select(AllianceScore)
-            .where(AllianceScore.client_id == client.id, AllianceScore.at >= since)
-            .order_by(AllianceScore.at)
-        )
         return tuple(
-            ScorePoint(when=r.at, item_key=r.item_key, score=r.score) for r in rows.scalars()
+            ScorePoint(when=r.at, item_key=r.item_key, score=r.score)
+            for r in self._all_scores.get(client.id, [])
+            if r.at >= since
         )
 
     async def _flags(
@@ -270,15 +300,7 @@ class DigestBuilder:
         cfg = self.deps.config.alliance
         if not cfg.enabled:
             return
-        rows = list(
-            (
-                await self.s.execute(
-                    select(AllianceScore)
-                    .where(AllianceScore.client_id == client.id)
-                    .order_by(AllianceScore.at)
-                )
-            ).scalars()
-        )
+        rows = self._all_scores.get(client.id, [])
         recent = [r for r in rows if since is None or r.at > since]
         for r in recent:
             earlier = [p.score for p in rows if p.item_key == r.item_key and p.at < r.at]
@@ -300,12 +322,7 @@ class DigestBuilder:
             FeedbackItem.status == ItemStatus.SUBMITTED,
             FeedbackItem.routing != Routing.CONTACT,
         )
-        difficult = await self.s.scalar(
-            select(FeedbackItem.submitted_at)
-            .where(*theirs, FeedbackItem.valence == Valence.NOT_RIGHT)
-            .order_by(FeedbackItem.submitted_at.desc())
-            .limit(1)
-        )
+        difficult = self._difficult.get(client.id)
         if difficult is None or self.now - difficult < timedelta(weeks=weeks):
             return None
         after = (

@@ -48,11 +48,11 @@ LAST_SESSION_LOOKBACK = timedelta(days=120)
 DUE_BATCH = 500  # practitioners (or appointments) looked at per beat and kind
 
 
-def trend_chart(view: DigestView) -> bytes | None:
-    # matplotlib costs ~50 MB and seconds at import; charts are drawn about once a week.
+def trend_chart(view: DigestView, catalog: Catalog) -> bytes | None:
+    # Imported when first drawn: charts are drawn about once a week.
     from feedback_bot.digest.chart import render_trend_chart
 
-    return render_trend_chart(view)
+    return render_trend_chart(view, catalog)
 
 
 class DigestService:
@@ -326,7 +326,7 @@ class DigestService:
                 now=now,
             )
             return
-        chart = trend_chart(view)
+        chart = trend_chart(view, cat)
         attachments = [
             html_file(cat.t("digest.file_html", lang, date=stamp), render_html(view, cat, chart))
         ]
@@ -436,7 +436,7 @@ class DigestService:
         async with self._sessions() as session, session.begin():
             await record(session, now, "admin", "digest.rendered", "practitioner", practitioner_id)
         private_dir(out_dir)
-        chart = trend_chart(built.view)
+        chart = trend_chart(built.view, self._deps.catalog)
         cat = self._deps.catalog
         files: dict[str, bytes] = {
             "digest.md": render_markdown(built.view, cat).encode("utf-8"),
