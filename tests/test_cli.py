@@ -467,3 +467,52 @@ def test_practice_crisis_resources_refuses_a_language_without_help(
 def test_practice_crisis_resources_does_not_migrate(fresh_env: dict[str, str]) -> None:
     code, out = invoke("practice", "crisis-resources", "--practice", "1", "--json")
     assert code == 2 and "schema_head" in json.loads(out)
+
+
+def test_digest_send_all_queues_one_digest_per_practitioner_with_a_progress_bar(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from feedback_bot.storage.models import OutboxMessage
+    from tests.harness import make_harness
+
+    async def seed() -> None:
+        h = await make_harness(
+            env["FEEDBACK_BOT_DATABASE_URL"],
+            tmp_path,
+            datetime(2026, 11, 16, 9, tzinfo=UTC),
+            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+        )
+        for who, name, client in (("dr1", "Sam", "Ada"), ("dr2", "Lee", "Kim")):
+            pid = await h.practitioner(who, name=name)
+            await h.client(client.lower(), pid, alias=client)
+            await h.says(client.lower(), f"words from {client}")
+            await h.presses(client.lower(), "Something felt good")
+            await h.presses(client.lower(), "Just so you know")
+        await h.close()
+
+    async def digests() -> int:
+        h = await make_harness(
+            env["FEEDBACK_BOT_DATABASE_URL"],
+            tmp_path,
+            datetime(2026, 11, 16, 9, tzinfo=UTC),
+            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+        )
+        async with h.app.sessions() as s:
+            rows = await s.execute(select(OutboxMessage).where(OutboxMessage.kind == "digest"))
+            found = len(list(rows.scalars()))
+        await h.close()
+        return found
+
+    asyncio.run(seed())
+    assert invoke("digest", "send")[0] == 2  # neither a practitioner nor --all
+    result = CliRunner().invoke(app, ["digest", "send", "--all", "--progress"])
+    assert result.exit_code == 0, result.output
+    assert "2 digest(s) queued" in result.output
+    assert "2/2" in result.output  # the bar (stderr, mixed in by the runner): counts only
+    assert "Ada" not in result.output and "Sam" not in result.output
+    assert asyncio.run(digests()) == 2
