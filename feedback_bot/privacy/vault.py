@@ -9,6 +9,8 @@ from typing import Any
 
 from feedback_bot.privacy.crypto import KeyRing, aad
 
+HASH_CACHE_SIZE = 50_000  # keyed hashes remembered per process (about 10 MB at most)
+
 
 class HashKeyNotLoaded(RuntimeError):
     """keyed_hash before the stored hash key was loaded (``privacy.hash_key``)."""
@@ -32,9 +34,14 @@ class Vault:
         # keep working while, and after, values are re-encrypted.
         self._hash_key = hash_key
         self.seed = seed  # see seed_hash_key; used only by migration 0008
+        # The same chat's hash is asked for on every message (the flood throttle, the
+        # inbox row, the identity lookup, the reply's outbox row): kept per process, so
+        # an HMAC is computed once per chat rather than four times per message. Bounded.
+        self._hashes: dict[tuple[str, ...], str] = {}
 
     def use_hash_key(self, key: bytes) -> None:
         self._hash_key = key
+        self._hashes.clear()
 
     @property
     def has_hash_key(self) -> bool:
@@ -59,12 +66,19 @@ class Vault:
         return self.keys.decrypt_bytes(blob, aad(table, column, uid))
 
     def keyed_hash(self, *parts: str) -> str:
+        cached = self._hashes.get(parts)
+        if cached is not None:
+            return cached
         if self._hash_key is None:
             raise HashKeyNotLoaded(
                 "the keyed-hash key is not loaded: is FEEDBACK_BOT_ENCRYPTION_KEY (or an old "
                 "key that sealed it) configured?"
             )
-        return hmac.new(self._hash_key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+        digest = hmac.new(self._hash_key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+        if len(self._hashes) >= HASH_CACHE_SIZE:
+            self._hashes.clear()  # simpler than LRU, and a refill costs one HMAC per chat
+        self._hashes[parts] = digest
+        return digest
 
 
 def code_hash(code: str) -> str:
