@@ -234,7 +234,7 @@ def render_trend_chart(view: DigestView, catalog: Catalog | None = None) -> byte
     draw.text((width / 2, 10), t("digest.chart.title"), fill=TEXT, font=title_font, anchor="mt")
     y_label = t("digest.chart.y_label")
     box = draw.textbbox((0, 0), y_label, font=small)
-    label = Image.new("RGB", (box[2] - box[0] + 4, box[3] - box[1] + 4), "white")
+    label = Image.new("RGB", (round(box[2] - box[0]) + 4, round(box[3] - box[1]) + 4), "white")
     ImageDraw.Draw(label).text((2, 2 - box[1]), y_label, fill=TEXT, font=small)
     label = label.rotate(90, expand=True)
     top, left_edge = 44, 22
