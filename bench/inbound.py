@@ -197,9 +197,13 @@ async def run_concurrent(
                 elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
                 if profiler is not None:
                     profiler.disable()
-                loop.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await loop
+                # As App.stop does: not in the middle of a delivery (the last reply may
+                # be out but not yet marked sent; cancelled there it would stay "sending"
+                # and hold its chat's next reply).
+                async with rig.app._dispatch_lock:
+                    loop.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await loop
                 result.eps.append(events / elapsed)
                 result.cpu_ms.append(cpu / events * 1000)
                 result.statements.append(statements[0] / events)
