@@ -3,6 +3,7 @@ practice's feedback contact). All content is read through :mod:`feedback_bot.pri
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -300,21 +301,33 @@ class DigestBuilder:
         cfg = self.deps.config.alliance
         if not cfg.enabled:
             return
-        rows = self._all_scores.get(client.id, [])
-        recent = [r for r in rows if since is None or r.at > since]
-        for r in recent:
-            earlier = [p.score for p in rows if p.item_key == r.item_key and p.at < r.at]
+        rows = self._all_scores.get(client.id, [])  # ordered by time
+        # Per item: its times and running sums, so "the average before this one" is a
+        # lookup (it was a scan of every score for every recent score).
+        series: dict[str, tuple[list[datetime], list[int]]] = {}
+        for p in rows:
+            times, sums = series.setdefault(p.item_key, ([], [0]))
+            times.append(p.at)
+            sums.append(sums[-1] + p.score)
+        for r in rows:
+            if since is not None and r.at <= since:
+                continue
+            times, sums = series[r.item_key]
+            n = bisect.bisect_left(times, r.at)  # the scores strictly before this one
             label = next((i.label for i in cfg.items if i.key == r.item_key), r.item_key)
             if r.score <= cfg.low_cutoff:
                 flag("low_score", at=r.at, item=label, score=r.score, cutoff=cfg.low_cutoff)  # type: ignore[operator]
-            elif earlier and sum(earlier) / len(earlier) - r.score >= cfg.drop:
-                avg = round(sum(earlier) / len(earlier), 1)
+            elif n and sums[n] / n - r.score >= cfg.drop:
+                avg = round(sums[n] / n, 1)
                 flag("score_drop", at=r.at, item=label, score=r.score, average=avg)  # type: ignore[operator]
 
     async def _unanswered_after_difficult(self, client: Client) -> datetime | None:
         """When the latest of the unanswered check-ins after a difficult item went out,
         if all of them went unanswered; else None."""
         weeks = self.deps.config.digest.unanswered_weeks
+        difficult = self._difficult.get(client.id)
+        if difficult is None or self.now - difficult < timedelta(weeks=weeks):
+            return None
         # Only what the practitioner may read counts, both ways: an item sent to the
         # feedback contact, or withdrawn, neither raises the flag nor quiets it.
         theirs = (
@@ -322,9 +335,6 @@ class DigestBuilder:
             FeedbackItem.status == ItemStatus.SUBMITTED,
             FeedbackItem.routing != Routing.CONTACT,
         )
-        difficult = self._difficult.get(client.id)
-        if difficult is None or self.now - difficult < timedelta(weeks=weeks):
-            return None
         after = (
             await self.s.execute(
                 select(Checkin.status, Checkin.sent_at).where(
