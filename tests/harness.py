@@ -19,6 +19,7 @@ from feedback_bot.conversation.commands import COMMANDS, Role
 from feedback_bot.ports import OutgoingMessage
 from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.scheduling.clock import FakeClock
+from feedback_bot.storage.models import Checkin, Client
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -111,12 +112,20 @@ class Harness:
         await self.app.drain()
 
     # -- set-up shortcuts ----------------------------------------------------------
-    async def practitioner(self, who: str = "dr", name: str = "Sam", tz: str | None = None) -> int:
+    async def practitioner(
+        self,
+        who: str = "dr",
+        name: str = "Sam",
+        tz: str | None = None,
+        feedback_contact: bool = False,
+    ) -> int:
         if not self.practice_id:
             self.practice_id = await self.app.admin.create_practice(
                 "Riverside Practice", "Europe/London"
             )
-        pid, code = await self.app.admin.add_practitioner(self.practice_id, name, timezone=tz)
+        pid, code = await self.app.admin.add_practitioner(
+            self.practice_id, name, timezone=tz, feedback_contact=feedback_contact
+        )
         await self.says(who, f"!start {code}")
         return pid
 
@@ -128,6 +137,30 @@ class Harness:
         await self.presses(who, "I agree")
         await self.presses(who, "Yes, let them know" if alerts else "No, thank you")
         return invite.client_id
+
+    async def shares(self, who: str, text: str, valence: str, route: str) -> list[str]:
+        """A client writes, says how it felt and where it goes; the replies to the last."""
+        await self.says(who, text)
+        await self.presses(who, valence)
+        return await self.presses(who, route)
+
+    async def checkins_unanswered(self, alias: str, weeks: int) -> None:
+        """Weekly check-ins for the next ``weeks`` weeks, each sent and left unanswered."""
+        async with self.app.sessions() as s, s.begin():
+            client = (await s.execute(select(Client).where(Client.alias == alias))).scalar_one()
+            for week in range(1, weeks + 1):
+                slot = self.clock.now() + timedelta(weeks=week)
+                s.add(
+                    Checkin(
+                        client_id=client.id,
+                        kind="weekly",
+                        slot_at=slot,
+                        due_at=slot,
+                        status="expired",
+                        sent_at=slot,
+                        created_at=slot,
+                    )
+                )
 
 
 async def make_harness(
