@@ -47,14 +47,14 @@ async def count(bot: Harness, model: Any, *where: Any) -> int:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-def test_settings(database_url: str, **overrides: object) -> Settings:
+def settings_for(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "encryption_key": generate_key(),
         "prompts_file": REPO / "config" / "prompts.yaml",
     }
     values.update(overrides)
-    # With every registered platform's section: test_settings(url, telegram=...) works.
+    # With every registered platform's section: settings_for(url, telegram=...) works.
     return settings_class(platforms())(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -178,7 +178,7 @@ async def make_harness(
         clock.advance(timedelta(seconds=seconds))
 
     app = await build_app(
-        test_settings(database_url, **settings), adapters=[console], clock=clock, sleep=sleep
+        settings_for(database_url, **settings), adapters=[console], clock=clock, sleep=sleep
     )
     await console.start(app.receive)
     return Harness(app=app, console=console, clock=clock, tmp=tmp, deliveries=deliveries)

@@ -42,7 +42,7 @@ async def test_update_lost_to_kill9_before_commit_is_answered_once_after_restart
     await api.start()
     env = bot_settings(database_url, key, api)
     # The admin side, in this process, on the same SQLite file the bot will use.
-    app = await build_app(harness.test_settings(database_url, encryption_key=key))
+    app = await build_app(harness.settings_for(database_url, encryption_key=key))
     running: list[BotProcess] = []
     try:
         practice = await app.admin.create_practice("Riverside Practice", "Europe/London")

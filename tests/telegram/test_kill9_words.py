@@ -35,7 +35,7 @@ async def test_kill9_while_three_clients_write_strands_no_word(tmp_path: Path) -
     api = FakeTelegramApi()
     await api.start()
     env = bot_settings(database_url, key, api)
-    app = await build_app(harness.test_settings(database_url, encryption_key=key))
+    app = await build_app(harness.settings_for(database_url, encryption_key=key))
     running: list[BotProcess] = []
     written: dict[int, list[str]] = {chat: [] for chat in CLIENTS}
     try:
@@ -84,7 +84,7 @@ async def test_kill9_while_three_clients_write_strands_no_word(tmp_path: Path) -
 
     # Days later, nobody having pressed anything: the clock nudges once, then files.
     clock = FakeClock(datetime.now(UTC).replace(hour=12, minute=0) + timedelta(days=1))
-    later = await build_app(harness.test_settings(database_url, encryption_key=key), clock=clock)
+    later = await build_app(harness.settings_for(database_url, encryption_key=key), clock=clock)
     try:
         await later.tick()  # the nudges
         clock.advance(timedelta(days=1))
