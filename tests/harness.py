@@ -47,6 +47,14 @@ async def count(bot: Harness, model: Any, *where: Any) -> int:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
+async def alex_linked(bot: Harness) -> int:
+    """Sam ("dr") and their client Alex ("alex"), linked and Sam's notices read; Alex's id."""
+    pid = await bot.practitioner("dr", name="Sam")
+    cid = await bot.client("alex", pid)
+    bot.new_messages("dr")
+    return cid
+
+
 def settings_for(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
