@@ -17,6 +17,8 @@ in a fresh process, which also reports its peak RSS.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -83,11 +85,10 @@ async def timed_tick(rig: Rig, now: datetime, into: TickTimes) -> None:
     into.total_ms.append((t2 - t0) * 1000)
 
 
-async def run_ticks(
-    backend: Backend, *, clients: int, steady_reps: int, burst_reps: int, trace: bool = True
-) -> TickPoint:
-    """Seed here, tick in a fresh process (``bench.probe ticks``) so its peak RSS is the
-    ticks' own, not this process's seeding or earlier benchmarks."""
+@asynccontextmanager
+async def seeded(backend: Backend, clients: int) -> AsyncIterator[tuple[str, str]]:
+    """A database on ``backend`` holding ``clients`` consented clients, and its key; the
+    seeding app is closed before the caller's process uses it."""
     key = generate_key()
     async with backend.database() as url:
         rig = await make_rig(url, key=key)
@@ -101,6 +102,15 @@ async def run_ticks(
             )
         finally:
             await rig.close()
+        yield url, key
+
+
+async def run_ticks(
+    backend: Backend, *, clients: int, steady_reps: int, burst_reps: int, trace: bool = True
+) -> TickPoint:
+    """Seed here, tick in a fresh process (``bench.probe ticks``) so its peak RSS is the
+    ticks' own, not this process's seeding or earlier benchmarks."""
+    async with seeded(backend, clients) as (url, key):
         args = [url, str(clients), str(steady_reps), str(burst_reps)]
         out = await run_child("bench.probe", "ticks", *args, *(["--tracemalloc"] * trace), key=key)
     point = TickPoint(backend.name, clients, -(-clients // PER_PRACTITIONER))
@@ -138,18 +148,6 @@ def summary(point: TickPoint) -> dict[str, float | int | str]:
 
 async def run_naive(backend: Backend, *, clients: int) -> dict[str, object]:
     """One APScheduler job per client (``bench.naive``), in a fresh process."""
-    key = generate_key()
-    async with backend.database() as url:
-        rig = await make_rig(url, key=key)
-        try:
-            await seed_clients(
-                rig.app.sessions,
-                rig.app.config,
-                clients,
-                now=CONSENTED,
-                per_practitioner=PER_PRACTITIONER,
-            )
-        finally:
-            await rig.close()
+    async with seeded(backend, clients) as (url, key):
         out = await run_child("bench.naive", url, str(clients), key=key)
     return {"backend": backend.name, "clients": clients, **out}

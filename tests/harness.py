@@ -19,6 +19,7 @@ from feedback_bot.conversation.commands import COMMANDS, Role
 from feedback_bot.ports import OutgoingMessage
 from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.scheduling.clock import FakeClock
+from feedback_bot.storage.models import Checkin, Client
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,14 +47,22 @@ async def count(bot: Harness, model: Any, *where: Any) -> int:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-def test_settings(database_url: str, **overrides: object) -> Settings:
+async def alex_linked(bot: Harness) -> int:
+    """Sam ("dr") and their client Alex ("alex"), linked and Sam's notices read; Alex's id."""
+    pid = await bot.practitioner("dr", name="Sam")
+    cid = await bot.client("alex", pid)
+    bot.new_messages("dr")
+    return cid
+
+
+def settings_for(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "encryption_key": generate_key(),
         "prompts_file": REPO / "config" / "prompts.yaml",
     }
     values.update(overrides)
-    # With every registered platform's section: test_settings(url, telegram=...) works.
+    # With every registered platform's section: settings_for(url, telegram=...) works.
     return settings_class(platforms())(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -111,12 +120,20 @@ class Harness:
         await self.app.drain()
 
     # -- set-up shortcuts ----------------------------------------------------------
-    async def practitioner(self, who: str = "dr", name: str = "Sam", tz: str | None = None) -> int:
+    async def practitioner(
+        self,
+        who: str = "dr",
+        name: str = "Sam",
+        tz: str | None = None,
+        feedback_contact: bool = False,
+    ) -> int:
         if not self.practice_id:
             self.practice_id = await self.app.admin.create_practice(
                 "Riverside Practice", "Europe/London"
             )
-        pid, code = await self.app.admin.add_practitioner(self.practice_id, name, timezone=tz)
+        pid, code = await self.app.admin.add_practitioner(
+            self.practice_id, name, timezone=tz, feedback_contact=feedback_contact
+        )
         await self.says(who, f"!start {code}")
         return pid
 
@@ -128,6 +145,30 @@ class Harness:
         await self.presses(who, "I agree")
         await self.presses(who, "Yes, let them know" if alerts else "No, thank you")
         return invite.client_id
+
+    async def shares(self, who: str, text: str, valence: str, route: str) -> list[str]:
+        """A client writes, says how it felt and where it goes; the replies to the last."""
+        await self.says(who, text)
+        await self.presses(who, valence)
+        return await self.presses(who, route)
+
+    async def checkins_unanswered(self, alias: str, weeks: int) -> None:
+        """Weekly check-ins for the next ``weeks`` weeks, each sent and left unanswered."""
+        async with self.app.sessions() as s, s.begin():
+            client = (await s.execute(select(Client).where(Client.alias == alias))).scalar_one()
+            for week in range(1, weeks + 1):
+                slot = self.clock.now() + timedelta(weeks=week)
+                s.add(
+                    Checkin(
+                        client_id=client.id,
+                        kind="weekly",
+                        slot_at=slot,
+                        due_at=slot,
+                        status="expired",
+                        sent_at=slot,
+                        created_at=slot,
+                    )
+                )
 
 
 async def make_harness(
@@ -145,7 +186,7 @@ async def make_harness(
         clock.advance(timedelta(seconds=seconds))
 
     app = await build_app(
-        test_settings(database_url, **settings), adapters=[console], clock=clock, sleep=sleep
+        settings_for(database_url, **settings), adapters=[console], clock=clock, sleep=sleep
     )
     await console.start(app.receive)
     return Harness(app=app, console=console, clock=clock, tmp=tmp, deliveries=deliveries)

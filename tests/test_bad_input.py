@@ -17,7 +17,7 @@ from feedback_bot.storage.models import (
     OutboxMessage,
     SafetyEvent,
 )
-from tests.harness import Harness, count, help_text, rows, t
+from tests.harness import Harness, alex_linked, count, help_text, rows, t
 
 
 def event(who: str, kind: EventKind, **fields: Any) -> IncomingEvent:
@@ -28,19 +28,6 @@ async def deliver(bot: Harness, ev: IncomingEvent) -> list[str]:
     await bot.console.deliver(ev)
     await bot.app.drain()
     return [m.text for m in bot.new_messages(ev.address)]
-
-
-async def setup(bot: Harness) -> int:
-    pid = await bot.practitioner("dr", name="Sam")
-    cid = await bot.client("alex", pid)
-    bot.new_messages("dr")
-    return cid
-
-
-async def share(bot: Harness, who: str, said: str) -> None:
-    await bot.says(who, said)
-    await bot.presses(who, "Something else")
-    await bot.presses(who, "Just so you know")
 
 
 async def texts(bot: Harness, cid: int) -> list[str | None]:
@@ -80,7 +67,7 @@ async def test_a_reply_after_a_deleted_message_is_still_delivered(bot: Harness) 
     """Replies to strangers are deleted from the outbox once sent. The next message, to
     anyone, must not be mistaken for a resend of it (the outbox id is the adapters'
     idempotency key, e.g. the Matrix transaction id)."""
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     assert await bot.says("stranger", "hello?") == [t(bot, "unlinked")]
     replies = await bot.says("alex", "something about last week")
     assert replies and replies[0].startswith(t(bot, "feedback.ask_valence"))
@@ -91,7 +78,7 @@ async def test_a_reply_after_a_deleted_message_is_still_delivered(bot: Harness) 
 
 
 async def test_unknown_command_gets_help(bot: Harness) -> None:
-    await setup(bot)
+    await alex_linked(bot)
     [reply] = await bot.says("alex", "!help")
     assert reply.startswith(help_text(bot, Role.CLIENT))
     [reply] = await bot.says("alex", "!frobnicate now please")
@@ -104,7 +91,7 @@ async def test_unknown_command_gets_help(bot: Harness) -> None:
 
 
 async def test_non_text_gets_a_kind_reply_and_changes_nothing(bot: Harness) -> None:
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     assert await deliver(bot, event("alex", EventKind.NON_TEXT)) == [t(bot, "non_text")]
     await bot.says("alex", "words first")
     assert await deliver(bot, event("alex", EventKind.NON_TEXT)) == [t(bot, "non_text")]
@@ -115,15 +102,15 @@ async def test_non_text_gets_a_kind_reply_and_changes_nothing(bot: Harness) -> N
 
 
 async def test_an_edited_message_does_not_change_what_was_shared(bot: Harness) -> None:
-    cid = await setup(bot)
-    await share(bot, "alex", "what I first wrote")
+    cid = await alex_linked(bot)
+    await bot.shares("alex", "what I first wrote", "Something else", "Just so you know")
     replies = await deliver(bot, event("alex", EventKind.EDIT, text="what I wrote instead"))
     assert replies == [t(bot, "edit_ignored")]
     assert await texts(bot, cid) == ["what I first wrote"]
 
 
 async def test_group_events_are_refused(bot: Harness) -> None:
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     replies = await deliver(bot, event("some-group", EventKind.GROUP, text="hi all"))
     assert replies == [t(bot, "group_refused")]
     await nothing_kept_about(bot, "some-group")
@@ -137,8 +124,8 @@ async def test_group_events_are_refused(bot: Harness) -> None:
 
 
 async def test_text_over_the_limit_is_refused_whole_and_earlier_items_stay(bot: Harness) -> None:
-    cid = await setup(bot)
-    await share(bot, "alex", "an earlier thought")
+    cid = await alex_linked(bot)
+    await bot.shares("alex", "an earlier thought", "Something else", "Just so you know")
     limit = bot.app.settings.max_text_chars
     assert limit == 20_000
 
@@ -162,7 +149,7 @@ async def test_text_over_the_limit_is_refused_whole_and_earlier_items_stay(bot: 
 
 
 async def test_long_text_with_crisis_words_still_gets_help(bot: Harness) -> None:
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     limit = bot.app.settings.max_text_chars
     said = "I don't see the point anymore. " + "It has been a long week. " * (limit // 20)
     assert len(said) > limit
@@ -177,7 +164,7 @@ async def test_long_text_with_crisis_words_still_gets_help(bot: Harness) -> None
 
 
 async def test_a_chat_that_blocks_the_bot_is_marked_unreachable(bot: Harness) -> None:
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     assert await deliver(bot, event("alex", EventKind.BLOCKED)) == []
     [ident] = await rows(bot, Identity, Identity.client_id == cid)
     assert ident.reachable is False
@@ -189,7 +176,7 @@ async def test_a_chat_that_blocks_the_bot_is_marked_unreachable(bot: Harness) ->
     assert await count(bot, Identity, Identity.address == "stranger") == 0
 
     # The platform saying "blocked" only when we try to send has the same effect.
-    await share(bot, "alex", "before blocking")
+    await bot.shares("alex", "before blocking", "Something else", "Just so you know")
     bot.console.blocked.add("alex")
     await bot.says("alex", "!mine")  # the reply cannot be delivered
     assert bot.new_messages("alex") == []

@@ -16,12 +16,6 @@ NOT_RIGHT = "Something didn't feel right"
 UNANSWERED = "hasn't answered check-ins"
 
 
-async def share(bot: Harness, who: str, words: str, valence: str, route: str) -> None:
-    await bot.says(who, words)
-    await bot.presses(who, valence)
-    await bot.presses(who, route)
-
-
 def everything_sent_to(bot: Harness, who: str) -> str:
     """Every text and every attached file (HTML digest, chart) a person has received."""
     parts: list[str] = []
@@ -34,8 +28,7 @@ def everything_sent_to(bot: Harness, who: str) -> str:
 async def practice_with_contact(bot: Harness) -> tuple[int, int]:
     """Sam ("dr") is Ada's practitioner; Jo ("jo") is the practice's feedback contact."""
     sam = await bot.practitioner("dr", "Sam")
-    jo, code = await bot.app.admin.add_practitioner(bot.practice_id, "Jo", feedback_contact=True)
-    await bot.says("jo", f"!start {code}")
+    jo = await bot.practitioner("jo", "Jo", feedback_contact=True)
     await bot.client("a", sam, alias="Ada")
     return sam, jo
 
@@ -47,39 +40,21 @@ async def weekly_digests(bot: Harness) -> None:
         await bot.tick(minutes=30)
 
 
-async def expired_checkins_after(bot: Harness, alias: str, weeks: int) -> None:
-    async with bot.app.sessions() as s, s.begin():
-        client = (await s.execute(select(Client).where(Client.alias == alias))).scalar_one()
-        for week in range(1, weeks + 1):
-            slot = bot.clock.now() + timedelta(weeks=week)
-            s.add(
-                Checkin(
-                    client_id=client.id,
-                    kind="weekly",
-                    slot_at=slot,
-                    due_at=slot,
-                    status="expired",
-                    sent_at=slot,
-                    created_at=slot,
-                )
-            )
-
-
 async def test_unanswered_flag_counts_neither_contact_items_nor_withdrawn_ones(
     bot: Harness,
 ) -> None:
     sam, _ = await practice_with_contact(bot)
     await bot.client("b", sam, alias="Ben")
     await bot.client("c", sam, alias="Cal")
-    await share(bot, "a", "ada told the contact", NOT_RIGHT, TO_CONTACT)
-    await share(bot, "b", "ben took this back", NOT_RIGHT, "Just so you know")
+    await bot.shares("a", "ada told the contact", NOT_RIGHT, TO_CONTACT)
+    await bot.shares("b", "ben took this back", NOT_RIGHT, "Just so you know")
     await bot.says("b", "!mine")
     await bot.says("b", "!withdraw 1")
     # Cal is the control: the same, sent to Sam and kept, does raise the flag.
-    await share(bot, "c", "cal said it to sam", NOT_RIGHT, "Just so you know")
+    await bot.shares("c", "cal said it to sam", NOT_RIGHT, "Just so you know")
     await bot.says("dr", "!digest")
     for alias in ("Ada", "Ben", "Cal"):
-        await expired_checkins_after(bot, alias, weeks=3)
+        await bot.checkins_unanswered(alias, weeks=3)
     bot.clock.advance(timedelta(weeks=4))
     text = "\n".join(await bot.says("dr", "!digest"))
     assert f"Cal {UNANSWERED}" in text
@@ -91,9 +66,9 @@ async def test_a_later_contact_change_never_shows_the_practitioner_earlier_items
     bot: Harness,
 ) -> None:
     sam, _ = await practice_with_contact(bot)
-    await share(bot, "a", "only for the contact seen", "Something else", TO_CONTACT)
+    await bot.shares("a", "only for the contact seen", "Something else", TO_CONTACT)
     await bot.says("jo", "!digest")
-    await share(bot, "a", "only for the contact waiting", NOT_RIGHT, TO_CONTACT)
+    await bot.shares("a", "only for the contact waiting", NOT_RIGHT, TO_CONTACT)
     await bot.app.admin.set_feedback_contact(bot.practice_id, sam)
 
     await bot.says("dr", "!digest")
@@ -113,9 +88,8 @@ async def test_the_contact_as_recorded_then_gets_it_in_their_weekly_digest(
     bot: Harness,
 ) -> None:
     _, _ = await practice_with_contact(bot)
-    kim, code = await bot.app.admin.add_practitioner(bot.practice_id, "Kim")
-    await bot.says("kim", f"!start {code}")
-    await share(bot, "a", "for jo as the contact then", NOT_RIGHT, TO_CONTACT)
+    kim = await bot.practitioner("kim", "Kim")
+    await bot.shares("a", "for jo as the contact then", NOT_RIGHT, TO_CONTACT)
     await bot.app.admin.set_feedback_contact(bot.practice_id, kim)
     await weekly_digests(bot)
     assert "for jo as the contact then" in everything_sent_to(bot, "jo")
@@ -147,7 +121,7 @@ async def test_withdrawing_a_seen_contact_item_tells_the_contact_not_the_practit
     bot: Harness,
 ) -> None:
     await practice_with_contact(bot)
-    await share(bot, "a", "for the contact", NOT_RIGHT, TO_CONTACT)
+    await bot.shares("a", "for the contact", NOT_RIGHT, TO_CONTACT)
     async with bot.app.sessions() as s, s.begin():
         ada = (await s.execute(select(Client).where(Client.alias == "Ada"))).scalar_one()
         now = bot.clock.now()

@@ -43,12 +43,6 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-async def share(bot: Harness, who: str, said: str, valence: str, route: str) -> list[str]:
-    await bot.says(who, said)
-    await bot.presses(who, valence)
-    return await bot.presses(who, route)
-
-
 async def sam_and_alex(bot: Harness) -> tuple[int, int]:
     sam = await bot.practitioner("dr", "Sam")
     alex = await bot.client("alex", sam, alias="Alex")
@@ -71,7 +65,7 @@ async def test_onboarding_says_the_ethos_once_in_each_language(bot: Harness) -> 
     # Said once: not again under every acknowledgement.
     await bot.presses("c_en", "I agree")
     await bot.presses("c_en", "No, thank you")
-    after = await share(bot, "c_en", "the pace was good", "Something felt good", "Just so you know")
+    after = await bot.shares("c_en", "the pace was good", "Something felt good", "Just so you know")
     assert all("expert on your own experience" not in flat(text) for text in after)
 
 
@@ -88,8 +82,7 @@ async def test_good_news_is_not_asked_what_happened(bot: Harness) -> None:
 
 async def test_acknowledgement_is_short_with_one_not_monitored_line(bot: Harness) -> None:
     await sam_and_alex(bot)
-    [ack] = await share(
-        bot,
+    [ack] = await bot.shares(
         "alex",
         "The grounding exercise helped me sleep",
         "Something felt good",
@@ -113,8 +106,8 @@ async def test_acknowledgement_is_short_with_one_not_monitored_line(bot: Harness
 
 async def test_read_notice_promises_nothing_the_practitioner_did_not_choose(bot: Harness) -> None:
     await sam_and_alex(bot)
-    await share(
-        bot, "alex", "felt rushed", "Something didn't feel right", "Bring it into our next session"
+    await bot.shares(
+        "alex", "felt rushed", "Something didn't feel right", "Bring it into our next session"
     )
     bot.new_messages("alex")
     await bot.says("dr", "!digest")
@@ -170,7 +163,7 @@ async def test_reply_reaches_the_client_as_the_practitioners_words_and_is_kept_s
 
 async def test_reply_button_under_the_digest_asks_for_the_words(bot: Harness) -> None:
     await sam_and_alex(bot)
-    await share(bot, "alex", "felt rushed", "Something didn't feel right", "Just so you know")
+    await bot.shares("alex", "felt rushed", "Something didn't feel right", "Just so you know")
     bot.new_messages("alex")
     await bot.says("dr", "!digest")
     labels = [c.label for c in bot.last_with_choices("dr").choices]
@@ -189,8 +182,7 @@ async def test_reply_button_under_the_digest_asks_for_the_words(bot: Harness) ->
 
 async def test_only_own_clients_and_never_contact_routed_items(bot: Harness) -> None:
     sam = await bot.practitioner("dr", "Sam")
-    kim, code = await bot.app.admin.add_practitioner(bot.practice_id, "Kim", feedback_contact=True)
-    await bot.says("kim", f"!start {code}")
+    kim = await bot.practitioner("kim", "Kim", feedback_contact=True)
     await bot.client("alex", sam, alias="Alex")
     await bot.client("blake", kim, alias="Blake")
     bot.new_messages("blake")
@@ -198,8 +190,7 @@ async def test_only_own_clients_and_never_contact_routed_items(bot: Harness) -> 
         t(bot, "practitioner.no_such_client", alias="Blake")
     ]
     # Alex sends something to the feedback contact (Kim) instead of Sam.
-    await share(
-        bot,
+    await bot.shares(
         "alex",
         "please tell the practice",
         "Something didn't feel right",
@@ -229,7 +220,7 @@ async def test_only_own_clients_and_never_contact_routed_items(bot: Harness) -> 
 
 async def test_ack_in_own_words(bot: Harness) -> None:
     await sam_and_alex(bot)
-    await share(bot, "alex", "felt rushed", "Something didn't feel right", "Just so you know")
+    await bot.shares("alex", "felt rushed", "Something didn't feel right", "Just so you know")
     bot.new_messages("alex")
     await bot.says("dr", "!digest")
     await bot.presses("dr", "I've read this")
@@ -248,9 +239,9 @@ async def test_ack_in_own_words(bot: Harness) -> None:
 async def test_ack_covers_every_unread_digest(bot: Harness) -> None:
     sam, _ = await sam_and_alex(bot)
     await bot.client("robin", sam, alias="Robin")
-    await share(bot, "alex", "one", "Something felt good", "Just so you know")
+    await bot.shares("alex", "one", "Something felt good", "Just so you know")
     await bot.says("dr", "!digest")
-    await share(bot, "robin", "two", "Something felt good", "Just so you know")
+    await bot.shares("robin", "two", "Something felt good", "Just so you know")
     await bot.says("dr", "!digest")
     bot.new_messages("alex")
     bot.new_messages("robin")
@@ -266,8 +257,8 @@ async def test_ack_covers_every_unread_digest(bot: Harness) -> None:
 async def test_ack_one_client(bot: Harness) -> None:
     sam, _ = await sam_and_alex(bot)
     await bot.client("robin", sam, alias="Robin")
-    await share(bot, "alex", "one", "Something felt good", "Just so you know")
-    await share(bot, "robin", "two", "Something felt good", "Just so you know")
+    await bot.shares("alex", "one", "Something felt good", "Just so you know")
+    await bot.shares("robin", "two", "Something felt good", "Just so you know")
     await bot.says("dr", "!digest")
     bot.new_messages("alex")
     bot.new_messages("robin")
@@ -282,7 +273,7 @@ async def test_ack_one_client(bot: Harness) -> None:
 
 async def test_typing_the_number_or_words_of_a_digest_button(bot: Harness) -> None:
     await sam_and_alex(bot)
-    await share(bot, "alex", "one", "Something felt good", "Just so you know")
+    await bot.shares("alex", "one", "Something felt good", "Just so you know")
     bot.new_messages("alex")
     await bot.says("dr", "!digest")
     [ask] = await bot.says("dr", "2")  # "Reply to Alex", typed
@@ -299,10 +290,10 @@ async def test_typing_the_number_or_words_of_a_digest_button(bot: Harness) -> No
 async def test_an_older_digests_button_still_works_and_never_zero_clients(bot: Harness) -> None:
     sam, _ = await sam_and_alex(bot)
     await bot.client("robin", sam, alias="Robin")
-    await share(bot, "alex", "one", "Something felt good", "Just so you know")
+    await bot.shares("alex", "one", "Something felt good", "Just so you know")
     await bot.says("dr", "!digest")
     older = bot.last_with_choices("dr").choices[0]
-    await share(bot, "robin", "two", "Something felt good", "Just so you know")
+    await bot.shares("robin", "two", "Something felt good", "Just so you know")
     await bot.says("dr", "!digest")
     bot.new_messages("alex")
     bot.new_messages("robin")

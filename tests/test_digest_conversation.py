@@ -18,7 +18,7 @@ from feedback_bot.digest.render import render_html
 from feedback_bot.digest.view import ClientSection, DigestView, ItemView, ScorePoint
 from feedback_bot.storage.models import Client
 from tests.harness import Harness, t
-from tests.test_digest_delivery import digests_to, share
+from tests.test_digest_delivery import digests_to
 
 
 async def tick_until(bot: Harness, until: datetime, hours: float = 1) -> None:
@@ -33,17 +33,17 @@ async def test_pre_session_digest_brings_back_what_was_not_yet_talked_about(bot:
         await s.execute(update(Client).where(Client.id == ada).values(checkin_cadence="off"))
     await bot.says("dr", "!session Ada 2026-11-18 10:00")
     await bot.says("dr", "!session Ada 2026-11-25 15:00")
-    await share(bot, "a", "before the first session", "Something felt good", "Just so you know")
+    await bot.shares("a", "before the first session", "Something felt good", "Just so you know")
     await tick_until(bot, datetime(2026, 11, 19, 12, tzinfo=UTC))
     [(_, first)] = digests_to(bot, "dr")  # before Wednesday's session
     assert "before the first session" in first
 
-    await share(bot, "a", "after the first session", "Something felt good", "Just so you know")
+    await bot.shares("a", "after the first session", "Something felt good", "Just so you know")
     await tick_until(bot, datetime(2026, 11, 24, 8, tzinfo=UTC))
     [_, (_, weekly)] = digests_to(bot, "dr")
     assert "after the first session" in weekly and "before the first session" not in weekly
 
-    await share(bot, "a", "on the day before", "Something felt good", "Just so you know")
+    await bot.shares("a", "on the day before", "Something felt good", "Just so you know")
     await tick_until(bot, datetime(2026, 11, 24, 16, tzinfo=UTC))
     [_, _, (_, pre)] = digests_to(bot, "dr")
     assert "Feedback before your next session" in pre
@@ -72,7 +72,7 @@ async def test_long_words_are_cut_in_chat_and_whole_in_the_file(bot: Harness) ->
     pid = await bot.practitioner()
     await bot.client("a", pid, alias="Ada")
     long_words = " ".join(f"word{n}" for n in range(600)) + " THE-END"
-    await share(bot, "a", long_words, "Something didn't feel right", "Just so you know")
+    await bot.shares("a", long_words, "Something didn't feel right", "Just so you know")
     text = "\n".join(await bot.says("dr", "!digest"))
     assert "THE-END" not in text
     assert "…”\n" + t(bot, "digest.item_cut.note") in text
@@ -83,11 +83,10 @@ async def test_long_words_are_cut_in_chat_and_whole_in_the_file(bot: Harness) ->
 
 async def test_the_feedback_contact_sees_whose_client_it_is(bot: Harness) -> None:
     sam = await bot.practitioner("dr", "Sam")
-    _, code = await bot.app.admin.add_practitioner(bot.practice_id, "Jo", feedback_contact=True)
-    await bot.says("jo", f"!start {code}")
+    await bot.practitioner("jo", "Jo", feedback_contact=True)
     await bot.client("a", sam, alias="Ada")
-    await share(
-        bot, "a", "please tell the practice", "Something didn't feel right",
+    await bot.shares(
+        "a", "please tell the practice", "Something didn't feel right",
         "To the practice's feedback contact instead",
     )  # fmt: skip
     jo_text = "\n".join(await bot.says("jo", "!digest"))

@@ -7,14 +7,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from feedback_bot.storage.models import AllianceScore, Checkin, Client, Digest, FeedbackItem
+from feedback_bot.storage.models import AllianceScore, Client, Digest, FeedbackItem
 from tests.harness import Harness
-
-
-async def share(bot: Harness, who: str, text: str, valence: str, route: str) -> None:
-    await bot.says(who, text)
-    await bot.presses(who, valence)
-    await bot.presses(who, route)
 
 
 def digests_to(bot: Harness, who: str) -> list[tuple[datetime, str]]:
@@ -30,11 +24,11 @@ async def test_weekly_digest_arrives_at_each_practitioners_local_time(bot: Harne
     tokyo = await bot.practitioner("tyo", "Tomo", tz="Asia/Tokyo")
     await bot.client("a", london)
     await bot.client("b", tokyo)
-    await share(
-        bot, "a", "You remembered my sister's name.", "Something felt good", "Just so you know"
+    await bot.shares(
+        "a", "You remembered my sister's name.", "Something felt good", "Just so you know"
     )
-    await share(
-        bot, "b", "I liked the quiet pause at the end.", "Something felt good", "Just so you know"
+    await bot.shares(
+        "b", "I liked the quiet pause at the end.", "Something felt good", "Just so you know"
     )
     # Start Mon 16 Nov 09:00 UTC; the next Mondays at 08:00 local are 23 Nov (both).
     while bot.clock.now() < datetime(2026, 11, 24, tzinfo=UTC):
@@ -61,8 +55,8 @@ async def test_pre_session_digest_covers_only_that_client(bot: Harness) -> None:
     pid = await bot.practitioner()
     await bot.client("a", pid, alias="Ada")
     await bot.client("b", pid, alias="Ben")
-    await share(bot, "a", "Ada's words", "Something felt good", "Bring it into our next session")
-    await share(bot, "b", "Ben's words", "Something felt good", "Bring it into our next session")
+    await bot.shares("a", "Ada's words", "Something felt good", "Bring it into our next session")
+    await bot.shares("b", "Ben's words", "Something felt good", "Bring it into our next session")
     await bot.says("dr", "!session Ada 2026-11-18 15:00")
     # 24 h before Wed 15:00 London is Tue 15:00 UTC; tick through Tuesday afternoon.
     bot.clock.set(datetime(2026, 11, 17, 14, 0, tzinfo=UTC))
@@ -76,11 +70,11 @@ async def test_pre_session_digest_covers_only_that_client(bot: Harness) -> None:
 async def test_order_flags_and_reasons(bot: Harness) -> None:
     pid = await bot.practitioner()
     await bot.client("a", pid, alias="Ada")
-    await share(bot, "a", "fyi words", "Something felt good", "Just so you know")
+    await bot.shares("a", "fyi words", "Something felt good", "Just so you know")
     bot.clock.advance(timedelta(minutes=5))
-    await share(bot, "a", "hard words", "Something didn't feel right", "Just so you know")
+    await bot.shares("a", "hard words", "Something didn't feel right", "Just so you know")
     bot.clock.advance(timedelta(minutes=5))
-    await share(bot, "a", "session words", "Something felt good", "Bring it into our next session")
+    await bot.shares("a", "session words", "Something felt good", "Bring it into our next session")
     await bot.client("p", pid, alias="Pia")
     await bot.says("p", "!pause")
     async with bot.app.sessions() as s, s.begin():
@@ -111,7 +105,7 @@ async def test_order_flags_and_reasons(bot: Harness) -> None:
 async def test_score_drop_and_unanswered_checkins_are_flagged(bot: Harness) -> None:
     pid = await bot.practitioner()
     await bot.client("a", pid, alias="Ada")
-    await share(bot, "a", "hard words", "Something didn't feel right", "Just so you know")
+    await bot.shares("a", "hard words", "Something didn't feel right", "Just so you know")
     await bot.says("dr", "!digest")  # seen; the flag below must come from later events
     async with bot.app.sessions() as s, s.begin():
         ada = (await s.execute(select(Client).where(Client.alias == "Ada"))).scalar_one()
@@ -122,19 +116,7 @@ async def test_score_drop_and_unanswered_checkins_are_flagged(bot: Harness) -> N
                     client_id=ada.id, item_key="goals", score=score, at=later - timedelta(days=days)
                 )
             )
-        for week in (1, 2, 3):
-            slot = bot.clock.now() + timedelta(weeks=week)
-            s.add(
-                Checkin(
-                    client_id=ada.id,
-                    kind="weekly",
-                    slot_at=slot,
-                    due_at=slot,
-                    status="expired",
-                    sent_at=slot,
-                    created_at=slot,
-                )
-            )
+    await bot.checkins_unanswered("Ada", weeks=3)
     bot.clock.set(later)
     text = "\n".join(await bot.says("dr", "!digest"))
     assert "lower than their usual 9" in text
@@ -143,11 +125,9 @@ async def test_score_drop_and_unanswered_checkins_are_flagged(bot: Harness) -> N
 
 async def test_contact_routed_items_never_reach_the_practitioner(bot: Harness) -> None:
     pid = await bot.practitioner("dr", "Sam")
-    _, code = await bot.app.admin.add_practitioner(bot.practice_id, "Jo", feedback_contact=True)
-    await bot.says("jo", f"!start {code}")
+    await bot.practitioner("jo", "Jo", feedback_contact=True)
     await bot.client("a", pid, alias="Ada")
-    await share(
-        bot,
+    await bot.shares(
         "a",
         "please tell the practice",
         "Something didn't feel right",
@@ -163,9 +143,9 @@ async def test_acknowledging_tells_each_client_once_and_locks_editing(bot: Harne
     pid = await bot.practitioner()
     await bot.client("a", pid, alias="Ada")
     await bot.client("b", pid, alias="Ben")
-    await share(bot, "a", "one", "Something felt good", "Bring it into our next session")
-    await share(bot, "a", "two", "Something felt good", "Just so you know")
-    await share(bot, "b", "three", "Something felt good", "Just so you know")
+    await bot.shares("a", "one", "Something felt good", "Bring it into our next session")
+    await bot.shares("a", "two", "Something felt good", "Just so you know")
+    await bot.shares("b", "three", "Something felt good", "Just so you know")
     await bot.says("b", "!notices off")
     await bot.says("dr", "!digest")
     digest_button = bot.last_with_choices("dr").choices[0]
@@ -189,7 +169,7 @@ async def test_acknowledging_tells_each_client_once_and_locks_editing(bot: Harne
 async def test_withdrawal_after_digest_tells_the_practitioner(bot: Harness) -> None:
     pid = await bot.practitioner()
     await bot.client("a", pid, alias="Ada")
-    await share(bot, "a", "seen words", "Something felt good", "Just so you know")
+    await bot.shares("a", "seen words", "Something felt good", "Just so you know")
     await bot.says("dr", "!digest")
     await bot.says("a", "!mine")
     await bot.says("a", "!withdraw 1")

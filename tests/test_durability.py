@@ -16,7 +16,7 @@ from feedback_bot.conversation.turn import Turn
 from feedback_bot.ports import EventKind, IncomingEvent
 from feedback_bot.privacy.access import read_own_text
 from feedback_bot.storage.models import Conversation, FeedbackItem, InboxEvent, OutboxMessage
-from tests.harness import Harness, count, rows, t
+from tests.harness import Harness, alex_linked, count, rows, t
 
 
 class SimulatedCrash(Exception):
@@ -26,19 +26,6 @@ class SimulatedCrash(Exception):
 async def texts(bot: Harness, cid: int) -> list[tuple[str, str | None]]:
     found = sorted(await rows(bot, FeedbackItem, FeedbackItem.client_id == cid), key=lambda i: i.id)
     return [(i.status, read_own_text(bot.app.vault, cid, i)) for i in found]
-
-
-async def setup(bot: Harness) -> int:
-    pid = await bot.practitioner("dr", name="Sam")
-    cid = await bot.client("alex", pid)
-    bot.new_messages("dr")
-    return cid
-
-
-async def share(bot: Harness, who: str, said: str) -> None:
-    await bot.says(who, said)
-    await bot.presses(who, "Something else")
-    await bot.presses(who, "Just so you know")
 
 
 def crash_first_commit(owner: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -68,7 +55,7 @@ def crash_first_commit(owner: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]
 
 
 async def test_the_same_event_twice_is_stored_and_answered_once(bot: Harness) -> None:
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     ev = bot.console.event_for("alex", "something from last week")
     await bot.console.deliver(ev)
     await bot.console.deliver(ev)  # the platform redelivers before we acknowledged
@@ -83,7 +70,7 @@ async def test_the_same_event_twice_is_stored_and_answered_once(bot: Harness) ->
 
 
 async def test_a_replayed_button_press_counts_once(bot: Harness) -> None:
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     await bot.says("alex", "words")
     await bot.presses("alex", "Something else")
     routing = bot.last_with_choices("alex")
@@ -104,7 +91,7 @@ async def test_a_replayed_button_press_counts_once(bot: Harness) -> None:
 async def test_crash_before_the_inbox_commit_then_replay_stores_it_once(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     crashes = crash_first_commit(bot.app.inbox, monkeypatch)
     ev = bot.console.event_for("alex", "the room was cold")
 
@@ -131,7 +118,7 @@ async def test_crash_before_the_inbox_commit_then_replay_stores_it_once(
 async def test_crash_before_the_inbox_commit_still_sends_crisis_help_once(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await setup(bot)
+    await alex_linked(bot)
     crash_first_commit(bot.app.inbox, monkeypatch)
     ev = bot.console.event_for("alex", "I don't see the point anymore")
     with pytest.raises(SimulatedCrash):
@@ -154,7 +141,7 @@ async def test_crash_before_the_processing_commit_is_redone_once(
     """Handled, but the transaction that holds the state change, the reply and the "done"
     mark never committed: after restart the event is processed again, as if for the first
     time, so there is one draft and one reply."""
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     crashes = crash_first_commit(bot.app.processor, monkeypatch)
     await bot.console.say("alex", "it felt rushed")
     with pytest.raises(SimulatedCrash):
@@ -179,8 +166,8 @@ async def test_crash_before_the_processing_commit_is_redone_once(
 async def test_a_failing_handler_leaves_no_half_feedback_and_apologises(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cid = await setup(bot)
-    await share(bot, "alex", "an earlier item")
+    cid = await alex_linked(bot)
+    await bot.shares("alex", "an earlier item", "Something else", "Just so you know")
     real_ask = Turn.ask
 
     async def failing_ask(self: Turn, state: str, *args: Any, **kwargs: Any) -> None:
@@ -202,7 +189,7 @@ async def test_a_failing_handler_leaves_no_half_feedback_and_apologises(
     assert await count(bot, OutboxMessage, OutboxMessage.status != "sent") == 0
 
     monkeypatch.undo()
-    await share(bot, "alex", "trying again")
+    await bot.shares("alex", "trying again", "Something else", "Just so you know")
     assert await texts(bot, cid) == [
         ("submitted", "an earlier item"),
         ("submitted", "trying again"),
@@ -212,7 +199,7 @@ async def test_a_failing_handler_leaves_no_half_feedback_and_apologises(
 async def test_a_failure_while_submitting_keeps_the_draft_as_it_was(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cid = await setup(bot)
+    cid = await alex_linked(bot)
     await bot.says("alex", "almost done")
     await bot.presses("alex", "Something else")
     routing = bot.last_with_choices("alex")

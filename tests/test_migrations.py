@@ -28,7 +28,7 @@ from feedback_bot.storage.models import (
     OutboxMessage,
     Practitioner,
 )
-from tests.harness import test_settings
+from tests.harness import settings_for
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
@@ -167,7 +167,7 @@ PEOPLE = {
 
 
 async def test_0008_seals_plaintext_people_in_place(database_url: str, tmp_path: Path) -> None:
-    settings = test_settings(database_url)
+    settings = settings_for(database_url)
     engine = create_engine(database_url)
     try:
         await upgrade(engine, "0006")

@@ -166,7 +166,7 @@ async def test_stored_text_is_encrypted_and_bound_to_its_row(bot: Harness) -> No
 
     # Another key can't read it.
     other = make_vault(
-        harness.test_settings(bot.app.settings.database_url, encryption_key=generate_key())
+        harness.settings_for(bot.app.settings.database_url, encryption_key=generate_key())
     )
     with pytest.raises(DecryptionError):
         other.open("feedback_item", "text", a.uid, a.text_enc or "")

@@ -6,28 +6,24 @@ It uses a throwaway SQLite database and key, the console adapter, and the same a
 
 from __future__ import annotations
 
-import tempfile
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.rule import Rule
 
-from adapters.console import ConsoleAdapter
-from feedback_bot.app.bootstrap import App, build_app
-from feedback_bot.app.settings import Settings
+from feedback_bot.app.bootstrap import App
+from feedback_bot.app.story import Story, told
 from feedback_bot.ports import OutgoingMessage
-from feedback_bot.privacy.crypto import generate_key
-from feedback_bot.scheduling.clock import FakeClock
-
-REPO = Path(__file__).resolve().parents[2]
-START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday morning in London
 
 
-class Story:
-    def __init__(self, app: App, console: ConsoleAdapter, clock: FakeClock, term: Console) -> None:
-        self.app, self.console, self.clock, self.term = app, console, clock, term
+@dataclass
+class Shown(Story):
+    """The story printed to a terminal as it happens."""
+
+    term: Console = field(default_factory=Console)
 
     def show_bot(self, message: OutgoingMessage) -> None:
         body = message.text  # choices already appear as a numbered list (no buttons here)
@@ -43,58 +39,24 @@ class Story:
             )
         )
 
-    def narrate(self, text: str) -> None:
-        self.term.print(Rule(f"[bold]{text}[/]  ·  {self.clock.now():%a %d %b %H:%M} UTC"))
-
-    async def says(self, who: str, text: str) -> None:
+    def show_says(self, who: str, text: str) -> None:
         self.term.print(
             Panel(text, title=f"{who} → bot", title_align="right", border_style="green", width=96)
         )
-        await self.console.say(who, text)
-        await self.app.drain()
 
-    async def presses(self, who: str, label: str) -> None:
-        msg = next(m for m in reversed(self.console.sent[who]) if m.choices)
-        choice = next(c for c in msg.choices if c.label == label)
+    def show_press(self, who: str, label: str) -> None:
         self.term.print(f"[green]{who} presses[/] [bold]\\[{label}][/]", justify="right")
-        await self.console.press(who, choice.id)
-        await self.app.drain()
 
-    async def wait(self, delta: timedelta) -> None:
-        # Tick hourly: finer than the missed-slot grace, and every slot here is on the hour.
-        end = self.clock.now() + delta
-        while self.clock.now() < end:
-            self.clock.advance(min(timedelta(hours=1), end - self.clock.now()))
-            await self.app.tick()
-            await self.app.drain()
+    def narrate(self, text: str) -> None:
+        self.term.print(Rule(f"[bold]{text}[/]  ·  {self.clock.now():%a %d %b %H:%M} UTC"))
 
 
 async def run_demo(out_dir: Path, term: Console | None = None) -> Path:
     term = term or Console()
-    with tempfile.TemporaryDirectory(prefix="feedback-bot-demo-") as tmp:
-        clock = FakeClock(START)
-        story_holder: list[Story] = []
-        console = ConsoleAdapter(
-            output=lambda m: story_holder[0].show_bot(m), attachments_dir=out_dir
-        )
-        settings = Settings(
-            _env_file=None,
-            database_url=f"sqlite+aiosqlite:///{tmp}/demo.sqlite3",
-            encryption_key=generate_key(),  # throwaway: the database goes with the temp dir
-            prompts_file=REPO / "config" / "prompts.yaml",
-        )
-
-        async def sleep(seconds: float) -> None:
-            clock.advance(timedelta(seconds=seconds))
-
-        app = await build_app(settings, adapters=[console], clock=clock, sleep=sleep)
-        await console.start(app.receive)
-        story = Story(app, console, clock, term)
-        story_holder.append(story)
-        try:
-            await _play(story, app)
-        finally:
-            await app.close()
+    async with told(
+        lambda app, console, clock: Shown(app, console, clock, term), "demo", out_dir
+    ) as story:
+        await _play(story, story.app)
     written = sorted(p for p in out_dir.glob("*") if p.is_file())
     term.print(Rule("[bold]Done"))
     term.print(f"The practitioner's digest was written to [bold]{out_dir.resolve()}[/]:")
@@ -103,7 +65,7 @@ async def run_demo(out_dir: Path, term: Console | None = None) -> Path:
     return out_dir
 
 
-async def _play(s: Story, app: App) -> None:
+async def _play(s: Shown, app: App) -> None:
     s.narrate("An admin sets up the practice")
     practice = await app.admin.create_practice("Riverside Counselling", "Europe/London")
     sam, sam_code = await app.admin.add_practitioner(practice, "Sam")

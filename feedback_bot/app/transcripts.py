@@ -14,42 +14,37 @@ import argparse
 import asyncio
 import itertools
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-from adapters.console import ConsoleAdapter
-from feedback_bot.app.bootstrap import App, build_app
-from feedback_bot.app.settings import Settings
+from feedback_bot.app.story import REPO, Story, told
 from feedback_bot.people import codes
 from feedback_bot.ports import OutgoingMessage
-from feedback_bot.privacy.crypto import generate_key
-from feedback_bot.scheduling.clock import FakeClock
 
-REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "conversation.md"
-START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday morning in London
 NAMES = {"sam": "Sam (practitioner)", "alex": "Alex (client)"}
 
 
 @dataclass
-class Story:
-    """One conversation, told to a transcript: who said what, and what the bot sent."""
+class Transcript(Story):
+    """The story as plain text: who said what, and what the bot sent."""
 
-    app: App
-    console: ConsoleAdapter
-    clock: FakeClock
     lines: list[str] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)  # ids and codes for later journeys
 
-    def bot(self, message: OutgoingMessage) -> None:
+    def show_bot(self, message: OutgoingMessage) -> None:
         text = message.text
         for att in message.attachments:
             text += f"\n📎 {att.filename}"
         self._block(f"bot → {NAMES.get(message.address, message.address)}", text)
+
+    def show_says(self, who: str, text: str) -> None:
+        self._block(f"{NAMES.get(who, who)} writes", text)
+
+    def show_press(self, who: str, label: str) -> None:
+        self._block(f"{NAMES.get(who, who)} chooses", label)
 
     def _block(self, who: str, text: str) -> None:
         stamp = self.clock.now().strftime("%a %d %b %H:%M")
@@ -61,36 +56,15 @@ class Story:
         self.lines.append(f"({text})")
         self.lines.append("")
 
-    async def says(self, who: str, text: str) -> None:
-        self._block(f"{NAMES.get(who, who)} writes", text)
-        await self.console.say(who, text)
-        await self.app.drain()
-
-    async def presses(self, who: str, label: str) -> None:
-        msg = next((m for m in reversed(self.console.sent[who]) if m.choices), None)
-        choice = next((c for c in msg.choices if c.label == label), None) if msg else None
-        if msg is None or choice is None:
-            raise LookupError(f"{who} has no choice {label!r}")
-        self._block(f"{NAMES.get(who, who)} chooses", label)
-        await self.console.press(who, choice.id)
-        await self.app.drain()
-
-    async def wait(self, delta: timedelta) -> None:
-        end = self.clock.now() + delta
-        while self.clock.now() < end:
-            self.clock.advance(min(timedelta(hours=1), end - self.clock.now()))
-            await self.app.tick()
-            await self.app.drain()
-
 
 @dataclass(frozen=True)
 class Journey:
     title: str
     about: str
-    play: Callable[[Story], Awaitable[None]]
+    play: Callable[[Transcript], Awaitable[None]]
 
 
-async def _onboarding(s: Story) -> None:
+async def _onboarding(s: Transcript) -> None:
     practice = await s.app.admin.create_practice("Riverside Counselling", "Europe/London")
     sam, sam_code = await s.app.admin.add_practitioner(practice, "Sam")
     s.facts["sam"] = sam
@@ -104,14 +78,14 @@ async def _onboarding(s: Story) -> None:
     await s.presses("alex", "No, thank you")
 
 
-async def _anytime(s: Story) -> None:
+async def _anytime(s: Transcript) -> None:
     await s.wait(timedelta(hours=3))
     await s.says("alex", "I felt rushed at the end of our session")
     await s.presses("alex", "Something didn't feel right")
     await s.presses("alex", "Bring it into our next session")
 
 
-async def _checkin(s: Story) -> None:
+async def _checkin(s: Transcript) -> None:
     await s.says("sam", "!session Alex 2026-11-17 10:00 weekly")
     s.note("Alex has a session on Tuesday; the check-in comes the next morning.")
     await s.wait(timedelta(days=1, hours=22))
@@ -122,15 +96,15 @@ async def _checkin(s: Story) -> None:
         await s.says("alex", score)
 
 
-async def _digest(s: Story) -> None:
+async def _digest(s: Transcript) -> None:
     await s.says("sam", "!digest")
 
 
-async def _reply(s: Story) -> None:
+async def _reply(s: Transcript) -> None:
     await s.says("sam", "!reply Alex Thank you for telling me. Let's make time for it on Tuesday.")
 
 
-async def _closing_the_loop(s: Story) -> None:
+async def _closing_the_loop(s: Transcript) -> None:
     await s.presses("sam", "I've read this")
     await s.presses("sam", "I've read it; we'll talk next session")
 
@@ -190,33 +164,14 @@ def _numbered_codes() -> Iterator[None]:
 
 
 async def render(journeys: tuple[Journey, ...] = JOURNEYS) -> str:
-    with tempfile.TemporaryDirectory(prefix="feedback-bot-transcripts-") as tmp, _numbered_codes():
-        clock = FakeClock(START)
-        holder: list[Story] = []
-        console = ConsoleAdapter(output=lambda m: holder[0].bot(m))
-        settings = Settings(
-            _env_file=None,
-            database_url=f"sqlite+aiosqlite:///{tmp}/transcripts.sqlite3",
-            encryption_key=generate_key(),
-            prompts_file=REPO / "config" / "prompts.yaml",
-        )
-
-        async def sleep(seconds: float) -> None:
-            clock.advance(timedelta(seconds=seconds))
-
-        app = await build_app(settings, adapters=[console], clock=clock, sleep=sleep)
-        await console.start(app.receive)
-        story = Story(app, console, clock)
-        holder.append(story)
-        out = [HEADER]
-        try:
+    out = [HEADER]
+    with _numbered_codes():
+        async with told(Transcript, "transcripts") as story:
             for journey in journeys:
                 story.lines = []
                 await journey.play(story)
                 body = "\n".join(story.lines).rstrip()
                 out.append(f"## {journey.title}\n\n{journey.about}\n\n```text\n{body}\n```\n")
-        finally:
-            await app.close()
     return "\n".join(out)
 
 

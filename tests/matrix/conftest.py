@@ -63,7 +63,7 @@ def bot_settings(synapse: SynapseServer, bot_account: MatrixUser, tmp_path: Path
 @pytest.fixture
 def app_settings(database_url: str, bot_settings: MatrixSettings) -> Settings:
     """The whole app's settings with the bot account above (see support.start_app)."""
-    return harness.test_settings(database_url, matrix=bot_settings)
+    return harness.settings_for(database_url, matrix=bot_settings)
 
 
 @pytest.fixture

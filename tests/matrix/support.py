@@ -197,7 +197,7 @@ def kill9_bot_env(
     """Settings for the admin side in the test and the environment of a bot process (kill -9
     tests) sharing one SQLite file under ``tmp_path``; ``extra`` adds variables."""
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    settings = harness.test_settings(database_url, encryption_key=generate_key())
+    settings = harness.settings_for(database_url, encryption_key=generate_key())
     assert settings.encryption_key is not None
     env = {
         "FEEDBACK_BOT_DATABASE_URL": database_url,

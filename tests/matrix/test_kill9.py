@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from nio import MegolmEvent
 from sqlalchemy import select
 
 from feedback_bot.app.bootstrap import App, build_app, make_vault
+from feedback_bot.app.settings import Settings
 from feedback_bot.storage.models import FeedbackItem, InboxEvent
 from tests.crash_runner import (
     DYING_AFTER_COMMIT_NOTE,
@@ -75,36 +77,61 @@ def client_events(person: ClientUser, chat: Chat) -> set[str]:
     return {e.event_id for e in person.timeline.get(chat.room_id, [])}
 
 
+def settings_and_env(
+    synapse: SynapseServer, bot_account: MatrixUser, tmp_path: Path, pickle_key: str
+) -> tuple[Settings, dict[str, str]]:
+    return kill9_bot_env(
+        synapse,
+        bot_account,
+        tmp_path,
+        pickle_key=pickle_key,
+        FEEDBACK_BOT_MATRIX__ALLOW_UNSIGNED_DEVICES="true",  # nio client: no cross-signing
+        FEEDBACK_BOT_MATRIX__OVERALL_PER_SECOND="50",
+    )
+
+
+def t(app: App, key: str) -> str:
+    return app.catalog.t(key, "en", p="!", practitioner="Sam")
+
+
+async def alex_joins(
+    app: App,
+    client: ClientUser,
+    bot_account: MatrixUser,
+    running: list[BotProcess],
+    start: Callable[[], BotProcess],
+) -> Chat:
+    """Sam invites Alex; then, with the bot process ``start`` gives running, Alex opens a
+    DM with the bot and agrees, and the bot says all is set."""
+    practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
+    practitioner_id, _ = await app.admin.add_practitioner(practice, "Sam")
+    invite = await app.admin.invite_client(practitioner_id, "Alex")
+    running.append(start())
+    alex = Chat(client, bot_account.user_id, running)
+    await alex.open()
+    await alex.says(f"!start {invite.code}", until="2. Not now")
+    await alex.says("1", until="2. No, thank you")
+    await alex.says("2", until=t(app, "onboarding.done")[:40])
+    return alex
+
+
 async def test_event_lost_to_kill9_before_commit_is_answered_once_after_restart(
     synapse: SynapseServer, bot_account: MatrixUser, client: ClientUser, tmp_path: Path
 ) -> None:
     began = time.monotonic()
-    settings, env = kill9_bot_env(
-        synapse,
-        bot_account,
-        tmp_path,
-        pickle_key="kill9 test pickle key",
-        FEEDBACK_BOT_MATRIX__ALLOW_UNSIGNED_DEVICES="true",  # nio client: no cross-signing
-        FEEDBACK_BOT_MATRIX__OVERALL_PER_SECOND="50",
-    )
+    settings, env = settings_and_env(synapse, bot_account, tmp_path, "kill9 test pickle key")
     # The admin side, in this process, on the same SQLite file the bot will use.
     app = await build_app(settings)
     running: list[BotProcess] = []
     try:
-        practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
-        practitioner_id, _ = await app.admin.add_practitioner(practice, "Sam")
-        invite = await app.admin.invite_client(practitioner_id, "Alex")
-
-        def t(key: str) -> str:
-            return app.catalog.t(key, "en", p="!", practitioner="Sam")
-
-        first = BotProcess("bot-1", tmp_path, bot_env(env, marker=MARKER))
-        running.append(first)
-        alex = Chat(client, bot_account.user_id, running)
-        await alex.open()
-        await alex.says(f"!start {invite.code}", until="2. Not now")
-        await alex.says("1", until="2. No, thank you")
-        await alex.says("2", until=t("onboarding.done")[:40])
+        alex = await alex_joins(
+            app,
+            client,
+            bot_account,
+            running,
+            lambda: BotProcess("bot-1", tmp_path, bot_env(env, marker=MARKER)),
+        )
+        first = running[0]
         # Settled: every event committed and processed, every reply delivered.
         await wait_for("the first process to settle", lambda: quiet(app), WAIT, (first,))
         delivered_before = alex.messages()
@@ -125,7 +152,7 @@ async def test_event_lost_to_kill9_before_commit_is_answered_once_after_restart(
 
         second = BotProcess("bot-2", tmp_path, bot_env(env))
         running.append(second)
-        [answer] = await alex.reply(until=t("feedback.ask_valence")[:30])
+        [answer] = await alex.reply(until=t(app, "feedback.ask_valence")[:30])
         answered_at = time.monotonic()
         await wait_for("the second process to settle", lambda: quiet(app), WAIT, (second,))
         assert await second.stop() == 0, second.output()
@@ -178,31 +205,18 @@ async def test_message_taken_in_by_a_life_that_died_is_answered_soon_after_each_
     """Three kill -9 restarts in a row. Each time the client writes while the bot is down;
     the next life commits the message to the inbox and dies before handling it; the life
     after that answers it within seconds, without waiting for anyone to write again."""
-    settings, env = kill9_bot_env(
-        synapse,
-        bot_account,
-        tmp_path,
-        pickle_key="kill9 resume pickle key",
-        FEEDBACK_BOT_MATRIX__ALLOW_UNSIGNED_DEVICES="true",
-        FEEDBACK_BOT_MATRIX__OVERALL_PER_SECOND="50",
-    )
+    settings, env = settings_and_env(synapse, bot_account, tmp_path, "kill9 resume pickle key")
     app = await build_app(settings)
     running: list[BotProcess] = []
     try:
-        practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
-        practitioner_id, _ = await app.admin.add_practitioner(practice, "Sam")
-        invite = await app.admin.invite_client(practitioner_id, "Alex")
-
-        def t(key: str) -> str:
-            return app.catalog.t(key, "en", p="!", practitioner="Sam")
-
-        running.append(BotProcess("bot-0", tmp_path, bot_env(env)))
-        alex = Chat(client, bot_account.user_id, running)
-        await alex.open()
-        await alex.says(f"!start {invite.code}", until="2. Not now")
-        await alex.says("1", until="2. No, thank you")
-        await alex.says("2", until=t("onboarding.done")[:40])
-        help_intro = t("help.intro.client")[:40]
+        alex = await alex_joins(
+            app,
+            client,
+            bot_account,
+            running,
+            lambda: BotProcess("bot-0", tmp_path, bot_env(env)),
+        )
+        help_intro = t(app, "help.intro.client")[:40]
 
         for restart in (1, 2, 3):
             await wait_for("the bot to settle", lambda: quiet(app), WAIT, tuple(running[-1:]))

@@ -35,7 +35,7 @@ def app_settings(database_url: str, api: FakeTelegramApi, **overrides: object) -
         bot_username=api.username,
         poll_timeout=5,
     )
-    return harness.test_settings(database_url, telegram=telegram, **overrides)
+    return harness.settings_for(database_url, telegram=telegram, **overrides)
 
 
 def telegram_adapter(settings: Settings, cursors: CursorStore) -> TelegramAdapter:

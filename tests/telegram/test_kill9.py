@@ -20,55 +20,16 @@ from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.storage.models import FeedbackItem, InboxEvent
 from tests import harness
 from tests.crash_runner import DYING_NOTE, BotProcess, bot_env, outbox, quiet, wait_for
-from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegramApi
+from tests.fakes.telegram_api import FakeTelegramApi
+from tests.telegram.app_harness import visible
+from tests.telegram.killed_bot import WAIT, Chat, bot_settings
 
-Json = dict[str, Any]
 ALEX = 2002
 MARKER = "KILL9-MARKER-7f3a"
-WAIT = 60.0  # seconds; every wait is bounded by this
-
-
-def visible(message: Json) -> str:
-    parts = [message.get("text") or ""]
-    for row in message.get("reply_markup", {}).get("inline_keyboard", []):
-        parts.extend(button["text"] for button in row)
-    return "\n".join(parts)
 
 
 def send_calls(api: FakeTelegramApi, since: int = 0) -> list[Any]:
     return [c for c in api.calls[since:] if c.method.lower().startswith("send")]
-
-
-class Chat:
-    """Alex's private chat, driven at the Bot API the way the Telegram app would."""
-
-    def __init__(self, api: FakeTelegramApi, bots: list[BotProcess]) -> None:
-        self.api, self.bots = api, bots  # the last one is the one answering
-        api.add_private_chat(ALEX, "Alex")
-        self.seen = 0
-
-    async def reply(self, until: str) -> list[Json]:
-        def arrived() -> bool:
-            return any(until in visible(m) for m in self.api.sent(ALEX)[self.seen :])
-
-        await wait_for(repr(until), arrived, WAIT, must_live=tuple(self.bots[-1:]))
-        new = self.api.sent(ALEX)[self.seen :]
-        self.seen += len(new)
-        return new
-
-    async def command(self, command: str, args: str, until: str) -> list[Json]:
-        self.api.push_command(ALEX, command, args)
-        return await self.reply(until)
-
-    async def press(self, label: str, until: str) -> list[Json]:
-        for message in reversed(self.api.sent(ALEX)):
-            for row in message.get("reply_markup", {}).get("inline_keyboard", []):
-                for button in row:
-                    if button["text"] == label:
-                        data = button["callback_data"]
-                        self.api.push_callback(ALEX, message["message_id"], data)
-                        return await self.reply(until)
-        raise AssertionError(f"no button {label!r} in the chat")
 
 
 async def test_update_lost_to_kill9_before_commit_is_answered_once_after_restart(
@@ -79,19 +40,9 @@ async def test_update_lost_to_kill9_before_commit_is_answered_once_after_restart
     key = generate_key()
     api = FakeTelegramApi()
     await api.start()
-    env = {
-        "FEEDBACK_BOT_DATABASE_URL": database_url,
-        "FEEDBACK_BOT_ENCRYPTION_KEY": key,
-        "FEEDBACK_BOT_PROMPTS_FILE": str(harness.REPO / "config" / "prompts.yaml"),
-        "FEEDBACK_BOT_LOG_LEVEL": "INFO",
-        "FEEDBACK_BOT_TELEGRAM__TOKEN": DEFAULT_TOKEN,
-        "FEEDBACK_BOT_TELEGRAM__BASE_URL": api.base_url,
-        "FEEDBACK_BOT_TELEGRAM__POLL_TIMEOUT": "2",
-        "FEEDBACK_BOT_TELEGRAM__PER_CHAT_PER_SECOND": "20",
-        "FEEDBACK_BOT_SCHEDULING__DISPATCH_SECONDS": "0.2",
-    }
+    env = bot_settings(database_url, key, api)
     # The admin side, in this process, on the same SQLite file the bot will use.
-    app = await build_app(harness.test_settings(database_url, encryption_key=key))
+    app = await build_app(harness.settings_for(database_url, encryption_key=key))
     running: list[BotProcess] = []
     try:
         practice = await app.admin.create_practice("Riverside Practice", "Europe/London")
@@ -103,7 +54,7 @@ async def test_update_lost_to_kill9_before_commit_is_answered_once_after_restart
 
         first = BotProcess("bot-1", tmp_path, bot_env(env, marker=MARKER))
         running.append(first)
-        alex = Chat(api, running)
+        alex = Chat(api, running, ALEX, "Alex")
         await alex.command("start", invite.code, until="I agree")
         await alex.press("I agree", until="No, thank you")
         await alex.press("No, thank you", until=t("onboarding.done")[:40])

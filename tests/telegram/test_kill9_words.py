@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -22,40 +21,12 @@ from feedback_bot.scheduling.clock import FakeClock
 from feedback_bot.storage.models import FeedbackItem
 from tests import harness
 from tests.crash_runner import BotProcess, bot_env, quiet, wait_for
-from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegramApi
+from tests.fakes.telegram_api import FakeTelegramApi
+from tests.telegram.killed_bot import WAIT, Chat, bot_settings
 
-Json = dict[str, Any]
 SAM = 1001
 CLIENTS = {2002: "Alex", 2003: "Kim", 2004: "Robin"}
 ROUNDS = 6
-WAIT = 60.0
-
-
-def visible(message: Json) -> str:
-    parts = [message.get("text") or ""]
-    for row in message.get("reply_markup", {}).get("inline_keyboard", []):
-        parts.extend(button["text"] for button in row)
-    return "\n".join(parts)
-
-
-async def reply(api: FakeTelegramApi, chat: int, seen: int, until: str, bot: BotProcess) -> int:
-    def arrived() -> bool:
-        return any(until in visible(m) for m in api.sent(chat)[seen:])
-
-    await wait_for(repr(until), arrived, WAIT, must_live=(bot,))
-    return len(api.sent(chat))
-
-
-async def press(api: FakeTelegramApi, chat: int, label: str, until: str, bot: BotProcess) -> None:
-    seen = len(api.sent(chat))
-    for message in reversed(api.sent(chat)):
-        for row in message.get("reply_markup", {}).get("inline_keyboard", []):
-            for button in row:
-                if button["text"] == label:
-                    api.push_callback(chat, message["message_id"], button["callback_data"])
-                    await reply(api, chat, seen, until, bot)
-                    return
-    raise AssertionError(f"no button {label!r}")
 
 
 async def test_kill9_while_three_clients_write_strands_no_word(tmp_path: Path) -> None:
@@ -63,18 +34,8 @@ async def test_kill9_while_three_clients_write_strands_no_word(tmp_path: Path) -
     key = generate_key()
     api = FakeTelegramApi()
     await api.start()
-    env = {
-        "FEEDBACK_BOT_DATABASE_URL": database_url,
-        "FEEDBACK_BOT_ENCRYPTION_KEY": key,
-        "FEEDBACK_BOT_PROMPTS_FILE": str(harness.REPO / "config" / "prompts.yaml"),
-        "FEEDBACK_BOT_LOG_LEVEL": "INFO",
-        "FEEDBACK_BOT_TELEGRAM__TOKEN": DEFAULT_TOKEN,
-        "FEEDBACK_BOT_TELEGRAM__BASE_URL": api.base_url,
-        "FEEDBACK_BOT_TELEGRAM__POLL_TIMEOUT": "2",
-        "FEEDBACK_BOT_TELEGRAM__PER_CHAT_PER_SECOND": "20",
-        "FEEDBACK_BOT_SCHEDULING__DISPATCH_SECONDS": "0.2",
-    }
-    app = await build_app(harness.test_settings(database_url, encryption_key=key))
+    env = bot_settings(database_url, key, api)
+    app = await build_app(harness.settings_for(database_url, encryption_key=key))
     running: list[BotProcess] = []
     written: dict[int, list[str]] = {chat: [] for chat in CLIENTS}
     try:
@@ -82,18 +43,15 @@ async def test_kill9_while_three_clients_write_strands_no_word(tmp_path: Path) -
         practitioner_id, code = await app.admin.add_practitioner(practice, "Sam")
         bot = BotProcess("bot-0", tmp_path, bot_env(env, marker="KILL9-ROUND-0"))
         running.append(bot)
-        api.add_private_chat(SAM, "Sam")
-        api.push_command(SAM, "start", code)
-        await reply(api, SAM, 0, "/digest", bot)
+        await Chat(api, running, SAM, "Sam").command("start", code, until="/digest")
         ids: dict[int, int] = {}
         for chat, name in CLIENTS.items():
-            api.add_private_chat(chat, name)
+            client = Chat(api, running, chat, name)
             invite = await app.admin.invite_client(practitioner_id, name)
             ids[chat] = invite.client_id
-            api.push_command(chat, "start", invite.code)
-            await reply(api, chat, 0, "I agree", bot)
-            await press(api, chat, "I agree", "No, thank you", bot)
-            await press(api, chat, "No, thank you", "all set", bot)
+            await client.command("start", invite.code, until="I agree")
+            await client.press("I agree", until="No, thank you")
+            await client.press("No, thank you", until="all set")
 
         for round_ in range(ROUNDS):
             marker = f"KILL9-ROUND-{round_}"
@@ -126,7 +84,7 @@ async def test_kill9_while_three_clients_write_strands_no_word(tmp_path: Path) -
 
     # Days later, nobody having pressed anything: the clock nudges once, then files.
     clock = FakeClock(datetime.now(UTC).replace(hour=12, minute=0) + timedelta(days=1))
-    later = await build_app(harness.test_settings(database_url, encryption_key=key), clock=clock)
+    later = await build_app(harness.settings_for(database_url, encryption_key=key), clock=clock)
     try:
         await later.tick()  # the nudges
         clock.advance(timedelta(days=1))
