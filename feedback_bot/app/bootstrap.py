@@ -92,6 +92,9 @@ class App:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _scheduler: object | None = None
     _dispatch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _send: asyncio.Event = field(default_factory=asyncio.Event)  # something new to deliver
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _delivery: asyncio.Task[None] | None = None
 
     # -- the sink adapters call -------------------------------------------------
     async def receive(self, event: IncomingEvent) -> None:
@@ -126,6 +129,7 @@ class App:
         # Another worker (PostgreSQL) may have died between committing an event and
         # handling it: nobody's new event, so nothing else would wake us for it.
         self.wake()
+        self._send.set()  # what the beat queued goes out now
 
     async def purge(self) -> dict[str, int]:
         return await purge_expired(
@@ -152,6 +156,13 @@ class App:
         # the next new message from anyone.
         self.wake()
         self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
+        self._stopping.clear()
+        self._delivery = asyncio.create_task(
+            self.dispatcher.run(
+                self._send, self._stopping, self.settings.scheduling.dispatch_seconds
+            ),
+            name="delivery",
+        )
         self._scheduler = start_clock_jobs(self)
 
     async def _process_loop(self) -> None:
@@ -159,21 +170,24 @@ class App:
             await self._wake.wait()
             self._wake.clear()
             try:
-                await self.process_inbox()
-                await self.dispatch_once()
+                if await self.process_inbox():
+                    self._send.set()
             except Exception as exc:  # keep receiving; the rows stay pending for next time
                 log.error("inbox loop: %s", type(exc).__name__)
                 await asyncio.sleep(1)
                 self._wake.set()
 
     async def _lease_loop(self) -> None:
-        """Renews this worker's claims (a lease others can see lapse), in its own task so a
-        slow send or a pacing wait never lets it lapse while the worker lives."""
+        """Renews this worker's claims and pacing tokens (a lease others can see lapse), in
+        its own task so a slow send never lets it lapse while the worker lives; and takes
+        over, as often, what a dead worker's lapsed lease left (its chats wait no longer)."""
         every = max(1.0, self.settings.scheduling.sending_stale_seconds / 3)
         while True:
             await asyncio.sleep(every)
             try:
                 await self.dispatcher.renew_lease()
+                if await self.dispatcher.recover_stale():
+                    self._send.set()
             except Exception as exc:  # the database is away: try again next beat
                 log.warning("lease renewal: %s", type(exc).__name__)
 
@@ -187,12 +201,20 @@ class App:
         # and the task cancels below cancel whatever they find running.
         if self._scheduler is not None:
             self._scheduler.pause()  # type: ignore[attr-defined]
+        self._stopping.set()  # the delivery loop claims nothing more
         holding = False
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_GRACE_SECONDS):
+                if self._delivery is not None:
+                    await asyncio.shield(self._delivery)
                 await self._dispatch_lock.acquire()
                 holding = True
         try:
+            if self._delivery is not None:
+                self._delivery.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._delivery
+                self._delivery = None
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)  # type: ignore[attr-defined]
                 self._scheduler = None
