@@ -177,7 +177,7 @@ class FakeTelegramApi:
     answered_callbacks: dict[str, Json] = field(default_factory=dict)
     # (per chat, whole bot) messages per second, or None: no limits enforced
     limits: tuple[float, float] | None = None
-    # (arrival on the fake's clock, chat id) of every send the server accepted, in order
+    # (when the server took it, on the fake's clock; chat id) of every send it accepted
     send_times: list[tuple[float, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -560,12 +560,14 @@ class FakeTelegramApi:
             if fault is not None and fault.status is not None:
                 raise ApiError(fault.status, fault.description, fault.parameters)
             is_send = method.lower() in _SEND_METHODS
-            if is_send and (wait := self._over_limit(call.chat_id, call.at)) is not None:
+            # When the server takes the send: its arrival, or the end of an injected delay.
+            taken = self.clock()
+            if is_send and (wait := self._over_limit(call.chat_id, taken)) is not None:
                 raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
             result = await handler(params, files)
             if is_send and call.chat_id is not None:
-                self.send_times.append((call.at, call.chat_id))
-                self._chat_send_times.setdefault(call.chat_id, []).append(call.at)
+                self.send_times.append((taken, call.chat_id))
+                self._chat_send_times.setdefault(call.chat_id, []).append(taken)
         except ApiError as exc:
             body: Json = {"ok": False, "error_code": exc.code, "description": exc.description}
             if exc.parameters:
