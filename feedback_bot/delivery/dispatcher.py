@@ -26,6 +26,7 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
@@ -72,6 +73,18 @@ async def _first_of(events: tuple[asyncio.Event, ...], seconds: float) -> None:
             w.cancel()
 
 
+# How far ahead the delivery loop claims: the claim's round trip and the loop's wake-up
+# happen before a token comes free instead of after, so they don't lengthen its cycle.
+LOOKAHEAD = timedelta(milliseconds=250)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    row_id: int
+    token: Token | None
+    at: datetime | None  # when to send (None: now)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -103,6 +116,8 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._last_claimed = 0
         self._only: list[str] | None = None
+        self._next_slot: dict[str, datetime] = {}  # per platform: this worker's next send
+        self._tokens_back: list[datetime] = []  # when tokens this worker gave back are free
 
     def serve_only(self, platform: str, addresses: list[str]) -> None:
         """Claim only messages to these chats: several terminal chats on one database
@@ -123,64 +138,72 @@ class Dispatcher:
         claimed = await self._claim(self._batch)
         self._last_claimed = len(claimed)
         delivered = 0
-        for row_id, token in claimed:
-            delivered += await self._deliver(row_id, token)
+        for claim in claimed:
+            delivered += await self._deliver(claim)
         return delivered
 
     async def run(self, wake: asyncio.Event, stop: asyncio.Event, idle_seconds: float) -> None:
-        """The worker's delivery loop: claims as platform tokens and chats allow, sends
-        the claimed rows side by side (each to a different chat), and sleeps until the
-        first token or chat frees up, a new row is due, ``wake`` is set (something was
-        queued here), or ``idle_seconds`` passed (something was queued by another worker).
-        Once ``stop`` is set it claims nothing more and returns when the sends in flight
-        have finished; cancelled, it cancels them."""
+        """The worker's delivery loop. It claims a little ahead (``LOOKAHEAD``): rows whose
+        chat may receive now, each with a platform token free by the time its send is due,
+        sends spaced at the platform's rate; sends run side by side (each to a different
+        chat). It sleeps until a token, a chat or a row it knows of comes due, ``wake`` is
+        set (something was queued here) or ``idle_seconds`` passed (queued by another
+        worker). Once ``stop`` is set it claims nothing more and returns when the sends in
+        flight have finished; cancelled, it cancels them."""
         in_flight: set[asyncio.Task[int]] = set()
-        freed = asyncio.Event()  # a send finished: its token comes back one hold later
+        answered = asyncio.Event()  # a send finished: its token comes back one hold later
 
         def done(task: asyncio.Task[int]) -> None:
             in_flight.discard(task)
-            freed.set()
+            answered.set()
 
         try:
             while not stop.is_set():
                 wake.clear()
-                freed.clear()
+                answered.clear()
                 try:
-                    claimed = await self._claim(self._batch - len(in_flight))
+                    claimed = await self._claim(self._batch - len(in_flight), LOOKAHEAD)
                 except Exception as exc:  # the database is away: try again shortly
                     log.warning("dispatch: claim failed (%s)", type(exc).__name__)
                     claimed = []
                     await asyncio.sleep(idle_seconds)
-                for row_id, token in claimed:
-                    task = asyncio.create_task(self._deliver_logged(row_id, token))
+                for claim in claimed:
+                    task = asyncio.create_task(self._deliver_logged(claim))
                     in_flight.add(task)
                     task.add_done_callback(done)
                 if claimed:
                     continue  # tokens may be left: claim again at once
-                wait = idle_seconds
+                known: datetime | None = None
                 if len(in_flight) < self._batch:
                     try:
-                        soonest = await self._next_ready()
-                    except Exception:
-                        soonest = None
+                        known = await self._next_ready()
+                    except Exception as exc:
+                        log.warning("dispatch: %s", type(exc).__name__)
+                while not (wake.is_set() or stop.is_set()):
+                    now = self._clock.now()
+                    times = [t for t in (known, *self._tokens_back, *self._next_slot.values())]
+                    soonest = min((t for t in times if t is not None and t > now), default=None)
+                    wait = idle_seconds
                     if soonest is not None:
-                        ahead = (soonest - self._clock.now()).total_seconds()
-                        wait = min(wait, max(ahead, 0.0))
-                if wait <= 0:
-                    await asyncio.sleep(0)  # claimed by another worker first: go again
-                    continue
-                await _first_of((wake, freed, stop), wait)
+                        wait = min(wait, (soonest - LOOKAHEAD - now).total_seconds())
+                    if wait <= 0:
+                        break
+                    answered.clear()
+                    await _first_of((wake, answered, stop), wait)
+                    if not answered.is_set():
+                        break
+                self._tokens_back = [t for t in self._tokens_back if t > self._clock.now()]
             if in_flight:
                 await asyncio.wait(set(in_flight))
         finally:
             for task in list(in_flight):
                 task.cancel()
 
-    async def _deliver_logged(self, row_id: int, token: Token | None) -> int:
+    async def _deliver_logged(self, claim: Claim) -> int:
         try:
-            return await self._deliver(row_id, token)
+            return await self._deliver(claim)
         except Exception as exc:  # the row stays claimed; its lease hands it on
-            log.error("dispatch: outbox %s: %s", row_id, type(exc).__name__)
+            log.error("dispatch: outbox %s: %s", claim.row_id, type(exc).__name__)
             return 0
 
     async def drain(self, max_rounds: int = 1000, max_pacing_wait: float = 5.0) -> int:
@@ -229,11 +252,14 @@ class Dispatcher:
             ]
             return min((t for t in times if t is not None), default=None)
 
-    async def _claim(self, limit: int) -> list[tuple[int, Token | None]]:
-        """Rows whose chat may receive now, each with a platform token (same transaction)."""
+    async def _claim(self, limit: int, lookahead: timedelta = timedelta(0)) -> list[Claim]:
+        """Rows whose chat may receive now, each with a platform token free by the time
+        its send is due, in one transaction. Without ``lookahead`` every send is due now;
+        with it, sends are due up to that far ahead, spaced at the platform's rate."""
         now = self._clock.now()
+        horizon = now + lookahead
         lease = timedelta(seconds=self._settings.sending_stale_seconds)
-        claimed: list[tuple[int, Token | None]] = []
+        claimed: list[Claim] = []
         earlier = aliased(OutboxMessage)
         async with self._sessions() as session, session.begin():
             for platform in self._adapters:
@@ -241,8 +267,13 @@ class Dispatcher:
                 room = limit - len(claimed)
                 if room <= 0:
                     break
+                slot = max(now, self._next_slot.get(platform, now))
                 if pace is not None:
-                    room = min(room, await pace.free_tokens(session, now))
+                    if lookahead:
+                        if slot > horizon:
+                            continue
+                        room = min(room, int((horizon - slot) / pace.spacing) + 1)
+                    room = min(room, await pace.free_tokens(session, horizon))
                     if room <= 0:
                         continue
                 stmt = (
@@ -266,18 +297,31 @@ class Dispatcher:
                     .with_for_update(skip_locked=True)
                 )
                 rows = list((await session.execute(stmt)).scalars())
-                tokens: list[Token | None] = [None] * len(rows)
-                if pace is not None and rows:
-                    tokens = list(await pace.take(session, len(rows), now, self.worker_id, lease))
+                if pace is None:
+                    tokens: list[tuple[Token | None, datetime]] = [(None, now)] * len(rows)
+                else:
+                    tokens = list(
+                        await pace.take(session, len(rows), horizon, self.worker_id, lease)
+                    )
                 # Rows without a token (another worker took it meanwhile) stay waiting.
-                for row, token in zip(rows, tokens, strict=False):
+                for row, (token, free_at) in zip(rows, tokens, strict=False):
                     row.status = OutboxStatus.SENDING
                     row.claimed_by = self.worker_id
                     row.claimed_at = now
-                    claimed.append((row.id, token))
+                    at = None
+                    if lookahead and pace is not None:
+                        at = max(slot, free_at)
+                        slot = at + pace.spacing
+                        self._next_slot[platform] = slot
+                    claimed.append(Claim(row.id, token, at))
         return claimed
 
-    async def _deliver(self, row_id: int, token: Token | None) -> int:
+    async def _deliver(self, claim: Claim) -> int:
+        row_id, token = claim.row_id, claim.token
+        if claim.at is not None:
+            wait = (claim.at - self._clock.now()).total_seconds()
+            if wait > 0:
+                await self._sleep(wait)  # the send's slot; its token is free by then
         async with self._sessions() as session:
             row = await session.get(OutboxMessage, row_id)
             pace = self._pacers.get(row.platform) if row is not None else None
@@ -343,6 +387,8 @@ class Dispatcher:
         answered = self._clock.now()
         if pace is not None:
             await self._give_back(session, pace, token, answered)
+            if token is not None:
+                self._tokens_back.append(answered + pace.hold)
             gap = pace.chat_gap
             if retry_after is not None:
                 gap = max(gap, timedelta(seconds=retry_after))

@@ -62,6 +62,12 @@ class SharedPace:
         return timedelta(seconds=self.tokens / self.limit.overall_per_second)
 
     @property
+    def spacing(self) -> timedelta:
+        """Between two sends of one worker: the platform's rate, spread evenly (a burst
+        of sends queues in the worker itself, and that wait lengthens every token's cycle)."""
+        return timedelta(seconds=1 / self.limit.overall_per_second)
+
+    @property
     def chat_gap(self) -> timedelta:
         return timedelta(seconds=1 / self.limit.per_chat_per_second)
 
@@ -87,30 +93,33 @@ class SharedPace:
         return int(count or 0)
 
     async def take(
-        self, session: AsyncSession, n: int, now: datetime, holder: str, lease: timedelta
-    ) -> list[Token]:
-        """Up to ``n`` free tokens, held (in this transaction) until given back or until
-        the lease lapses."""
+        self, session: AsyncSession, n: int, by: datetime, holder: str, lease: timedelta
+    ) -> list[tuple[Token, datetime]]:
+        """Up to ``n`` tokens free by ``by``, each with the time it is free from (a send
+        may use it from then on), held until given back or until the lease lapses."""
         if n <= 0:
             return []
-        numbers = list(
+        taken = list(
             (
                 await session.execute(
-                    select(PlatformPace.token)
-                    .where(*self._pool(), PlatformPace.free_at <= now)
+                    select(PlatformPace.token, PlatformPace.free_at)
+                    .where(*self._pool(), PlatformPace.free_at <= by)
                     .order_by(PlatformPace.free_at)
                     .limit(n)
                     .with_for_update(skip_locked=True)
                 )
-            ).scalars()
+            ).all()
         )
-        if numbers:
+        if taken:
             await session.execute(
                 update(PlatformPace)
-                .where(PlatformPace.platform == self.platform, PlatformPace.token.in_(numbers))
-                .values(free_at=now + lease, held_by=holder)
+                .where(
+                    PlatformPace.platform == self.platform,
+                    PlatformPace.token.in_([number for number, _ in taken]),
+                )
+                .values(free_at=by + lease, held_by=holder)
             )
-        return [Token(self.platform, n) for n in numbers]
+        return [(Token(self.platform, number), free_at) for number, free_at in taken]
 
     async def give_back(
         self, session: AsyncSession, token: Token, holder: str, answered: datetime | None
