@@ -63,11 +63,12 @@ WAITING = (OutboxStatus.PENDING, OutboxStatus.FAILED)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-async def _first_of(events: tuple[asyncio.Event, ...], seconds: float) -> None:
-    """Until one of ``events`` is set, or ``seconds`` have passed."""
+async def _first_of(events: tuple[asyncio.Event, ...], pause: Awaitable[None]) -> None:
+    """Until one of ``events`` is set, or ``pause`` is over."""
     waits = [asyncio.ensure_future(e.wait()) for e in events]
+    waits.append(asyncio.ensure_future(pause))
     try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for w in waits:
             w.cancel()
@@ -76,6 +77,9 @@ async def _first_of(events: tuple[asyncio.Event, ...], seconds: float) -> None:
 # How far ahead the delivery loop claims: the claim's round trip and the loop's wake-up
 # happen before a token comes free instead of after, so they don't lengthen its cycle.
 LOOKAHEAD = timedelta(milliseconds=250)
+# Waits this short are pacing (a chat's gap, a token, a send's slot) and pass on the app's
+# clock (``sleep``); longer ones are capped by the loop's idle time.
+PACING_WAIT_MAX = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +147,13 @@ class Dispatcher:
         return delivered
 
     async def run(self, wake: asyncio.Event, stop: asyncio.Event, idle_seconds: float) -> None:
-        """The worker's delivery loop. It claims a little ahead (``LOOKAHEAD``): rows whose
-        chat may receive now, each with a platform token free by the time its send is due,
-        sends spaced at the platform's rate; sends run side by side (each to a different
-        chat). It sleeps until a token, a chat or a row it knows of comes due, ``wake`` is
-        set (something was queued here) or ``idle_seconds`` passed (queued by another
-        worker). Once ``stop`` is set it claims nothing more and returns when the sends in
+        """The worker's delivery loop. It claims rows whose chat may receive now, each with
+        a platform token free by the time its send is due (up to ``LOOKAHEAD`` ahead, so
+        the claim's round trip is not added to the tokens coming free next), sends spaced
+        at the platform's rate; sends run side by side (each to a different chat). It
+        sleeps until a token, a chat or a row it knows of comes due, ``wake`` is set
+        (something was queued here) or ``idle_seconds`` passed (queued by another worker).
+        Once ``stop`` is set it claims nothing more and returns when the sends in
         flight have finished; cancelled, it cancels them."""
         in_flight: set[asyncio.Task[int]] = set()
         answered = asyncio.Event()  # a send finished: its token comes back one hold later
@@ -181,15 +186,15 @@ class Dispatcher:
                         log.warning("dispatch: %s", type(exc).__name__)
                 while not (wake.is_set() or stop.is_set()):
                     now = self._clock.now()
-                    times = [t for t in (known, *self._tokens_back, *self._next_slot.values())]
+                    times = (known, *self._tokens_back, *self._next_slot.values())
                     soonest = min((t for t in times if t is not None and t > now), default=None)
-                    wait = idle_seconds
-                    if soonest is not None:
-                        wait = min(wait, (soonest - LOOKAHEAD - now).total_seconds())
-                    if wait <= 0:
-                        break
+                    wait = None if soonest is None else (soonest - now).total_seconds()
+                    if wait is not None and wait <= PACING_WAIT_MAX:
+                        pause = self._sleep(wait)  # pacing: on the app's clock
+                    else:
+                        pause = asyncio.sleep(min(wait or idle_seconds, idle_seconds))
                     answered.clear()
-                    await _first_of((wake, answered, stop), wait)
+                    await _first_of((wake, answered, stop), pause)
                     if not answered.is_set():
                         break
                 self._tokens_back = [t for t in self._tokens_back if t > self._clock.now()]
