@@ -65,7 +65,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 async def _first_of(events: tuple[asyncio.Event, ...], pause: Awaitable[None]) -> None:
     """Until one of ``events`` is set, or ``pause`` is over."""
-    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    waits: list[asyncio.Future[object]] = [asyncio.ensure_future(e.wait()) for e in events]
     waits.append(asyncio.ensure_future(pause))
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
