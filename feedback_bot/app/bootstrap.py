@@ -159,7 +159,10 @@ class App:
         self._stopping.clear()
         self._delivery = asyncio.create_task(
             self.dispatcher.run(
-                self._send, self._stopping, self.settings.scheduling.dispatch_seconds
+                self._send,
+                self._stopping,
+                self.settings.scheduling.dispatch_seconds,
+                busy=self._dispatch_lock,
             ),
             name="delivery",
         )

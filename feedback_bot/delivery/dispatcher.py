@@ -146,7 +146,13 @@ class Dispatcher:
             delivered += await self._deliver(claim)
         return delivered
 
-    async def run(self, wake: asyncio.Event, stop: asyncio.Event, idle_seconds: float) -> None:
+    async def run(
+        self,
+        wake: asyncio.Event,
+        stop: asyncio.Event,
+        idle_seconds: float,
+        busy: asyncio.Lock | None = None,
+    ) -> None:
         """The worker's delivery loop. It claims rows whose chat may receive now, each with
         a platform token free by the time its send is due (up to ``LOOKAHEAD`` ahead, so
         the claim's round trip is not added to the tokens coming free next), sends spaced
@@ -154,7 +160,8 @@ class Dispatcher:
         sleeps until a token, a chat or a row it knows of comes due, ``wake`` is set
         (something was queued here) or ``idle_seconds`` passed (queued by another worker).
         Once ``stop`` is set it claims nothing more and returns when the sends in
-        flight have finished; cancelled, it cancels them."""
+        flight have finished; cancelled, it cancels them. ``busy`` is held while it claims
+        or has sends in flight (``App.drain`` waits for it)."""
         in_flight: set[asyncio.Task[int]] = set()
         answered = asyncio.Event()  # a send finished: its token comes back one hold later
 
@@ -162,10 +169,14 @@ class Dispatcher:
             in_flight.discard(task)
             answered.set()
 
+        holding = False
         try:
             while not stop.is_set():
                 wake.clear()
                 answered.clear()
+                if busy is not None and not holding:
+                    await busy.acquire()
+                    holding = True
                 try:
                     claimed = await self._claim(self._batch - len(in_flight), LOOKAHEAD)
                 except Exception as exc:  # the database is away: try again shortly
@@ -178,6 +189,9 @@ class Dispatcher:
                     task.add_done_callback(done)
                 if claimed:
                     continue  # tokens may be left: claim again at once
+                if holding and busy is not None and not in_flight:
+                    busy.release()
+                    holding = False
                 known: datetime | None = None
                 if len(in_flight) < self._batch:
                     try:
@@ -203,6 +217,8 @@ class Dispatcher:
         finally:
             for task in list(in_flight):
                 task.cancel()
+            if holding and busy is not None:
+                busy.release()
 
     async def _deliver_logged(self, claim: Claim) -> int:
         try:

@@ -162,12 +162,22 @@ def chat_allowed(now: datetime) -> ColumnElement[bool]:
 async def soonest_token(
     session: AsyncSession, paces: list[SharedPace], now: datetime
 ) -> datetime | None:
-    """When a token of these platforms is next given back, if none is free now."""
+    """When a token of these platforms is next free, if none is free now. A token in
+    flight (held) is back a hold after its answer at the earliest: a hold from now."""
     times = []
     for pace in paces:
-        free_at = await session.scalar(select(func.min(PlatformPace.free_at)).where(*pace._pool()))
+        free_at, held = (
+            await session.execute(
+                select(
+                    func.min(PlatformPace.free_at).filter(PlatformPace.held_by.is_(None)),
+                    func.count().filter(PlatformPace.held_by.is_not(None)),
+                ).where(*pace._pool())
+            )
+        ).one()
         if free_at is not None:
             times.append(free_at)
+        if held:
+            times.append(now + pace.hold)
     soonest = min(times, default=None)
     return soonest if soonest is not None and soonest > now else None
 
