@@ -1,9 +1,10 @@
 """Send limits that hold for the whole deployment, kept in the database.
 
-A platform's overall rate is a pool of tokens (``platform_pace``). A send takes a free
-token when its row is claimed and gives it back ``hold`` seconds after the platform
-answered. The request arrived after the token was taken and before the answer came, so
-each token covers at most one arrival per ``hold`` seconds, and any window of ``hold``
+A platform's overall rate is a pool of tokens (``platform_pace``). A send takes a token
+when its row is claimed (one that is free by the time the send is due, never earlier) and
+gives it back ``hold`` seconds after the platform answered. The request arrived after the
+token was free and before the answer came, so each token covers at most one arrival per
+``hold`` seconds, and any window of ``hold``
 seconds sees at most ``tokens`` requests, however many workers send and however late
 their requests travel. (A plain "next slot" time would not: a request delayed on its way
 lands next to the one after it.) The price is the answer's latency, added to every
