@@ -13,6 +13,7 @@ from pathlib import Path
 from bench.dispatch import DispatchResult
 from bench.inbound import InboundResult
 from bench.memory import BuildMemory, CryptoRow, crypto_summary
+from bench.outbound import OutboundResult, render_outbound
 from bench.stats import fmt, fmt_ratio, median, percentile, ratio, spread
 from bench.ticks import TickPoint
 
@@ -31,6 +32,7 @@ class Results:
     ticks: list[TickPoint] = field(default_factory=list)
     build: list[BuildMemory] = field(default_factory=list)
     crypto: list[CryptoRow] = field(default_factory=list)
+    outbound: list[OutboundResult] = field(default_factory=list)
     crypto_loops: int = 0
     notes: list[str] = field(default_factory=list)
     section_s: dict[str, float] = field(default_factory=dict)
@@ -394,6 +396,7 @@ def render(r: Results) -> str:
         *_dispatch(r.dispatch),
         *_ticks(r.ticks),
         *_memory(r),
+        *render_outbound(r.outbound),
     ]
     if r.notes:
         parts += ["**Notes from this run:**", "", *(f"* {n}" for n in r.notes), ""]

@@ -31,10 +31,11 @@ from bench.common import REPO, Backend, pg_admin_url, pg_server_version
 from bench.dispatch import run_dispatch
 from bench.inbound import run_inbound
 from bench.memory import run_build_memory, run_crypto
+from bench.outbound import run_outbound
 from bench.report import Results, render, write
 from bench.ticks import run_ticks, summary
 
-SECTIONS = ("inbound", "dispatch", "ticks", "memory")
+SECTIONS = ("inbound", "dispatch", "ticks", "memory", "outbound")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class Sizes:
     trace_max_clients: int  # tracemalloc (an extra, ~2.5× slower burst) up to this size
     crypto_loops: int  # calls per sample: short samples, many of them, so that the median
     crypto_reps: int  # drops the ones a busy machine preempted
+    # Outbound against Telegram's limits: real worker processes, wall time (PostgreSQL)
+    outbound_messages: int = 1000
+    outbound_chats: int = 300
+    outbound_reps: int = 1
 
 
 FULL = Sizes(
@@ -80,6 +85,8 @@ QUICK = Sizes(
     trace_max_clients=100,
     crypto_loops=200,
     crypto_reps=9,
+    outbound_messages=300,
+    outbound_chats=100,
 )
 
 
@@ -234,6 +241,20 @@ async def main_async(args: argparse.Namespace) -> Results:
                     )
                 )
         section_done("ticks")
+    if "outbound" in only:
+        for b in backends:
+            if b.name != "postgres":
+                continue  # several worker processes need PostgreSQL
+            results.outbound.append(
+                await run_outbound(
+                    b,
+                    messages=sizes.outbound_messages,
+                    chats=sizes.outbound_chats,
+                    reps=sizes.outbound_reps,
+                    log=lambda msg: _log(msg, t0),
+                )
+            )
+        section_done("outbound")
     if not all(m.peak_reset for m in results.build) or not all(p.peak_reset for p in results.ticks):
         notes.append(
             "/proc/self/clear_refs was refused, so peak RSS figures are peaks since the "

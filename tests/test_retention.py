@@ -30,6 +30,7 @@ OLD_ROWS_LEFT = {
     "practitioner": KEPT_ALL,
     "cursor": KEPT_ALL,
     "key_material": KEPT_ALL,
+    "platform_pace": KEPT_ALL,  # send tokens: no personal data
     "audit_event": KEPT_ALL,  # ids and counts only: checked below
     "identity": KEPT_PRACTITIONERS,
     "conversation": KEPT_PRACTITIONERS,
@@ -45,6 +46,7 @@ OLD_ROWS_LEFT = {
     "digest": KEPT_NONE,
     "inbox": KEPT_NONE,
     "outbox": KEPT_NONE,
+    "chat_pace": KEPT_NONE,
 }
 
 

@@ -26,18 +26,6 @@ def start_clock_jobs(app: App) -> AsyncIOScheduler:
     scheduler.add_job(
         app.tick, IntervalTrigger(seconds=s.tick_seconds), id="tick", replace_existing=True
     )
-    scheduler.add_job(
-        app.dispatch_once,
-        IntervalTrigger(seconds=s.dispatch_seconds),
-        id="dispatch",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        app.dispatcher.recover_stale,
-        IntervalTrigger(seconds=60),
-        id="recover",
-        replace_existing=True,
-    )
     scheduler.add_job(app.purge, CronTrigger(hour=3, minute=30), id="purge", replace_existing=True)
     scheduler.start()
     return scheduler

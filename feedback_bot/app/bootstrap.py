@@ -100,6 +100,9 @@ class App:
     _scheduler: object | None = None
     _dispatch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     receiving: AsyncEngine | None = None  # the inbox's own engine (short lock waits)
+    _send: asyncio.Event = field(default_factory=asyncio.Event)  # something new to deliver
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _delivery: asyncio.Task[None] | None = None
 
     # -- the sink adapters call -------------------------------------------------
     async def receive(self, event: IncomingEvent) -> None:
@@ -134,6 +137,7 @@ class App:
         # Another worker (PostgreSQL) may have died between committing an event and
         # handling it: nobody's new event, so nothing else would wake us for it.
         self.wake()
+        self._send.set()  # what the beat queued goes out now
 
     async def purge(self) -> dict[str, int]:
         return await purge_expired(
@@ -160,6 +164,16 @@ class App:
         # the next new message from anyone.
         self.wake()
         self._tasks.append(asyncio.create_task(self._lease_loop(), name="lease"))
+        self._stopping.clear()
+        self._delivery = asyncio.create_task(
+            self.dispatcher.run(
+                self._send,
+                self._stopping,
+                self.settings.scheduling.dispatch_seconds,
+                busy=self._dispatch_lock,
+            ),
+            name="delivery",
+        )
         self._scheduler = start_clock_jobs(self)
 
     async def _process_loop(self) -> None:
@@ -167,14 +181,13 @@ class App:
             await self._wake.wait()
             self._wake.clear()
             try:
-                # In chunks, each followed by delivering what it queued: with many chats
-                # writing at once, the first replies go out before the last events are
-                # handled, and a backlog beyond one dispatch batch does not wait for the
-                # dispatch job, unless new events came in (they go first).
+                # In chunks, each handed to the delivery loop as soon as it is queued: with
+                # many chats writing at once, the first replies go out before the last
+                # events are handled.
                 while True:
                     processed = await self.processor.process_pending(limit=LOOP_CHUNK)
-                    while await self.dispatch_once() and not self._wake.is_set():
-                        pass
+                    if processed:
+                        self._send.set()
                     if processed < LOOP_CHUNK:
                         break
             except Exception as exc:  # keep receiving; the rows stay pending for next time
@@ -183,13 +196,16 @@ class App:
                 self._wake.set()
 
     async def _lease_loop(self) -> None:
-        """Renews this worker's claims (a lease others can see lapse), in its own task so a
-        slow send or a pacing wait never lets it lapse while the worker lives."""
+        """Renews this worker's claims and pacing tokens (a lease others can see lapse), in
+        its own task so a slow send never lets it lapse while the worker lives; and takes
+        over, as often, what a dead worker's lapsed lease left (its chats wait no longer)."""
         every = max(1.0, self.settings.scheduling.sending_stale_seconds / 3)
         while True:
             await asyncio.sleep(every)
             try:
                 await self.dispatcher.renew_lease()
+                if await self.dispatcher.recover_stale():
+                    self._send.set()
             except Exception as exc:  # the database is away: try again next beat
                 log.warning("lease renewal: %s", type(exc).__name__)
 
@@ -203,12 +219,20 @@ class App:
         # and the task cancels below cancel whatever they find running.
         if self._scheduler is not None:
             self._scheduler.pause()  # type: ignore[attr-defined]
+        self._stopping.set()  # the delivery loop claims nothing more
         holding = False
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_GRACE_SECONDS):
+                if self._delivery is not None:
+                    await asyncio.shield(self._delivery)
                 await self._dispatch_lock.acquire()
                 holding = True
         try:
+            if self._delivery is not None:
+                self._delivery.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._delivery
+                self._delivery = None
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)  # type: ignore[attr-defined]
                 self._scheduler = None

@@ -26,14 +26,16 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from feedback_bot.delivery import shared_pacing
 from feedback_bot.delivery.outbox import to_message
-from feedback_bot.delivery.pacing import Pacer
+from feedback_bot.delivery.shared_pacing import SharedPace, Token
 from feedback_bot.metrics import MESSAGES_OUT, OUTBOX_DEPTH, OUTBOX_OLDEST_AGE, SEND_FAILURES
 from feedback_bot.ports import (
     Adapter,
@@ -51,7 +53,7 @@ from feedback_bot.privacy.crypto import DecryptionError, token_key_id
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.settings import SchedulingSettings
-from feedback_bot.storage.models import Identity, OutboxMessage
+from feedback_bot.storage.models import Identity, OutboxMessage, PlatformPace
 from feedback_bot.storage.states import Delivery, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,32 @@ log = logging.getLogger(__name__)
 WAITING = (OutboxStatus.PENDING, OutboxStatus.FAILED)
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+async def _first_of(events: tuple[asyncio.Event, ...], pause: Awaitable[None]) -> None:
+    """Until one of ``events`` is set, or ``pause`` is over."""
+    waits: list[asyncio.Future[object]] = [asyncio.ensure_future(e.wait()) for e in events]
+    waits.append(asyncio.ensure_future(pause))
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+# How far ahead the delivery loop claims: the claim's round trip and the loop's wake-up
+# happen before a token comes free instead of after, so they don't lengthen its cycle.
+LOOKAHEAD = timedelta(milliseconds=250)
+# Waits this short are pacing (a chat's gap, a token, a send's slot) and pass on the app's
+# clock (``sleep``); longer ones are capped by the loop's idle time.
+PACING_WAIT_MAX = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    row_id: int
+    token: Token | None
+    at: datetime | None  # when to send (None: now)
 
 
 class Dispatcher:
@@ -82,7 +110,7 @@ class Dispatcher:
         self._vault = vault
         self._clock = clock
         self._adapters = dict(adapters)
-        self._pacers = {p: Pacer(limit) for p, limit in limits.items()}
+        self._pacers = {p: SharedPace(p, limit) for p, limit in limits.items()}
         self._settings = settings
         self._sleep = sleep
         self.worker_name = (worker_name or socket.gethostname())[:40]
@@ -92,6 +120,8 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._last_claimed = 0
         self._only: list[str] | None = None
+        self._next_slot: dict[str, datetime] = {}  # per platform: this worker's next send
+        self._tokens_back: list[datetime] = []  # when tokens this worker gave back are free
 
     def serve_only(self, platform: str, addresses: list[str]) -> None:
         """Claim only messages to these chats: several terminal chats on one database
@@ -104,17 +134,98 @@ class Dispatcher:
 
     def add_adapter(self, adapter: Adapter, limit: RateLimit) -> None:
         self._adapters[adapter.platform] = adapter
-        self._pacers[adapter.platform] = Pacer(limit)
+        self._pacers[adapter.platform] = SharedPace(adapter.platform, limit)
 
     async def dispatch_once(self) -> int:
-        """Send what is due now; returns how many were delivered."""
-        claimed = await self._claim()
+        """Send what is due now, one claim after the other (tests, the demo, the terminal
+        chat: a predictable order); returns how many were delivered."""
+        claimed = await self._claim(self._batch)
         self._last_claimed = len(claimed)
         delivered = 0
-        held: set[str] = set()  # chats that must not jump ahead of an earlier message
-        for row_id in claimed:
-            delivered += await self._deliver(row_id, held)
+        for claim in claimed:
+            delivered += await self._deliver(claim)
         return delivered
+
+    async def run(
+        self,
+        wake: asyncio.Event,
+        stop: asyncio.Event,
+        idle_seconds: float,
+        busy: asyncio.Lock | None = None,
+    ) -> None:
+        """The worker's delivery loop. It claims rows whose chat may receive now, each with
+        a platform token free by the time its send is due (up to ``LOOKAHEAD`` ahead, so
+        the claim's round trip is not added to the tokens coming free next), sends spaced
+        at the platform's rate; sends run side by side (each to a different chat). It
+        sleeps until a token, a chat or a row it knows of comes due, ``wake`` is set
+        (something was queued here) or ``idle_seconds`` passed (queued by another worker).
+        Once ``stop`` is set it claims nothing more and returns when the sends in
+        flight have finished; cancelled, it cancels them. ``busy`` is held while it claims
+        or has sends in flight (``App.drain`` waits for it)."""
+        in_flight: set[asyncio.Task[int]] = set()
+        answered = asyncio.Event()  # a send finished: its token comes back one hold later
+
+        def done(task: asyncio.Task[int]) -> None:
+            in_flight.discard(task)
+            answered.set()
+
+        holding = False
+        try:
+            while not stop.is_set():
+                wake.clear()
+                answered.clear()
+                if busy is not None and not holding:
+                    await busy.acquire()
+                    holding = True
+                try:
+                    claimed = await self._claim(self._batch - len(in_flight), LOOKAHEAD)
+                except Exception as exc:  # the database is away: try again shortly
+                    log.warning("dispatch: claim failed (%s)", type(exc).__name__)
+                    claimed = []
+                    await asyncio.sleep(idle_seconds)
+                for claim in claimed:
+                    task = asyncio.create_task(self._deliver_logged(claim))
+                    in_flight.add(task)
+                    task.add_done_callback(done)
+                if claimed:
+                    continue  # tokens may be left: claim again at once
+                if holding and busy is not None and not in_flight:
+                    busy.release()
+                    holding = False
+                known: datetime | None = None
+                if len(in_flight) < self._batch:
+                    try:
+                        known = await self._next_ready()
+                    except Exception as exc:
+                        log.warning("dispatch: %s", type(exc).__name__)
+                while not (wake.is_set() or stop.is_set()):
+                    now = self._clock.now()
+                    times = (known, *self._tokens_back, *self._next_slot.values())
+                    soonest = min((t for t in times if t is not None and t > now), default=None)
+                    wait = None if soonest is None else (soonest - now).total_seconds()
+                    if wait is not None and wait <= PACING_WAIT_MAX:
+                        pause = self._sleep(wait)  # pacing: on the app's clock
+                    else:
+                        pause = asyncio.sleep(min(wait or idle_seconds, idle_seconds))
+                    answered.clear()
+                    await _first_of((wake, answered, stop), pause)
+                    if not answered.is_set():
+                        break
+                self._tokens_back = [t for t in self._tokens_back if t > self._clock.now()]
+            if in_flight:
+                await asyncio.wait(set(in_flight))
+        finally:
+            for task in list(in_flight):
+                task.cancel()
+            if holding and busy is not None:
+                busy.release()
+
+    async def _deliver_logged(self, claim: Claim) -> int:
+        try:
+            return await self._deliver(claim)
+        except Exception as exc:  # the row stays claimed; its lease hands it on
+            log.error("dispatch: outbox %s: %s", claim.row_id, type(exc).__name__)
+            return 0
 
     async def drain(self, max_rounds: int = 1000, max_pacing_wait: float = 5.0) -> int:
         """Dispatch until nothing is due now (used by the demo and tests)."""
@@ -124,123 +235,196 @@ class Dispatcher:
             total += sent
             if sent or self._last_claimed:
                 continue  # progress (a failure is progress too): go round again
-            soonest = await self._next_due()
+            soonest = await self._next_ready()
             if soonest is None:
                 break
-            now = self._clock.now()
-            if soonest <= now:
-                # Due, but every such chat is being paced: wait for the first to free up.
-                ready = [r for p in self._pacers.values() if (r := p.next_ready(now))]
-                if not ready:
-                    break
-                soonest = min(ready)
-            wait = (soonest - now).total_seconds()
+            wait = (soonest - self._clock.now()).total_seconds()
             if wait > max_pacing_wait:
                 break  # a real backoff: leave it to the next dispatch job
             if wait > 0:
                 await self._sleep(wait)  # only pacing: wait it out
         return total
 
-    async def _next_due(self) -> datetime | None:
-        async with self._sessions() as session:
-            return await session.scalar(
-                select(func.min(OutboxMessage.next_attempt_at)).where(
-                    OutboxMessage.status.in_(WAITING),
-                    OutboxMessage.platform.in_(list(self._adapters)),
-                    *self._mine(),
-                )
-            )
+    def _waiting(self, now: datetime | None = None) -> list[ColumnElement[bool]]:
+        due = [] if now is None else [OutboxMessage.next_attempt_at <= now]
+        return [
+            OutboxMessage.status.in_(WAITING),
+            OutboxMessage.platform.in_(list(self._adapters)),
+            *due,
+            *self._mine(),
+        ]
 
-    async def _claim(self) -> list[int]:
+    async def _next_ready(self) -> datetime | None:
+        """When there may be something to claim: the next row due, or, for rows due now,
+        the first of their chats or of the platform's tokens to free up."""
         now = self._clock.now()
-        # Chats paced or held right now are left alone rather than claimed and put back.
-        busy = [c for pacer in self._pacers.values() for c in pacer.busy_chats(now)]
+        async with self._sessions() as session:
+            due = await session.scalar(
+                select(func.min(OutboxMessage.next_attempt_at)).where(*self._waiting())
+            )
+            if due is None:
+                return None
+            if due > now:
+                return due
+            paces = [p for name, p in self._pacers.items() if name in self._adapters]
+            times = [
+                await shared_pacing.soonest_chat(session, and_(*self._waiting(now)), now),
+                await shared_pacing.soonest_token(session, paces, now),
+            ]
+            return min((t for t in times if t is not None), default=None)
+
+    async def _claim(self, limit: int, lookahead: timedelta = timedelta(0)) -> list[Claim]:
+        """Rows whose chat may receive now, each with a platform token free by the time
+        its send is due, in one transaction. Without ``lookahead`` every send is due now;
+        with it, sends are due up to that far ahead, spaced at the platform's rate."""
+        now = self._clock.now()
+        horizon = now + lookahead
+        lease = timedelta(seconds=self._settings.sending_stale_seconds)
+        claimed: list[Claim] = []
         earlier = aliased(OutboxMessage)
         async with self._sessions() as session, session.begin():
-            stmt = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status.in_(WAITING),
-                    OutboxMessage.next_attempt_at <= now,
-                    OutboxMessage.platform.in_(list(self._adapters)),
-                    OutboxMessage.address.not_in(busy),
-                    *self._mine(),
-                    # Only a chat's oldest undelivered message: the chat's order holds, and
-                    # a backlog is not claimed and released again on every round.
-                    ~exists().where(
-                        earlier.address == OutboxMessage.address,
-                        earlier.status.in_([*WAITING, OutboxStatus.SENDING]),
-                        earlier.id < OutboxMessage.id,
-                    ),
+            for platform in self._adapters:
+                pace = self._pacers.get(platform)
+                room = limit - len(claimed)
+                if room <= 0:
+                    break
+                slot = max(now, self._next_slot.get(platform, now))
+                if pace is not None:
+                    if lookahead:
+                        if slot > horizon:
+                            continue
+                        room = min(room, int((horizon - slot) / pace.spacing) + 1)
+                    room = min(room, await pace.free_tokens(session, horizon))
+                    if room <= 0:
+                        continue
+                stmt = (
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.status.in_(WAITING),
+                        OutboxMessage.next_attempt_at <= now,
+                        OutboxMessage.platform == platform,
+                        *self._mine(),
+                        shared_pacing.chat_allowed(now),
+                        # Only a chat's oldest undelivered message: the chat's order holds,
+                        # and one chat never has two sends in flight.
+                        ~exists().where(
+                            earlier.address == OutboxMessage.address,
+                            earlier.status.in_([*WAITING, OutboxStatus.SENDING]),
+                            earlier.id < OutboxMessage.id,
+                        ),
+                    )
+                    .order_by((OutboxMessage.delivery == Delivery.URGENT).desc(), OutboxMessage.id)
+                    .limit(room)
+                    .with_for_update(skip_locked=True)
                 )
-                .order_by((OutboxMessage.delivery == Delivery.URGENT).desc(), OutboxMessage.id)
-                .limit(self._batch)
-                .with_for_update(skip_locked=True)
-            )
-            rows = list((await session.execute(stmt)).scalars())
-            for row in rows:
-                row.status = OutboxStatus.SENDING
-                row.claimed_by = self.worker_id
-                row.claimed_at = now
-        return [r.id for r in rows]
+                rows = list((await session.execute(stmt)).scalars())
+                if pace is None:
+                    tokens: list[tuple[Token | None, datetime]] = [(None, now)] * len(rows)
+                else:
+                    tokens = list(
+                        await pace.take(session, len(rows), horizon, self.worker_id, lease)
+                    )
+                # Rows without a token (another worker took it meanwhile) stay waiting.
+                for row, (token, free_at) in zip(rows, tokens, strict=False):
+                    row.status = OutboxStatus.SENDING
+                    row.claimed_by = self.worker_id
+                    row.claimed_at = now
+                    at = None
+                    if lookahead and pace is not None:
+                        at = max(slot, free_at)
+                        slot = at + pace.spacing
+                        self._next_slot[platform] = slot
+                    claimed.append(Claim(row.id, token, at))
+        return claimed
 
-    async def _deliver(self, row_id: int, held: set[str]) -> int:
+    async def _deliver(self, claim: Claim) -> int:
+        row_id, token = claim.row_id, claim.token
+        if claim.at is not None:
+            wait = (claim.at - self._clock.now()).total_seconds()
+            if wait > 0:
+                await self._sleep(wait)  # the send's slot; its token is free by then
         async with self._sessions() as session:
             row = await session.get(OutboxMessage, row_id)
+            pace = self._pacers.get(row.platform) if row is not None else None
             if (
                 row is None
                 or row.status != OutboxStatus.SENDING
                 or row.claimed_by != self.worker_id
             ):
+                await self._give_back(session, pace, token, None)
+                await session.commit()
                 return 0
             adapter = self._adapters[row.platform]
-            pacer = self._pacers.get(row.platform)
-            now = self._clock.now()
-            ready = pacer.chat_ready_at(row.address) if pacer else None
-            if row.address in held or (ready is not None and ready > now):
-                held.add(row.address)
-                await self._release(session, row, ready or now)
-                return 0
-            if pacer is not None:
-                wait = pacer.wait_for_platform(now)
-                if wait > 0:
-                    await self._sleep(wait)
             try:
                 message = self._render(adapter, to_message(self._vault, row))
             except DecryptionError as exc:
+                await self._give_back(session, pace, token, None)
                 await self._quarantine(session, row, exc)
                 return 0
             row.attempts += 1
             try:
                 receipt = await adapter.send(message)
             except TransientSendError as exc:
-                held.add(row.address)
-                await self._transient(session, row, exc, pacer)
+                await self._answered(session, pace, token, row, exc.retry_after)
+                await self._transient(session, row, exc)
                 return 0
             except RecipientUnavailable as exc:
+                await self._answered(session, pace, token, row)
                 await self._unavailable(session, row, exc.reason)
                 return 0
             except AddressMigrated as exc:
+                await self._answered(session, pace, token, row)
                 await self._migrated(session, row, message, exc.new_address)
                 return 0
             except SendError as exc:  # the platform refused this message: retrying won't help
+                await self._answered(session, pace, token, row)
                 log.warning("dispatch: outbox %s rejected (%s)", row.id, type(exc).__name__)
                 row.status, row.last_error, row.claimed_by = OutboxStatus.DEAD, "rejected", None
                 SEND_FAILURES.labels(platform=row.platform, reason="rejected").inc()
                 await session.commit()
                 return 0
             except Exception as exc:  # an adapter bug must not kill the loop
+                await self._answered(session, pace, token, row)
                 log.error("dispatch: unexpected %s on outbox %s", type(exc).__name__, row.id)
-                held.add(row.address)
-                await self._transient(session, row, TransientSendError("adapter_error"), pacer)
+                await self._transient(session, row, TransientSendError("adapter_error"))
                 return 0
-            sent_at = self._clock.now()
-            if pacer is not None:
-                pacer.sent(row.address, sent_at)
+            sent_at = await self._answered(session, pace, token, row)
             await self._sent(session, row, receipt.platform_message_id, sent_at)
             MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
             await self._after_send(adapter, message)
             return 1
+
+    async def _answered(
+        self,
+        session: AsyncSession,
+        pace: SharedPace | None,
+        token: Token | None,
+        row: OutboxMessage,
+        retry_after: float | None = None,
+    ) -> datetime:
+        """The platform answered (a request reached it): the token comes back one hold
+        from now and the chat waits its gap (or what the platform asked), in the
+        transaction that records the outcome."""
+        answered = self._clock.now()
+        if pace is not None:
+            await self._give_back(session, pace, token, answered)
+            if token is not None:
+                self._tokens_back.append(answered + pace.hold)
+            gap = pace.chat_gap
+            if retry_after is not None:
+                gap = max(gap, timedelta(seconds=retry_after))
+            await pace.chat_waits(session, row.address, answered + gap)
+        return answered
+
+    async def _give_back(
+        self,
+        session: AsyncSession,
+        pace: SharedPace | None,
+        token: Token | None,
+        answered: datetime | None,
+    ) -> None:
+        if pace is not None and token is not None:
+            await pace.give_back(session, token, self.worker_id, answered)
 
     @staticmethod
     async def _after_send(adapter: Adapter, message: OutgoingMessage) -> None:
@@ -259,12 +443,6 @@ class Dispatcher:
         if message.choices and Capability.BUTTONS not in adapter.capabilities:
             return with_numbered_choices(message)
         return message
-
-    async def _release(self, session: AsyncSession, row: OutboxMessage, at: datetime) -> None:
-        row.status = OutboxStatus.PENDING
-        row.next_attempt_at = max(row.next_attempt_at, at)
-        row.claimed_by = None
-        await session.commit()
 
     async def _sent(
         self, session: AsyncSession, row: OutboxMessage, platform_id: str | None, at: datetime
@@ -290,7 +468,6 @@ class Dispatcher:
         session: AsyncSession,
         row: OutboxMessage,
         exc: TransientSendError,
-        pacer: Pacer | None,
     ) -> None:
         SEND_FAILURES.labels(platform=row.platform, reason=exc.reason).inc()
         now = self._clock.now()
@@ -307,8 +484,6 @@ class Dispatcher:
         until = now + timedelta(seconds=delay)
         row.status = OutboxStatus.FAILED
         row.next_attempt_at = until
-        if pacer is not None and exc.retry_after is not None:
-            pacer.hold(row.address, until)
         # Later messages to the same chat wait too, so they can't overtake this one.
         await session.execute(
             update(OutboxMessage)
@@ -400,6 +575,18 @@ class Dispatcher:
     async def recover_on_start(self) -> int:
         """Resolve at once what this worker's previous lives left claimed (on a single
         worker database, whatever anyone left claimed), and any lease already lapsed."""
+        async with self._sessions() as session, session.begin():
+            held = (
+                PlatformPace.held_by.is_not(None)
+                if self._single_worker
+                else shared_pacing.held_by_lives_of(self.worker_name)
+            )
+            await shared_pacing.release_tokens_of(
+                session,
+                and_(held, PlatformPace.held_by != self.worker_id),
+                self._pacers,
+                self._clock.now(),
+            )
         if self._single_worker:
             return await self._recover(self._not_mine_now())
         mine = OutboxMessage.claimed_by.startswith(f"{self.worker_name}/", autoescape=True)
@@ -420,6 +607,8 @@ class Dispatcher:
                 )
                 .values(claimed_at=self._clock.now())
             )
+            lease = timedelta(seconds=self._settings.sending_stale_seconds)
+            await shared_pacing.renew_tokens(session, self.worker_id, self._clock.now() + lease)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _not_mine_now(self) -> ColumnElement[bool]:

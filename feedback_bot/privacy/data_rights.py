@@ -14,6 +14,7 @@ from feedback_bot.privacy.vault import Vault
 from feedback_bot.storage.models import (
     AllianceScore,
     Appointment,
+    ChatPace,
     Checkin,
     Client,
     ConsentRecord,
@@ -138,6 +139,7 @@ async def erase_client(session: AsyncSession, vault: Vault, client_id: int) -> d
     await _unqueue_digests_with(session, client_id, counts)
     if chat_hashes:
         await wipe("inbox", delete(InboxEvent).where(InboxEvent.chat_hash.in_(chat_hashes)))
+        await wipe("chat_pace", delete(ChatPace).where(ChatPace.chat_hash.in_(chat_hashes)))
     if ident_ids:
         await wipe("outbox", delete(OutboxMessage).where(OutboxMessage.identity_id.in_(ident_ids)))
         await wipe(

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from feedback_bot.delivery.shared_pacing import forget_chats
 from feedback_bot.privacy.audit import record
 from feedback_bot.privacy.data_rights import erase_client
 from feedback_bot.privacy.vault import Vault
@@ -52,6 +53,8 @@ RULES: dict[str, str] = {
     "audit_event": "ids and counts only; A days, as the practice's law requires",
     "cursor": "the platform's position (no personal data): kept",
     "key_material": "the sealed lookup-hash key (no personal data): kept for the deployment's life",
+    "platform_pace": "a platform's send tokens (no personal data): kept",
+    "chat_pace": "a chat's keyed hash and when it may next be sent to: a day after that time",
 }
 
 
@@ -117,6 +120,7 @@ async def purge_expired(
         ):
             result = await session.execute(stmt)
             counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        counts["chat_pace"] = await forget_chats(session, now)
         await record(
             session,
             now,

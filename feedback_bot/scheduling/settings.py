@@ -7,6 +7,8 @@ from pydantic import BaseModel
 
 class SchedulingSettings(BaseModel):
     tick_seconds: int = 30
+    # The delivery loop wakes for what this worker queues and for pacing at once; rows
+    # another worker queued are found within this.
     dispatch_seconds: float = 1.0
     misfire_grace_seconds: int = 60
     missed_slot_grace_minutes: int = 120  # a check-in missed by less than this is still sent once

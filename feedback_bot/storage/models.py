@@ -443,6 +443,27 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
 
+class PlatformPace(Base):
+    """One of a platform's send tokens: the overall rate, shared by every worker of the
+    deployment (delivery/shared_pacing.py). No personal data."""
+
+    __tablename__ = "platform_pace"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    token: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    free_at: Mapped[datetime]
+    held_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ChatPace(Base):
+    """When a chat may next receive a message, for every worker (delivery/shared_pacing.py).
+    The chat only as the outbox's keyed hash of its address."""
+
+    __tablename__ = "chat_pace"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_allowed_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,9 @@ the server enforces the limits our adapter must respect (4096 UTF-16 units per t
 
 Tests push user updates (``push_text``, ``push_command``, ``push_callback``...), inject faults
 (``rate_limit``, ``block``, ``migrate``, ``conflict``, ``delay``) and assert on ``calls``.
+With ``enforce_limits`` the server also answers 429 with a ``retry_after``, as Telegram does,
+to a send that would put a chat or the whole bot above its messages per second;
+``busiest_window`` tells how many sends it accepted in the fullest one-second window.
 """
 
 from __future__ import annotations
@@ -172,6 +175,10 @@ class FakeTelegramApi:
     commands: dict[str, list[Json]] = field(default_factory=dict)  # scope key → commands
     webhook: Json | None = None
     answered_callbacks: dict[str, Json] = field(default_factory=dict)
+    # (per chat, whole bot) messages per second, or None: no limits enforced
+    limits: tuple[float, float] | None = None
+    # (when the server took it, on the fake's clock; chat id) of every send it accepted
+    send_times: list[tuple[float, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._chats: dict[int, _Chat] = {}
@@ -188,6 +195,7 @@ class FakeTelegramApi:
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._next_file = 1
+        self._chat_send_times: dict[int, list[float]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -238,6 +246,26 @@ class FakeTelegramApi:
 
     def message(self, chat_id: int, message_id: int) -> Json:
         return self._messages[(chat_id, message_id)]
+
+    def busiest_window(self, chat_id: int | None = None, seconds: float = 1.0) -> int:
+        """The most sends accepted (to this chat, or in all) within any window of
+        ``seconds`` (half-open: a send exactly ``seconds`` after another is outside)."""
+        times = sorted(at for at, chat in self.send_times if chat_id is None or chat == chat_id)
+        most, first = 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] >= seconds:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
+    def busiest_chat_window(self, seconds: float = 1.0) -> int:
+        """``busiest_window`` of the busiest chat."""
+        chats = {chat for _, chat in self.send_times}
+        return max((self.busiest_window(chat, seconds) for chat in chats), default=0)
+
+    def too_many_requests(self) -> list[ApiCall]:
+        """Calls answered 429."""
+        return [c for c in self.calls if c.status == 429]
 
     def callback_answered(self, update_id: int) -> bool:
         return self._callbacks.get(self._callback_by_update[update_id], False)
@@ -296,6 +324,22 @@ class FakeTelegramApi:
                 remaining=None,
             )
         )
+
+    def enforce_limits(self, per_chat: float = 1.0, overall: float = 30.0) -> None:
+        """Answer 429 to a send that would make more than ``per_chat`` messages to one chat,
+        or ``overall`` in all, within one second (Telegram's published limits)."""
+        self.limits = (per_chat, overall)
+
+    def _over_limit(self, chat_id: int | None, at: float) -> int | None:
+        """Seconds to retry after, if this send would break a limit."""
+        if self.limits is None:
+            return None
+        per_chat, overall = self.limits
+        recent = [c for t, c in self.send_times[-int(overall) - 1 :] if at - t < 1.0]
+        chat_recent = [t for t in self._chat_send_times.get(chat_id or 0, []) if at - t < 1.0]
+        if len(recent) >= overall or len(chat_recent) >= per_chat:
+            return 1
+        return None
 
     def unblock(self, chat_id: int) -> None:
         self.faults = [f for f in self.faults if not (f.status == 403 and f.chat_id == chat_id)]
@@ -515,7 +559,15 @@ class FakeTelegramApi:
                 await self._sleep(fault.delay)
             if fault is not None and fault.status is not None:
                 raise ApiError(fault.status, fault.description, fault.parameters)
+            is_send = method.lower() in _SEND_METHODS
+            # When the server takes the send: its arrival, or the end of an injected delay.
+            taken = self.clock()
+            if is_send and (wait := self._over_limit(call.chat_id, taken)) is not None:
+                raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
             result = await handler(params, files)
+            if is_send and call.chat_id is not None:
+                self.send_times.append((taken, call.chat_id))
+                self._chat_send_times.setdefault(call.chat_id, []).append(taken)
         except ApiError as exc:
             body: Json = {"ok": False, "error_code": exc.code, "description": exc.description}
             if exc.parameters:
