@@ -25,6 +25,14 @@ from feedback_bot.storage.models import Practice
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ConsoleLinks:
+    """Where the web console is, for sign-in links sent in chat (None: console off)."""
+
+    base_url: str
+    link_minutes: int = 10
+
+
 @dataclass
 class Services:
     vault: Vault
@@ -36,6 +44,7 @@ class Services:
     max_text_chars: int = 20_000
     retention_days: int = 365
     invite_valid_days: int = 7
+    console: ConsoleLinks | None = None
 
     def prefix(self, platform: str) -> str:
         return self.command_prefixes.get(platform, "!")

@@ -31,6 +31,9 @@ OLD_ROWS_LEFT = {
     "cursor": KEPT_ALL,
     "key_material": KEPT_ALL,
     "audit_event": KEPT_ALL,  # ids and counts only: checked below
+    "console_admin": KEPT_ALL,
+    "console_login_link": KEPT_NONE,
+    "console_session": KEPT_NONE,
     "identity": KEPT_PRACTITIONERS,
     "conversation": KEPT_PRACTITIONERS,
     "client": KEPT_NONE,

@@ -37,7 +37,7 @@ from feedback_bot.privacy.vault import Vault, seed_hash_key
 from feedback_bot.safety.direct import load_detector, send_direct_safety_reply
 from feedback_bot.scheduling.checkins import CheckinScheduler
 from feedback_bot.scheduling.clock import Clock, SystemClock
-from feedback_bot.services import Services
+from feedback_bot.services import ConsoleLinks, Services
 from feedback_bot.storage.database import create_engine, is_sqlite, session_factory
 from feedback_bot.storage.migrate import schema_status, upgrade
 
@@ -64,6 +64,13 @@ def make_vault(settings: Settings) -> Vault:
         return Vault(keys, seed=seed_hash_key(_decode_key(current)))
     except InvalidKey as exc:
         raise StartupError(f"FEEDBACK_BOT_ENCRYPTION_KEY: {exc}") from None
+
+
+def console_links(settings: Settings) -> ConsoleLinks | None:
+    if not settings.console_enabled:
+        return None
+    base = settings.console_public_url or f"http://{settings.http_host}:{settings.http_port}"
+    return ConsoleLinks(base_url=base, link_minutes=settings.console_link_minutes)
 
 
 def invite_links(adapters: dict[str, Adapter]) -> dict[str, str]:
@@ -260,6 +267,7 @@ async def build_app(
         max_text_chars=settings.max_text_chars,
         retention_days=settings.retention_days,
         invite_valid_days=settings.invite_valid_days,
+        console=console_links(settings),
     )
     dispatcher = Dispatcher(
         sessions,

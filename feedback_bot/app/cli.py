@@ -597,5 +597,10 @@ def inbox_release(
     _release("inbox", ids or [], all_, as_json)
 
 
+from feedback_bot.app.cli_admins import admin_app  # noqa: E402 (uses the helpers above)
+
+app.add_typer(admin_app, name="admin")
+
+
 def main() -> None:
     app()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from feedback_bot.conversation import checkin_answers, closing_loop, feedback
+from feedback_bot.conversation import admin_chat, checkin_answers, closing_loop, feedback
 from feedback_bot.conversation.answers import STALE, resolve
 from feedback_bot.conversation.commands import (
     ANSWERS,
@@ -85,6 +85,8 @@ class Router:
             turn.say(turn.t("non_text"))
         elif event.kind is EventKind.EDIT:
             turn.say(turn.t("edit_ignored"))
+        elif turn.identity.admin_id is not None:
+            await admin_chat.handle(turn, turn.identity.admin_id)
         elif (client_turn := ClientTurn.of(turn)) is not None:
             await self._client(client_turn, risky)
         elif (practitioner_turn := PractitionerTurn.of(turn)) is not None:

@@ -63,6 +63,8 @@ class Admin:
         timezone: str | None = None,
         feedback_contact: bool = False,
         platform_user: tuple[str, str] | None = None,
+        *,
+        actor: str = "admin",
     ) -> tuple[int, str]:
         """Returns the practitioner id and their one-time link code. ``platform_user`` is
         (platform, user id) on a platform whose adapter opens the DM itself (Matrix)."""
@@ -97,7 +99,7 @@ class Admin:
             await record(
                 session,
                 now,
-                "admin",
+                actor,
                 "practitioner.added",
                 "practitioner",
                 pr.id,
@@ -130,7 +132,9 @@ class Admin:
             )
             return pr.id, code
 
-    async def set_feedback_contact(self, practice_id: int, practitioner_id: int) -> None:
+    async def set_feedback_contact(
+        self, practice_id: int, practitioner_id: int, *, actor: str = "admin"
+    ) -> None:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             practice = await session.get(Practice, practice_id)
@@ -141,7 +145,7 @@ class Admin:
             await record(
                 session,
                 now,
-                "admin",
+                actor,
                 "practice.feedback_contact",
                 "practice",
                 practice_id,
@@ -149,7 +153,11 @@ class Admin:
             )
 
     async def set_crisis_resources(
-        self, practice_id: int, resources: CrisisResourcesByLanguage | None
+        self,
+        practice_id: int,
+        resources: CrisisResourcesByLanguage | None,
+        *,
+        actor: str = "admin",
     ) -> None:
         """Store the practice's own crisis resources, or with None go back to the
         deployment's. Every language the deployment offers needs an emergency number and a
@@ -168,7 +176,7 @@ class Admin:
             await record(
                 session,
                 now,
-                "admin",
+                actor,
                 "practice.setting_reset" if resources is None else "practice.setting_changed",
                 "practice",
                 practice_id,
@@ -186,7 +194,9 @@ class Admin:
         languages = self._deps.config.offered_languages
         return source, {lang: self._deps.crisis_resources(lang, practice) for lang in languages}
 
-    async def invite_client(self, practitioner_id: int, alias: str | None = None) -> Invite:
+    async def invite_client(
+        self, practitioner_id: int, alias: str | None = None, *, actor: str = "admin"
+    ) -> Invite:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             pr = await session.get(Practitioner, practitioner_id)
@@ -204,7 +214,7 @@ class Admin:
             code = issue(
                 session, now=now, valid_days=self._deps.invite_valid_days, client_id=client.id
             )
-            await record(session, now, "admin", "client.invited", "client", client.id)
+            await record(session, now, actor, "client.invited", "client", client.id)
             links = {p: t.format(code=code) for p, t in self._deps.invite_links.items()}
             return Invite(client_id=client.id, alias=client.alias, code=code, links=links)
 

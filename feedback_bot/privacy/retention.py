@@ -19,6 +19,8 @@ from feedback_bot.storage.models import (
     AuditEvent,
     Checkin,
     Client,
+    ConsoleLoginLink,
+    ConsoleSession,
     Digest,
     FeedbackItem,
     InboxEvent,
@@ -52,6 +54,9 @@ RULES: dict[str, str] = {
     "audit_event": "ids and counts only; A days, as the practice's law requires",
     "cursor": "the platform's position (no personal data): kept",
     "key_material": "the sealed lookup-hash key (no personal data): kept for the deployment's life",
+    "console_admin": "configuration: kept while the practice keeps them",
+    "console_login_link": "a hash of the token; goes once it has expired (minutes)",
+    "console_session": "a hash of the cookie's token; goes once it has expired (hours)",
 }
 
 
@@ -108,6 +113,11 @@ async def purge_expired(
                     InboxEvent.status != InboxStatus.PENDING,
                 ),
             ),
+            (
+                "console_login_link",
+                delete(ConsoleLoginLink).where(ConsoleLoginLink.expires_at < now),
+            ),
+            ("console_session", delete(ConsoleSession).where(ConsoleSession.expires_at < now)),
             (
                 "audit_event",
                 delete(AuditEvent).where(

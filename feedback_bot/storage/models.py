@@ -191,6 +191,10 @@ class Identity(Base):
         ForeignKey("client.id", ondelete="CASCADE"), index=True
     )
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    # A practice admin's chat: they ask the bot for console sign-in links here.
+    admin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("console_admin.id", ondelete="CASCADE")
+    )
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))
     # The person's own id on the platform (Matrix user id). A Matrix DM is a room, so a
@@ -223,6 +227,7 @@ class InviteCode(Base):
     )  # sha256; the code is never stored
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("console_admin.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -471,3 +476,40 @@ class KeyMaterial(Base):
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     value_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class ConsoleAdmin(Base):
+    """A practice admin: signs in to the web console for their own practice only."""
+
+    __tablename__ = "console_admin"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    name_enc: Mapped[str] = mapped_column(Text)
+    name: Sealed[str] = Sealed()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class ConsoleLoginLink(Base):
+    """A one-time sign-in link: only the SHA-256 of its token is stored."""
+
+    __tablename__ = "console_login_link"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("console_admin.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds the token; the table only its SHA-256."""
+
+    __tablename__ = "console_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("console_admin.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
