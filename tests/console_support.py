@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import select
 
 from feedback_bot.app.http import start_http
 from feedback_bot.people.console_admins import add_admin, issue_login_link
 from feedback_bot.services import ConsoleLinks
+from feedback_bot.storage.models import Identity, OutboxMessage
+from feedback_bot.storage.states import OutboxStatus
 from tests.harness import Harness
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -89,3 +92,26 @@ async def two_practices(bot: Harness) -> dict[str, int]:
         "river_admin": await new_admin(bot, bot.practice_id, "Robin"),
         "hill_admin": await new_admin(bot, hill, "Hana"),
     }
+
+
+async def dead_letter_for(bot: Harness, practitioner_id: int) -> int:
+    """Turn the latest message to this practitioner's chat into a dead letter."""
+    async with bot.app.sessions() as s, s.begin():
+        chat = (
+            await s.execute(select(Identity.id).where(Identity.practitioner_id == practitioner_id))
+        ).scalar_one()
+        row = (
+            (
+                await s.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.identity_id == chat)
+                    .order_by(OutboxMessage.id.desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+        assert row is not None
+        row.status = OutboxStatus.DEAD
+        row.last_error = "blocked"
+        return row.id

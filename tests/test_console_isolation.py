@@ -13,9 +13,17 @@ from aiohttp import web
 from sqlalchemy import select, update
 
 from feedback_bot.console.routes import PUBLIC
-from feedback_bot.storage.models import Client, Identity, OutboxMessage, Practice, Practitioner
+from feedback_bot.storage.models import Client, OutboxMessage, Practice, Practitioner
 from feedback_bot.storage.states import OutboxStatus
-from tests.console_support import browser, csrf_of, login_path, served, sign_in, two_practices
+from tests.console_support import (
+    browser,
+    csrf_of,
+    dead_letter_for,
+    login_path,
+    served,
+    sign_in,
+    two_practices,
+)
 from tests.harness import Harness, make_harness
 
 MARKER = "zq-marker-7731-private"
@@ -46,29 +54,6 @@ def routes(web_app: web.Application) -> list[tuple[str, str]]:
         assert path, f"a route without a path: {route}"
         found.append((route.method, path))
     return sorted(found)
-
-
-async def dead_letter_for(bot: Harness, practitioner_id: int) -> int:
-    """Turn the latest message to this practitioner's chat into a dead letter."""
-    async with bot.app.sessions() as s, s.begin():
-        chat = (
-            await s.execute(select(Identity.id).where(Identity.practitioner_id == practitioner_id))
-        ).scalar_one()
-        row = (
-            (
-                await s.execute(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.identity_id == chat)
-                    .order_by(OutboxMessage.id.desc())
-                )
-            )
-            .scalars()
-            .first()
-        )
-        assert row is not None
-        row.status = OutboxStatus.DEAD
-        row.last_error = "blocked"
-        return row.id
 
 
 def fill(path: str, values: dict[str, int]) -> str:
