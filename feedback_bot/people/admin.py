@@ -122,6 +122,8 @@ class Admin:
             pr = await session.get(Practitioner, practitioner_id)
             if pr is None:
                 raise AdminError(f"no practitioner with id {practitioner_id}", "not_found")
+            if not pr.active:
+                raise AdminError(f"practitioner {practitioner_id} is deactivated", "inactive")
             chats = await session.execute(
                 delete(Identity).where(Identity.practitioner_id == practitioner_id)
             )
