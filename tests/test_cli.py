@@ -87,7 +87,11 @@ def test_a_second_invite_with_the_same_alias_is_refused(env: dict[str, str]) -> 
     code, out = invoke("client", "invite", "--practitioner", pr, "--alias", "kim", "--json")
     assert code == 2
     assert json.loads(out) == {
-        "error": f"practitioner {pr} already has a client called 'kim'; choose another alias"
+        "error": {
+            "code": "alias_taken",
+            "message": f"practitioner {pr} already has a client called 'kim'; "
+            "choose another alias",
+        }
     }
     code, out = invoke("client", "invite", "--practitioner", pr, "--alias", "Kim")
     assert code == 2 and "already has a client called 'Kim'" in out and "Traceback" not in out
@@ -302,9 +306,12 @@ def test_admin_commands_ask_for_db_upgrade_instead_of_migrating(
     assert len(out.strip().splitlines()) == 1, out
     code, out = invoke("audit", "--json")
     assert code != 0 and json.loads(out) == {
-        "error": behind,
-        "schema_current": None,
-        "schema_head": head,
+        "error": {
+            "code": "schema",
+            "message": behind,
+            "schema_current": None,
+            "schema_head": head,
+        }
     }
     for args in (("outbox",), ("keys", "rotate"), ("digest", "send", "--practitioner", "1")):
         code, out = invoke(*args)
@@ -362,7 +369,7 @@ def test_platform_and_safety_commands_hang_off_the_main_command(tmp_path: Path) 
     # Registered by the Matrix platform entry; without settings it says what is missing.
     result = CliRunner().invoke(app, ["matrix", "identity", "--json"])
     assert result.exit_code == 2
-    assert "FEEDBACK_BOT_MATRIX__HOMESERVER" in json.loads(result.output)["error"]
+    assert "FEEDBACK_BOT_MATRIX__HOMESERVER" in json.loads(result.output)["error"]["message"]
 
 
 def test_prompts_validate_names_the_language_without_crisis_resources(
@@ -445,7 +452,7 @@ def test_practice_crisis_resources_refuses_a_language_without_help(
     assert "es: no crisis resources for this language" in out and str(partial) in out
 
     code, out = invoke("practice", "crisis-resources", "--practice", pid, str(partial), "--json")
-    assert code == 2 and "es: no crisis resources" in json.loads(out)["error"]
+    assert code == 2 and "es: no crisis resources" in json.loads(out)["error"]["message"]
 
     no_line = tmp_path / "no_line.yaml"
     without = '  crisis_lines: [{name: Berliner Krisendienst, contact: "030 555 0102"}]\n'
@@ -457,7 +464,9 @@ def test_practice_crisis_resources_refuses_a_language_without_help(
     good = tmp_path / "good.yaml"
     good.write_text(BERLIN_YAML, encoding="utf-8")
     code, out = invoke("practice", "crisis-resources", "--practice", "999", str(good), "--json")
-    assert code == 2 and json.loads(out) == {"error": "no practice with id 999"}
+    assert code == 2 and json.loads(out) == {
+        "error": {"code": "not_found", "message": "no practice with id 999"}
+    }
     # Nothing was stored by any of these, and nothing audited.
     assert invoke_json("practice", "crisis-resources", "--practice", pid)["source"] == "deployment"
     code, out = invoke("audit", "--json")
@@ -466,4 +475,4 @@ def test_practice_crisis_resources_refuses_a_language_without_help(
 
 def test_practice_crisis_resources_does_not_migrate(fresh_env: dict[str, str]) -> None:
     code, out = invoke("practice", "crisis-resources", "--practice", "1", "--json")
-    assert code == 2 and "schema_head" in json.loads(out)
+    assert code == 2 and "schema_head" in json.loads(out)["error"]

@@ -4,80 +4,33 @@ client's words: names, aliases, statuses, times and counts only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feedback_bot.people import directory
+from feedback_bot.people.directory import ClientInfo, PractitionerInfo
+from feedback_bot.privacy.audit import list_events
 from feedback_bot.storage.models import (
     AuditEvent,
-    Checkin,
     Client,
     ConsoleAdmin,
-    FeedbackItem,
     Identity,
     OutboxMessage,
-    Practice,
     Practitioner,
 )
 from feedback_bot.storage.states import OutboxStatus
 
-AUDIT_SCAN = 2000  # newest events looked at for one practice's page
+
+async def practitioners(session: AsyncSession, practice_id: int) -> list[PractitionerInfo]:
+    """Active ones first, then by name."""
+    found = await directory.list_practitioners(session, practice_id)
+    return sorted(found, key=lambda p: (not p.active, p.name.casefold(), p.id))
 
 
-@dataclass(frozen=True)
-class PractitionerRow:
-    id: int
-    name: str
-    active: bool
-    linked: bool
-    contact: bool
-    clients: int
-
-
-@dataclass(frozen=True)
-class ClientRow:
-    id: int
-    alias: str
-    practitioner_id: int
-    practitioner: str
-    status: str
-    last_activity: datetime | None
-
-
-async def practitioners(session: AsyncSession, practice_id: int) -> list[PractitionerRow]:
-    practice = await session.get(Practice, practice_id)
-    contact = practice.feedback_contact_id if practice else None
-    linked = set(
-        (
-            await session.execute(
-                select(Identity.practitioner_id)
-                .join(Practitioner, Practitioner.id == Identity.practitioner_id)
-                .where(Practitioner.practice_id == practice_id)
-            )
-        ).scalars()
-    )
-    counts = dict(
-        (
-            await session.execute(
-                select(Client.practitioner_id, func.count())
-                .join(Practitioner, Practitioner.id == Client.practitioner_id)
-                .where(Practitioner.practice_id == practice_id)
-                .group_by(Client.practitioner_id)
-            )
-        ).all()
-    )
-    people = (
-        await session.execute(select(Practitioner).where(Practitioner.practice_id == practice_id))
-    ).scalars()
-    rows = [
-        PractitionerRow(
-            p.id, p.name, p.active, p.id in linked, p.id == contact, counts.get(p.id, 0)
-        )
-        for p in people
-    ]
-    return sorted(rows, key=lambda r: (not r.active, r.name.casefold(), r.id))
+async def clients(session: AsyncSession, practice_id: int) -> list[ClientInfo]:
+    return await directory.list_clients(session, practice_id)
 
 
 async def practitioner_in(
@@ -94,104 +47,13 @@ async def client_in(session: AsyncSession, practice_id: int, client_id: int) -> 
     return client if await practitioner_in(session, practice_id, client.practitioner_id) else None
 
 
-async def clients(session: AsyncSession, practice_id: int) -> list[ClientRow]:
-    """Every client of the practice with their last activity: when they last submitted
-    words, answered a check-in or changed status (times only)."""
-    in_practice = (
-        select(Client.id)
-        .join(Practitioner, Practitioner.id == Client.practitioner_id)
-        .where(Practitioner.practice_id == practice_id)
-    )
-    latest: dict[int, datetime] = {}
-    for stmt in (
-        select(FeedbackItem.client_id, func.max(FeedbackItem.submitted_at))
-        .where(FeedbackItem.client_id.in_(in_practice))
-        .group_by(FeedbackItem.client_id),
-        select(Checkin.client_id, func.max(Checkin.answered_at))
-        .where(Checkin.client_id.in_(in_practice))
-        .group_by(Checkin.client_id),
-    ):
-        for client_id, at in (await session.execute(stmt)).all():
-            if at is not None:
-                at = _aware(at)
-                latest[client_id] = max(at, latest.get(client_id, at))
-    names = {
-        p.id: p.name
-        for p in (
-            await session.execute(
-                select(Practitioner).where(Practitioner.practice_id == practice_id)
-            )
-        ).scalars()
-    }
-    rows = []
-    for c in (await session.execute(select(Client).where(Client.id.in_(in_practice)))).scalars():
-        times = [t for t in (latest.get(c.id), c.status_changed_at, c.consented_at) if t]
-        rows.append(
-            ClientRow(
-                c.id,
-                c.alias,
-                c.practitioner_id,
-                names.get(c.practitioner_id, "?"),
-                str(c.status),
-                max(times) if times else None,
-            )
-        )
-    return sorted(rows, key=lambda r: (r.practitioner.casefold(), r.alias.casefold(), r.id))
+async def audit(session: AsyncSession, practice_id: int, limit: int = 200) -> list[AuditEvent]:
+    """The practice's part of the audit log (ids and counts, never content)."""
+    return await list_events(session, practice_id=practice_id, limit=limit)
 
 
 def _aware(at: datetime) -> datetime:
-    from datetime import UTC
-
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-async def audit(session: AsyncSession, practice_id: int, limit: int = 200) -> list[AuditEvent]:
-    """The practice's part of the audit log: events about it, its practitioners, its
-    clients and its admins (by id, as recorded; never content)."""
-    practitioners_ = set(
-        (
-            await session.execute(
-                select(Practitioner.id).where(Practitioner.practice_id == practice_id)
-            )
-        ).scalars()
-    )
-    clients_ = set(
-        (
-            await session.execute(
-                select(Client.id).where(
-                    Client.practitioner_id.in_(
-                        select(Practitioner.id).where(Practitioner.practice_id == practice_id)
-                    )
-                )
-            )
-        ).scalars()
-    )
-    admins = set(
-        (
-            await session.execute(
-                select(ConsoleAdmin.id).where(ConsoleAdmin.practice_id == practice_id)
-            )
-        ).scalars()
-    )
-    subjects: dict[str, set[int]] = {
-        "practice": {practice_id},
-        "practitioner": practitioners_,
-        "client": clients_,
-        "console_admin": admins,
-    }
-    events = (
-        await session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_SCAN))
-    ).scalars()
-    mine = []
-    for e in events:
-        details: dict[str, Any] = e.details or {}
-        if (
-            e.subject_id is not None and e.subject_id in subjects.get(e.subject_type or "", set())
-        ) or details.get("practice") == practice_id:
-            mine.append(e)
-            if len(mine) >= limit:
-                break
-    return mine
 
 
 @dataclass(frozen=True)

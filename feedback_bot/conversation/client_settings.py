@@ -82,6 +82,7 @@ async def on_delete(turn: ClientTurn, key: str) -> None:
         "client.erased",
         "client",
         client_id,
+        practice_id=turn.practice.id,  # the client's row is gone
         **{f"rows_{k}": v for k, v in counts.items()},
     )
     # Not tied to any row of theirs, and deleted once sent.

@@ -83,6 +83,11 @@ async def handle_start(
 
 
 async def ask_consent(turn: ClientTurn) -> None:
+    if turn.client.deactivated_at is not None:
+        # The practice ended the line (people/directory): coming back is not the client's
+        # to choose; their data rights stay.
+        turn.say(turn.t("directory.ended_already"))
+        return
     parts = [
         turn.t("onboarding.welcome", practice=turn.practice.name),
         turn.t("onboarding.what"),

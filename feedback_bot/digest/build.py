@@ -4,7 +4,7 @@ practice's feedback contact). All content is read through :mod:`feedback_bot.pri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +52,12 @@ def _order_key(item: FeedbackItem) -> tuple[int, float]:
     top = item.routing == Routing.SESSION or item.valence == Valence.NOT_RIGHT
     stamp = (item.submitted_at or item.created_at).timestamp()
     return (0 if top else 1, -stamp)
+
+
+def _floor(client: Client) -> datetime:
+    """Nothing from before a client came to their practitioner counts in the digest:
+    not words (privacy/access.py decides those), scores, flags nor check-ins."""
+    return client.practitioner_since or datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DigestBuilder:
@@ -202,13 +208,15 @@ class DigestBuilder:
     async def _new_safety(self, client: Client) -> list[SafetyEvent]:
         rows = await self.s.execute(
             select(SafetyEvent).where(
-                SafetyEvent.client_id == client.id, SafetyEvent.digest_id.is_(None)
+                SafetyEvent.client_id == client.id,
+                SafetyEvent.digest_id.is_(None),
+                SafetyEvent.at >= _floor(client),
             )
         )
         return list(rows.scalars())
 
     async def _response(self, client: Client) -> tuple[int, int]:
-        since = self.now - timedelta(weeks=RATE_WEEKS)
+        since = max(self.now - timedelta(weeks=RATE_WEEKS), _floor(client))
         rows = (
             (
                 await self.s.execute(
@@ -223,7 +231,7 @@ class DigestBuilder:
         return len(rows), sum(1 for s in rows if s in ANSWERED)
 
     async def _scores(self, client: Client) -> tuple[ScorePoint, ...]:
-        since = self.now - timedelta(weeks=TREND_WEEKS)
+        since = max(self.now - timedelta(weeks=TREND_WEEKS), _floor(client))
         rows = await self.s.execute(
             select(AllianceScore)
             .where(AllianceScore.client_id == client.id, AllianceScore.at >= since)
@@ -274,7 +282,7 @@ class DigestBuilder:
             (
                 await self.s.execute(
                     select(AllianceScore)
-                    .where(AllianceScore.client_id == client.id)
+                    .where(AllianceScore.client_id == client.id, AllianceScore.at >= _floor(client))
                     .order_by(AllianceScore.at)
                 )
             ).scalars()
@@ -299,6 +307,7 @@ class DigestBuilder:
             FeedbackItem.client_id == client.id,
             FeedbackItem.status == ItemStatus.SUBMITTED,
             FeedbackItem.routing != Routing.CONTACT,
+            FeedbackItem.submitted_at >= _floor(client),
         )
         difficult = await self.s.scalar(
             select(FeedbackItem.submitted_at)

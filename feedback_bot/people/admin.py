@@ -4,8 +4,9 @@ nothing here reads client content."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.people.clients import AliasTaken, create_client
@@ -15,7 +16,7 @@ from feedback_bot.people.practice_config import (
     CrisisResourcesByLanguage,
     crisis_resource_problems,
 )
-from feedback_bot.privacy.audit import record
+from feedback_bot.privacy.audit import list_events, record
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.due import reschedule_practitioner
 from feedback_bot.scheduling.wallclock import WEEKDAYS, is_valid_zone
@@ -24,7 +25,13 @@ from feedback_bot.storage.models import AuditEvent, Identity, Practice, Practiti
 
 
 class AdminError(Exception):
-    pass
+    """``code`` as :class:`~feedback_bot.people.directory.DirectoryError`'s: ``not_found``,
+    ``inactive``, ``alias_taken``, ``invalid``."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,9 @@ class Admin:
         async with self._sessions() as session, session.begin():
             practice = await session.get(Practice, practice_id)
             if practice is None:
-                raise AdminError(f"no practice with id {practice_id}")
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
+            if practice.deactivated_at is not None:
+                raise AdminError(f"practice {practice_id} is deactivated", "inactive")
             pr = Practitioner(
                 practice_id=practice_id,
                 name=name,
@@ -114,7 +123,9 @@ class Admin:
         async with self._sessions() as session, session.begin():
             pr = await session.get(Practitioner, practitioner_id)
             if pr is None:
-                raise AdminError(f"no practitioner with id {practitioner_id}")
+                raise AdminError(f"no practitioner with id {practitioner_id}", "not_found")
+            if not pr.active:
+                raise AdminError(f"practitioner {practitioner_id} is deactivated", "inactive")
             chats = await session.execute(
                 delete(Identity).where(Identity.practitioner_id == practitioner_id)
             )
@@ -169,7 +180,7 @@ class Admin:
         async with self._sessions() as session, session.begin():
             practice = await session.get(Practice, practice_id)
             if practice is None:
-                raise AdminError(f"no practice with id {practice_id}")
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
             practice.crisis_resources = (
                 None if resources is None else BY_LANGUAGE.dump_python(resources, mode="json")
             )
@@ -189,7 +200,7 @@ class Admin:
         async with self._sessions() as session:
             practice = await session.get(Practice, practice_id)
             if practice is None:
-                raise AdminError(f"no practice with id {practice_id}")
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
         source = "deployment" if practice_crisis_resources(practice) is None else "practice"
         languages = self._deps.config.offered_languages
         return source, {lang: self._deps.crisis_resources(lang, practice) for lang in languages}
@@ -201,7 +212,9 @@ class Admin:
         async with self._sessions() as session, session.begin():
             pr = await session.get(Practitioner, practitioner_id)
             if pr is None:
-                raise AdminError(f"no practitioner with id {practitioner_id}")
+                raise AdminError(f"no practitioner with id {practitioner_id}", "not_found")
+            if not pr.active:
+                raise AdminError(f"practitioner {practitioner_id} is deactivated", "inactive")
             try:
                 client = await create_client(
                     session, self._deps.config, practitioner_id, alias, now
@@ -209,7 +222,8 @@ class Admin:
             except AliasTaken as taken:
                 raise AdminError(
                     f"practitioner {practitioner_id} already has a client called "
-                    f"{taken.alias!r}; choose another alias"
+                    f"{taken.alias!r}; choose another alias",
+                    "alias_taken",
                 ) from None
             code = issue(
                 session, now=now, valid_days=self._deps.invite_valid_days, client_id=client.id
@@ -218,9 +232,17 @@ class Admin:
             links = {p: t.format(code=code) for p, t in self._deps.invite_links.items()}
             return Invite(client_id=client.id, alias=client.alias, code=code, links=links)
 
-    async def audit_log(self, limit: int = 200) -> list[AuditEvent]:
+    async def audit_log(
+        self,
+        limit: int = 200,
+        *,
+        practice_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+            if practice_id is not None and await session.get(Practice, practice_id) is None:
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
+            return await list_events(
+                session, practice_id=practice_id, since=since, until=until, limit=limit
             )
-            return list(rows.scalars())

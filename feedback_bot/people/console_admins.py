@@ -69,7 +69,6 @@ async def add_admin(
         "console_admin.added",
         "console_admin",
         admin.id,
-        practice=practice_id,
     )
     return admin.id, code
 

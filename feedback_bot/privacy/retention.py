@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback_bot.privacy.audit import record
+from feedback_bot.privacy.audit import practice_of, record
 from feedback_bot.privacy.data_rights import erase_client
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.storage.models import (
@@ -166,6 +166,7 @@ async def _expired_clients(
         .all()
     )
     for client_id in expired:
+        practice_id = await practice_of(session, "client", client_id)
         rows = await erase_client(session, vault, client_id)
         await record(
             session,
@@ -174,6 +175,7 @@ async def _expired_clients(
             "client.expired",
             "client",
             client_id,
+            practice_id=practice_id,
             **{f"rows_{k}": v for k, v in rows.items()},
         )
     return len(expired)

@@ -99,6 +99,8 @@ class Practice(Base):
     feedback_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("practitioner.id", use_alter=True, ondelete="SET NULL")
     )
+    # Deactivated by an admin: no schedules, no new people (people/directory.py).
+    deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -129,6 +131,8 @@ class Practitioner(Base):
     # When the beat next has to look at this practitioner's weekly digest (stored, so a
     # beat reads only who is due: scheduling/due.py). None: never (inactive).
     next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When an admin deactivated them (``active`` is then False).
+    deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -172,6 +176,11 @@ class Client(Base):
     # moment when a slot is owed. None: nothing will come (not active, off, no sessions).
     # Kept by scheduling/due.py on every change to a schedule input.
     next_checkin_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Since when their practitioner is theirs (None: from the start). After a move the
+    # new practitioner reads only what came from then on (privacy/access.py).
+    practitioner_since: Mapped[datetime | None]
+    # Ended by an admin: stopped, and not to be resumed by the client.
+    deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -451,7 +460,10 @@ class OutboxMessage(Base):
 class AuditEvent(Base):
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(index=True)
+    # The practice it concerns, found when it is recorded (privacy/audit.py), so it can be
+    # listed per practice even after the client it names was erased.
+    practice_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(48))
     subject_type: Mapped[str | None] = mapped_column(String(32))

@@ -82,7 +82,9 @@ async def move(request: web.Request, page: Page) -> web.StreamResponse:
         return await _render(
             page, status=400, row_error={"id": client_id, "message": "Choose a practitioner."}
         )
-    problem = await move_client(app, client_id, target.id, actor(page.who.admin_id))
+    problem = await move_client(
+        app, page.practice_id, client_id, target.id, actor(page.who.admin_id)
+    )
     if problem:
         return await _render(page, status=400, row_error={"id": client_id, "message": problem})
     raise see_other(f"/console/{page.practice_id}/clients?done=moved")

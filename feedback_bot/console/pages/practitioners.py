@@ -80,7 +80,9 @@ async def deactivate(request: web.Request, page: Page) -> web.StreamResponse:
         pr = await queries.practitioner_in(session, page.practice_id, pid)
     if pr is None:
         return not_found(page.console)
-    problem = await deactivate_practitioner(page.console.app, pid, actor(page.who.admin_id))
+    problem = await deactivate_practitioner(
+        page.console.app, page.practice_id, pid, actor(page.who.admin_id)
+    )
     if problem:
         return await _render(page, status=400, row_error={"id": pid, "message": problem})
     raise see_other(f"/console/{page.practice_id}/practitioners?done=deactivated")

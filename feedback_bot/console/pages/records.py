@@ -47,7 +47,7 @@ async def retry_one(request: web.Request, page: Page) -> web.StreamResponse:
             "outbox.retried",
             "outbox",
             message_id,
-            practice=page.practice_id,
+            practice_id=page.practice_id,
         )
     app.wake()
     raise see_other(f"/console/{page.practice_id}/dead-letters?done=retried")

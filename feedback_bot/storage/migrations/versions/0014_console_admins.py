@@ -3,7 +3,7 @@ one-time sign-in links and server-side sessions (only SHA-256 hashes of their to
 and admins' chats and link codes (``identity.admin_id``, ``invite_code.admin_id``).
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from feedback_bot.storage.models import UTCDateTime
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from feedback_bot.app.cli.common import admin_call, emit, fail, json_option
+
 admin_app = typer.Typer(help="Practice admins of the web console.", no_args_is_help=True)
 
 
@@ -13,11 +15,10 @@ admin_app = typer.Typer(help="Practice admins of the web console.", no_args_is_h
 def admin_add(
     practice: int = typer.Option(...),
     name: str = typer.Option(...),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = json_option(),
 ) -> None:
     """An admin of one practice, with a one-time code that links their chat to the bot
     (they can then ask it for sign-in links)."""
-    from feedback_bot.app.cli import _admin_call, emit
     from feedback_bot.people.console_admins import add_admin
 
     async def go(bot: Any) -> tuple[int, str]:
@@ -26,7 +27,7 @@ def admin_add(
                 session, practice, name, bot.clock.now(), bot.settings.invite_valid_days
             )
 
-    admin_id, code = _admin_call(go, as_json)
+    admin_id, code = admin_call(go, as_json)
     emit(
         {
             "admin_id": admin_id,
@@ -42,23 +43,24 @@ def admin_add(
 
 @admin_app.command("login-link")
 def admin_login_link(
-    admin: int = typer.Option(..., "--admin"), as_json: bool = typer.Option(False, "--json")
+    admin: int = typer.Option(..., "--admin"), as_json: bool = json_option()
 ) -> None:
     """A one-time sign-in link to the web console (valid for
     FEEDBACK_BOT_CONSOLE_LINK_MINUTES, 10 by default)."""
     from feedback_bot.app.bootstrap import console_links
-    from feedback_bot.app.cli import _admin_call, emit, fail
     from feedback_bot.people.console_admins import issue_login_link, login_url
 
     async def go(bot: Any) -> tuple[str, int]:
         links = console_links(bot.settings)
         if links is None:
-            raise fail("the web console is off: set FEEDBACK_BOT_CONSOLE_ENABLED=true", as_json)
+            raise fail(
+                "the web console is off: set FEEDBACK_BOT_CONSOLE_ENABLED=true", as_json, "off"
+            )
         async with bot.sessions() as session, session.begin():
             token = await issue_login_link(
                 session, admin, bot.clock.now(), links.link_minutes, by="admin"
             )
         return login_url(links.base_url, token), links.link_minutes
 
-    url, minutes = _admin_call(go, as_json)
+    url, minutes = admin_call(go, as_json)
     emit({"admin_id": admin, "link": url, "valid_minutes": minutes}, as_json, "Sign-in link")
