@@ -22,6 +22,7 @@ from feedback_bot.people.practice_config import (
     load_crisis_resources,
     load_practice_config,
 )
+from feedback_bot.people.practice_settings import settings_document
 from feedback_bot.safety.evaluate import app as safety_app
 
 app = typer.Typer(
@@ -174,9 +175,11 @@ def db_upgrade() -> None:
 
         # Sealing stored names and addresses (0008) needs the key; an empty database doesn't.
         vault = make_vault(settings) if settings.encryption_key is not None else None
+        # Existing practices get the deployment file's settings (0012).
+        defaults = load_practice_config(settings.prompts_file).practice_defaults()
         engine = create_engine(settings.database_url)
         try:
-            await upgrade(engine, vault=vault)
+            await upgrade(engine, vault=vault, practice_defaults=settings_document(defaults))
         finally:
             await engine.dispose()
 
@@ -218,23 +221,13 @@ def db_status(as_json: bool = typer.Option(False, "--json")) -> None:
 @prompts_app.command("validate")
 def prompts_validate(
     path: Path = typer.Argument(None, help="defaults to FEEDBACK_BOT_PROMPTS_FILE"),
+    as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Check the practice configuration, including crisis resources."""
-    target = path or settings_or_exit().prompts_file
-    try:
-        cfg = load_practice_config(target)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    per_language = [(lang, cfg.crisis_resources_for(lang)) for lang in cfg.offered_languages]
-    counts = ", ".join(
-        f"{lang} {len(res.emergency)} emergency + {len(res.crisis_lines)} crisis line(s)"
-        for lang, res in per_language
-    )
-    out.print(
-        f"{target}: ok (languages {', '.join(cfg.languages)}; crisis resources: {counts})",
-        highlight=False,
-        soft_wrap=True,
-    )
+    """Check the deployment's settings file (the defaults for new practices) by the rules
+    every practice's settings follow; every problem at once, file:line: path: message."""
+    from feedback_bot.app.cli_settings import validate_prompts
+
+    validate_prompts(path or settings_or_exit().prompts_file, as_json)
 
 
 # -- admin ----------------------------------------------------------------------------
@@ -282,17 +275,13 @@ def practice_crisis_resources(
     and a crisis line."""
     if file is not None and clear:
         raise fail("give a FILE or --clear, not both", as_json)
-    resources: CrisisResourcesByLanguage | None = None
-    if file is not None:
-        settings = settings_or_exit()
-        try:  # checked before the database is opened
-            languages = load_practice_config(settings.prompts_file).offered_languages
-            resources = load_crisis_resources(file, languages)
-        except ConfigError as exc:
-            raise fail(str(exc), as_json) from None
 
     async def go(bot: Any) -> tuple[str, CrisisResourcesByLanguage]:
         if file is not None or clear:
+            resources: CrisisResourcesByLanguage | None = None
+            if file is not None:  # every language this practice offers
+                languages = list(await bot.admin.languages(practice))
+                resources = load_crisis_resources(file, languages)
             await bot.admin.set_crisis_resources(practice, resources)
         result: tuple[str, CrisisResourcesByLanguage] = await bot.admin.crisis_resources(practice)
         return result
@@ -599,3 +588,9 @@ def inbox_release(
 
 def main() -> None:
     app()
+
+
+# The settings commands use the helpers above: registered once they exist.
+from feedback_bot.app.cli_settings import config_app  # noqa: E402
+
+practice_app.add_typer(config_app, name="config")
