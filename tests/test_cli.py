@@ -426,9 +426,16 @@ def test_practice_crisis_resources_round_trip(env: dict[str, str], tmp_path: Pat
 
     # The audit names the practice and the setting, never the numbers.
     code, out = invoke("audit", "--json")
-    [row] = [r for r in json.loads(out) if r["action"] == "practice.setting_changed"]
-    assert row["subject"] == f"practice:{pid}"
-    assert row["details"] == {"setting": "crisis_resources"}
+    changed = [r for r in json.loads(out) if r["action"] == "practice.setting_changed"]
+    assert changed and {r["subject"] for r in changed} == {f"practice:{pid}"}
+    # Each changed setting by its path (Spain's emergency number was already 112).
+    assert {r["details"]["setting"] for r in changed} == {
+        "crisis_resources.en.emergency",
+        "crisis_resources.en.crisis_lines",
+        "crisis_resources.de.emergency",
+        "crisis_resources.de.crisis_lines",
+        "crisis_resources.es.crisis_lines",
+    }
     assert "030 555" not in out and "Krisendienst" not in out
 
     # Back to the deployment's.

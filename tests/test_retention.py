@@ -28,6 +28,7 @@ KEPT_PRACTITIONERS = "the practitioner's rows only"
 KEPT_NONE = "nothing"
 OLD_ROWS_LEFT = {
     "practice": KEPT_ALL,
+    "practice_settings": KEPT_ALL,
     "practitioner": KEPT_ALL,
     "cursor": KEPT_ALL,
     "key_material": KEPT_ALL,

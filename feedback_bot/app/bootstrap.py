@@ -28,6 +28,7 @@ from feedback_bot.delivery.inbox import Inbox
 from feedback_bot.digest.service import DigestService
 from feedback_bot.people.admin import Admin
 from feedback_bot.people.practice_config import PracticeConfig, load_practice_config
+from feedback_bot.people.practice_settings import settings_document, use_deployment_defaults
 from feedback_bot.ports import Adapter, CursorStore, IncomingEvent
 from feedback_bot.ports.menus import CommandMenus
 from feedback_bot.privacy.crypto import InvalidKey, KeyRing, _decode_key
@@ -243,11 +244,14 @@ async def build_app(
     clock = clock or SystemClock()
     vault = make_vault(settings)
     config = config or load_practice_config(settings.prompts_file)
-    catalog = Catalog.load(overrides=config.texts)
+    base_catalog = Catalog.load()
+    catalog = base_catalog.with_overrides(config.texts)
     detector = load_detector(config, settings.prompts_file.parent / "safety.yaml")
+    defaults = config.practice_defaults()
+    use_deployment_defaults(defaults)
     engine = create_engine(settings.database_url)
     if migrate:
-        await upgrade(engine, vault=vault)
+        await upgrade(engine, vault=vault, practice_defaults=settings_document(defaults))
     sessions = session_factory(engine, vault)
     if migrate or (await schema_status(engine)).up_to_date:
         await load_hash_key(sessions, vault)
@@ -260,8 +264,9 @@ async def build_app(
     deps = Services(
         vault=vault,
         catalog=catalog,
-        config=config,
+        config=defaults,
         detector=detector,
+        base_catalog=base_catalog,
         command_prefixes={p: a.command_prefix for p, a in adapter_map.items()},
         invite_links=invite_links(adapter_map),
         max_text_chars=settings.max_text_chars,

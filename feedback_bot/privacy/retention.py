@@ -36,6 +36,7 @@ PROCESSED_INBOX_DAYS = 30  # long enough to drop any platform redelivery as a du
 # "R" below is FEEDBACK_BOT_RETENTION_DAYS; "A" is FEEDBACK_BOT_AUDIT_RETENTION_DAYS.
 RULES: dict[str, str] = {
     "practice": "configuration: kept while the practice uses the bot",
+    "practice_settings": "configuration (no personal data): goes with its practice",
     "practitioner": "configuration: kept while the practice keeps them",
     "client": "until R days after the client stopped (or after an invitation nobody took up)",
     "identity": "a practitioner's chat while linked; a client's goes with the client",

@@ -92,16 +92,26 @@ class Practice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
-    language: Mapped[str] = mapped_column(String(8), default="en")
-    # The practice's own crisis resources per language (validated by the admin command);
-    # None: the deployment's from config/prompts.yaml.
-    crisis_resources: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(8), default="en")  # settings' default, mirrored
     feedback_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("practitioner.id", use_alter=True, ondelete="SET NULL")
     )
     # Deactivated by an admin: no schedules, no new people (people/directory.py).
     deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class PracticeSettingsRecord(Base):
+    """A practice's settings (``people.practice_settings``): the validated document as
+    exported to YAML, without the feedback contact (``practice.feedback_contact_id``)."""
+
+    __tablename__ = "practice_settings"
+    practice_id: Mapped[int] = mapped_column(
+        ForeignKey("practice.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
 
 
 def alias_key(alias: str) -> str:

@@ -45,6 +45,10 @@ for name, sub in (
     ("admin", admin_app),
 ):
     app.add_typer(sub, name=name)
+# `practice config export|import` (cli_settings.py uses common.py's helpers).
+from feedback_bot.app.cli_settings import config_app  # noqa: E402
+
+practice_app.add_typer(config_app, name="config")
 for _platform in platforms():
     if _platform.commands is not None:
         app.add_typer(_platform.commands(), name=_platform.name)

@@ -19,12 +19,16 @@ def db_upgrade(as_json: bool = json_option()) -> None:
 
     async def go() -> str | None:
         from feedback_bot.app.bootstrap import make_vault
+        from feedback_bot.people.practice_config import load_practice_config
+        from feedback_bot.people.practice_settings import settings_document
 
         # Sealing stored names and addresses (0008) needs the key; an empty database doesn't.
         vault = make_vault(settings) if settings.encryption_key is not None else None
+        # Existing practices get the deployment file's settings (0012).
+        defaults = load_practice_config(settings.prompts_file).practice_defaults()
         engine = create_engine(settings.database_url)
         try:
-            await upgrade(engine, vault=vault)
+            await upgrade(engine, vault=vault, practice_defaults=settings_document(defaults))
             return (await schema_status(engine)).current
         finally:
             await engine.dispose()

@@ -16,15 +16,12 @@ from feedback_bot.app.cli.common import (
     fail,
     json_option,
     out,
-    settings_or_exit,
     write_json,
 )
 from feedback_bot.people import directory
 from feedback_bot.people.practice_config import (
-    ConfigError,
     CrisisResourcesByLanguage,
     load_crisis_resources,
-    load_practice_config,
 )
 
 practice_app = typer.Typer(help="Practices.", no_args_is_help=True)
@@ -118,17 +115,13 @@ def practice_crisis_resources(
     and a crisis line."""
     if file is not None and clear:
         raise fail("give a FILE or --clear, not both", as_json, "usage")
-    resources: CrisisResourcesByLanguage | None = None
-    if file is not None:
-        settings = settings_or_exit(as_json)
-        try:  # checked before the database is opened
-            languages = load_practice_config(settings.prompts_file).offered_languages
-            resources = load_crisis_resources(file, languages)
-        except ConfigError as exc:
-            raise fail(str(exc), as_json, "config") from None
 
     async def go(bot: Any) -> tuple[str, CrisisResourcesByLanguage]:
         if file is not None or clear:
+            resources: CrisisResourcesByLanguage | None = None
+            if file is not None:  # every language this practice offers
+                languages = list(await bot.admin.languages(practice))
+                resources = load_crisis_resources(file, languages)
             await bot.admin.set_crisis_resources(practice, resources)
         result: tuple[str, CrisisResourcesByLanguage] = await bot.admin.crisis_resources(practice)
         return result

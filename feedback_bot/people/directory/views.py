@@ -146,10 +146,18 @@ async def _practice_info(session: AsyncSession, p: Practice) -> PracticeInfo:
         practitioners=int(practitioners or 0),
         clients=int(clients or 0),
         feedback_contact_id=p.feedback_contact_id,
-        crisis_resources="deployment" if p.crisis_resources is None else "practice",
+        crisis_resources=await _crisis_source(session, p.id),
         created_at=p.created_at,
         deactivated_at=p.deactivated_at,
     )
+
+
+async def _crisis_source(session: AsyncSession, practice_id: int) -> str:
+    """``practice`` when its crisis resources differ from the deployment file's."""
+    from feedback_bot.people.practice_settings import _defaults, load_settings
+
+    own = (await load_settings(session, practice_id)).crisis_resources
+    return "deployment" if own == _defaults(None).crisis_resources else "practice"
 
 
 # -- practitioners ------------------------------------------------------------------------

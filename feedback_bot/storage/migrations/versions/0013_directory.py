@@ -7,7 +7,7 @@ the audit can be listed per practice even after a client it names was erased.
 Existing audit rows get their practice from their subject where it still exists.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
