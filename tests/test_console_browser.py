@@ -125,20 +125,27 @@ async def test_admin_changes_crisis_resources_and_a_client_gets_them(
         await check_page(page)
         await shoot(page, "settings-desktop", tmp_path)
         # A number without its name is refused, with the error beside that field.
-        first = "#crisis-en-emergency-0"
+        first = "#crisis_resources-en-emergency-0"
         await page.fill(f"{first}-name", "")
         await page.fill(f"{first}-contact", "999 RIVER")
         await page.get_by_role("button", name="Save crisis resources").click()
-        error = page.locator("#crisis-en-emergency-0-name-error")
-        assert await error.text_content() == "Enter a name as well."
+        error = page.locator("#crisis_resources-en-emergency-0-name-error")
+        assert await error.is_visible()
         assert await page.get_attribute(f"{first}-name", "aria-invalid") == "true"
         assert await page.get_attribute(f"{first}-name", "aria-describedby") == (
-            "crisis-en-emergency-0-name-error"
+            "crisis_resources-en-emergency-0-name-error"
         )
+        assert await page.input_value(f"{first}-contact") == "999 RIVER"  # kept as typed
+        await check_page(page)
         await page.fill(f"{first}-name", "Riverside emergency line")
         await page.get_by_role("button", name="Save crisis resources").click()
-        await page.wait_for_url("**/settings?done=crisis*")
+        await page.wait_for_url("**/settings?done=crisis_resources*")
         assert "Saved" in (await page.locator("[role=status]").text_content() or "")
+        # A check-in default that is no time of day: the error is beside that field.
+        await page.fill("#checkins-weekly_time", "25:00")
+        await page.get_by_role("button", name="Save check-in defaults").click()
+        assert await page.locator("#checkins-weekly_time-error").is_visible()
+        assert await page.get_attribute("#checkins-weekly_time", "aria-invalid") == "true"
 
     # Ada (Riverside) sees the new number under her next acknowledgement; Bo (Hillside)
     # keeps the deployment's.

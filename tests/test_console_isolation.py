@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 
 from feedback_bot.console.routes import PUBLIC
+from feedback_bot.people.practice_settings import load_settings, settings_document
 from feedback_bot.storage.models import Client, OutboxMessage, Practice, Practitioner
 from feedback_bot.storage.states import OutboxStatus
 from tests.console_support import (
@@ -56,6 +57,11 @@ def routes(web_app: web.Application) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+async def settings_of(bot: Harness, practice_id: int) -> dict[str, object]:
+    async with bot.app.sessions() as s:
+        return settings_document(await load_settings(s, practice_id))
+
+
 def fill(path: str, values: dict[str, int]) -> str:
     return PARAM.sub(lambda m: str(values[m.group(1)]), path)
 
@@ -64,6 +70,7 @@ async def test_every_route_refuses_another_practice(console_bot: Harness) -> Non
     bot = console_bot
     ids = await two_practices(bot)
     hill_resources = await bot.app.admin.crisis_resources(ids["hill"])
+    hill_settings = await settings_of(bot, ids["hill"])
     async with bot.app.sessions() as s:
         bo_id = (
             await s.execute(select(Client.id).where(Client.practitioner_id == ids["lee"]))
@@ -89,7 +96,11 @@ async def test_every_route_refuses_another_practice(console_bot: Harness) -> Non
         for method, path in guarded:
             assert "{practice}" in path, f"{path}: a page outside a practice"
             section = path.split("/")[3] if path.count("/") > 3 else ""
-            theirs = {"practice": ids["hill"], "id": by_section.get(section, 1)}
+            theirs = {
+                "practice": ids["hill"],
+                "id": by_section.get(section, 1),
+                "section": "crisis_resources",
+            }
             # 1. Another practice's URL outright.
             async with http.request(method, web_.base + fill(path, theirs), data=form) as r:
                 assert r.status == 403, (method, path, r.status)
@@ -109,10 +120,11 @@ async def test_every_route_refuses_another_practice(console_bot: Harness) -> Non
         aliases = [c.alias for c in (await s.execute(select(Client))).scalars()]
     assert lee is not None and lee.active
     assert bo is not None and bo.practitioner_id == ids["lee"]
-    assert hill is not None and hill.feedback_contact_id is None and hill.crisis_resources is None
+    assert hill is not None and hill.feedback_contact_id is None
     assert dead is not None and dead.status == OutboxStatus.DEAD
     assert "Sneaky" not in aliases
     assert await bot.app.admin.crisis_resources(ids["hill"]) == hill_resources
+    assert await settings_of(bot, ids["hill"]) == hill_settings
 
 
 async def test_no_page_ever_shows_a_clients_words(console_bot: Harness) -> None:

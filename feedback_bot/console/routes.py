@@ -30,7 +30,7 @@ def add_console(web_app: web.Application, app: App) -> None:
     r.add_post("/console/signin/{token}", signin.signin)
     r.add_post(f"{P}/signout", signin.signout)
     r.add_get(f"{P}/settings", settings.show)
-    r.add_post(f"{P}/settings/crisis", settings.save_crisis)
+    r.add_post(f"{P}/settings/{{section}}", settings.save)
     r.add_get(f"{P}/practitioners", practitioners.show)
     r.add_post(f"{P}/practitioners", practitioners.add)
     r.add_post(f"{P}/practitioners/{{id:\\d+}}/contact", practitioners.set_contact)
