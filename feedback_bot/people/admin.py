@@ -205,7 +205,7 @@ class Admin:
         """The languages the practice offers now."""
         async with self._sessions() as session:
             if await session.get(Practice, practice_id) is None:
-                raise AdminError(f"no practice with id {practice_id}")
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
             deps = await self._deps.for_practice_id(session, practice_id)
         return deps.config.offered_languages
 

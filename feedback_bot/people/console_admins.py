@@ -55,7 +55,7 @@ async def add_admin(
     """A new admin of one practice, and a one-time code that links their chat (so they
     can ask the bot for sign-in links), as practitioners link theirs."""
     if await session.get(Practice, practice_id) is None:
-        raise ConsoleAdminError(f"no practice with id {practice_id}")
+        raise ConsoleAdminError(f"no practice with id {practice_id}", "not_found")
     if not name.strip():
         raise ConsoleAdminError("an admin needs a name")
     admin = ConsoleAdmin(practice_id=practice_id, name=name.strip(), active=True, created_at=now)
@@ -79,7 +79,7 @@ async def issue_login_link(
     """A one-time sign-in token for an active admin (the path is ``SIGNIN_PATH + token``)."""
     admin = await session.get(ConsoleAdmin, admin_id)
     if admin is None or not admin.active:
-        raise ConsoleAdminError(f"no active console admin with id {admin_id}")
+        raise ConsoleAdminError(f"no active console admin with id {admin_id}", "not_found")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     session.add(
         ConsoleLoginLink(
