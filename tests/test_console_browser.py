@@ -179,12 +179,17 @@ async def test_admin_invites_a_client_who_onboards_and_is_moved(
         )
         await shoot(page, "practitioners-desktop", tmp_path)
 
+        # As on a deployment with a Telegram bot (the console adapter has no deep links).
+        bot.app.deps.invite_links["telegram"] = "https://t.me/riverside_feedback_bot?start={code}"
         await page.get_by_role("link", name="Clients").click()
         await page.get_by_label("Practitioner", exact=True).select_option(label="Sam")
         await page.get_by_label("Alias (optional)").fill("Kim")
         await page.get_by_role("button", name="Create invitation").click()
         code = (await page.locator("#invite-code").text_content() or "").strip()
         assert len(code) >= 32
+        assert await page.get_attribute("#invite-link", "href") == (
+            f"https://t.me/riverside_feedback_bot?start={code}"
+        )
         assert await page.locator("figure.qr svg").count() == 1
         await shoot(page, "invite-desktop", tmp_path)
 
