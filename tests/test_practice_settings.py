@@ -191,6 +191,14 @@ async def test_two_practices_each_see_only_their_own_resources_and_language(
     assert "• Samaritans: 116 123" in crisis and "• Emergency services (UK): 999" in crisis
     assert "030 555" not in crisis and "Krisendienst" not in crisis
 
+    # The feedback contact is one of the practice's own practitioners.
+    [error] = await change(bot, berlin, "admin", feedback_contact=sam)
+    assert error.path == "feedback_contact" and f"practice {berlin}" in error.message
+    assert await change(bot, berlin, "admin", feedback_contact=anna) == []
+    async with bot.app.sessions() as s:
+        assert (await load_settings(s, berlin)).feedback_contact == anna
+        assert (await load_settings(s, london)).feedback_contact is None
+
     # A language the practice does not offer is not offered to its clients.
     assert await bot.says("blair", "!language de") == [
         cat.t("language.unknown", "en", languages="en")
