@@ -84,8 +84,9 @@ def import_(
 ) -> None:
     """Check the YAML and, only if it has no problem, make it the practice's settings
     (from the next message on; audited by setting path)."""
+    from feedback_bot.people.admin import AdminError
     from feedback_bot.people.practice_settings import save_settings
-    from feedback_bot.storage.models import PracticeSettingsRecord
+    from feedback_bot.storage.models import Practice, PracticeSettingsRecord
 
     source = str(file)
     parsed = read_yaml(file)
@@ -97,6 +98,8 @@ def import_(
 
     async def go(bot: Any) -> tuple[list[SettingError], int]:
         async with bot.sessions() as session, session.begin():
+            if await session.get(Practice, practice) is None:
+                raise AdminError(f"no practice with id {practice}")
             found = await save_settings(
                 session,
                 practice,

@@ -104,7 +104,10 @@ async def save_settings(
     if practice is None:
         return [SettingError("", f"no practice with id {practice_id}")]
     contact = doc.get("feedback_contact") if isinstance(doc, dict) else None
-    if isinstance(contact, int) and not isinstance(contact, bool):
+    if isinstance(contact, str) and contact.strip().isdigit():
+        contact = int(contact)  # as a form sends it; the model reads it the same way
+    changed_contact = contact != practice.feedback_contact_id  # an old one may stay as is
+    if isinstance(contact, int) and not isinstance(contact, bool) and changed_contact:
         pr = await session.get(Practitioner, contact)
         if pr is None or pr.practice_id != practice_id or not pr.active:
             errors.append(

@@ -135,6 +135,9 @@ def parse_yaml(text: str) -> ParsedYaml:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
+        opened = exc.context_mark
+        if opened is not None and mark is not None and opened.line != mark.line:
+            problem += f" (it began at line {opened.line + 1}, column {opened.column + 1})"
         return ParsedYaml(
             None,
             YamlMarks(None),

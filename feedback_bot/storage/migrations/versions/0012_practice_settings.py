@@ -69,6 +69,7 @@ def upgrade() -> None:
                 )
             continue
         document = copy.deepcopy(defaults)
+        document.pop("feedback_contact", None)  # practice.feedback_contact_id holds it
         if own:
             document["crisis_resources"] = own
         rows.append({"practice_id": pid, "document": document, "version": 1, "updated_at": now})
