@@ -89,8 +89,7 @@ def test_a_second_invite_with_the_same_alias_is_refused(env: dict[str, str]) -> 
     assert json.loads(out) == {
         "error": {
             "code": "alias_taken",
-            "message": f"practitioner {pr} already has a client called 'kim'; "
-            "choose another alias",
+            "message": f"practitioner {pr} already has a client called 'kim'; choose another alias",
         }
     }
     code, out = invoke("client", "invite", "--practitioner", pr, "--alias", "Kim")
