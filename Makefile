@@ -5,7 +5,12 @@ STAMP := $(VENV)/.installed
 ELEMENT := tests/element
 ELEMENT_STAMP := $(ELEMENT)/node_modules/.installed
 
-.PHONY: demo test lint typecheck bench lock clean
+# The console's browser tests drive Debian's chromium (browsers cannot be downloaded by
+# Playwright here): installed once with apt-get, as root or through sudo.
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.chromium
+
+.PHONY: demo test lint typecheck bench lock clean screenshots
 
 # constraints.txt pins every package to the version CI tested; `make lock` renews it.
 $(STAMP): pyproject.toml constraints.txt
@@ -21,10 +26,21 @@ $(ELEMENT_STAMP): $(ELEMENT)/package.json $(ELEMENT)/package-lock.json
 	npm ci --prefix $(ELEMENT) --no-audit --no-fund --loglevel=error
 	touch $(ELEMENT_STAMP)
 
-test: $(STAMP) $(ELEMENT_STAMP)
+$(CHROMIUM_STAMP): $(STAMP)
+	test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y chromium; fi; }
+	test -x $(CHROMIUM)
+	touch $(CHROMIUM_STAMP)
+
+test: $(STAMP) $(ELEMENT_STAMP) $(CHROMIUM_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile
+
+# Retake docs/console/*.png (the README shows them) with the browser tests.
+screenshots: $(STAMP) $(CHROMIUM_STAMP)
+	FEEDBACK_BOT_WRITE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/test_console_browser.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -87,7 +87,10 @@ def test_a_second_invite_with_the_same_alias_is_refused(env: dict[str, str]) -> 
     code, out = invoke("client", "invite", "--practitioner", pr, "--alias", "kim", "--json")
     assert code == 2
     assert json.loads(out) == {
-        "error": f"practitioner {pr} already has a client called 'kim'; choose another alias"
+        "error": {
+            "code": "alias_taken",
+            "message": f"practitioner {pr} already has a client called 'kim'; choose another alias",
+        }
     }
     code, out = invoke("client", "invite", "--practitioner", pr, "--alias", "Kim")
     assert code == 2 and "already has a client called 'Kim'" in out and "Traceback" not in out
@@ -302,9 +305,12 @@ def test_admin_commands_ask_for_db_upgrade_instead_of_migrating(
     assert len(out.strip().splitlines()) == 1, out
     code, out = invoke("audit", "--json")
     assert code != 0 and json.loads(out) == {
-        "error": behind,
-        "schema_current": None,
-        "schema_head": head,
+        "error": {
+            "code": "schema",
+            "message": behind,
+            "schema_current": None,
+            "schema_head": head,
+        }
     }
     for args in (("outbox",), ("keys", "rotate"), ("digest", "send", "--practitioner", "1")):
         code, out = invoke(*args)
@@ -362,7 +368,7 @@ def test_platform_and_safety_commands_hang_off_the_main_command(tmp_path: Path) 
     # Registered by the Matrix platform entry; without settings it says what is missing.
     result = CliRunner().invoke(app, ["matrix", "identity", "--json"])
     assert result.exit_code == 2
-    assert "FEEDBACK_BOT_MATRIX__HOMESERVER" in json.loads(result.output)["error"]
+    assert "FEEDBACK_BOT_MATRIX__HOMESERVER" in json.loads(result.output)["error"]["message"]
 
 
 def test_prompts_validate_names_the_language_without_crisis_resources(
@@ -419,9 +425,16 @@ def test_practice_crisis_resources_round_trip(env: dict[str, str], tmp_path: Pat
 
     # The audit names the practice and the setting, never the numbers.
     code, out = invoke("audit", "--json")
-    [row] = [r for r in json.loads(out) if r["action"] == "practice.setting_changed"]
-    assert row["subject"] == f"practice:{pid}"
-    assert row["details"] == {"setting": "crisis_resources"}
+    changed = [r for r in json.loads(out) if r["action"] == "practice.setting_changed"]
+    assert changed and {r["subject"] for r in changed} == {f"practice:{pid}"}
+    # Each changed setting by its path (Spain's emergency number was already 112).
+    assert {r["details"]["setting"] for r in changed} == {
+        "crisis_resources.en.emergency",
+        "crisis_resources.en.crisis_lines",
+        "crisis_resources.de.emergency",
+        "crisis_resources.de.crisis_lines",
+        "crisis_resources.es.crisis_lines",
+    }
     assert "030 555" not in out and "Krisendienst" not in out
 
     # Back to the deployment's.
@@ -445,7 +458,7 @@ def test_practice_crisis_resources_refuses_a_language_without_help(
     assert "es: no crisis resources for this language" in out and str(partial) in out
 
     code, out = invoke("practice", "crisis-resources", "--practice", pid, str(partial), "--json")
-    assert code == 2 and "es: no crisis resources" in json.loads(out)["error"]
+    assert code == 2 and "es: no crisis resources" in json.loads(out)["error"]["message"]
 
     no_line = tmp_path / "no_line.yaml"
     without = '  crisis_lines: [{name: Berliner Krisendienst, contact: "030 555 0102"}]\n'
@@ -457,7 +470,9 @@ def test_practice_crisis_resources_refuses_a_language_without_help(
     good = tmp_path / "good.yaml"
     good.write_text(BERLIN_YAML, encoding="utf-8")
     code, out = invoke("practice", "crisis-resources", "--practice", "999", str(good), "--json")
-    assert code == 2 and json.loads(out) == {"error": "no practice with id 999"}
+    assert code == 2 and json.loads(out) == {
+        "error": {"code": "not_found", "message": "no practice with id 999"}
+    }
     # Nothing was stored by any of these, and nothing audited.
     assert invoke_json("practice", "crisis-resources", "--practice", pid)["source"] == "deployment"
     code, out = invoke("audit", "--json")
@@ -466,7 +481,7 @@ def test_practice_crisis_resources_refuses_a_language_without_help(
 
 def test_practice_crisis_resources_does_not_migrate(fresh_env: dict[str, str]) -> None:
     code, out = invoke("practice", "crisis-resources", "--practice", "1", "--json")
-    assert code == 2 and "schema_head" in json.loads(out)
+    assert code == 2 and "schema_head" in json.loads(out)["error"]
 
 
 def test_digest_send_all_queues_one_digest_per_practitioner_with_a_progress_bar(

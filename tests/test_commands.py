@@ -163,6 +163,8 @@ async def test_a_new_command_is_dispatched_by_the_router(
 ) -> None:
     table = with_hello()
     monkeypatch.setattr(bot.app.deps, "catalog", Catalog.load(overrides=HELLO_TEXTS))
+    # Each practice's texts are built on the bot's own (settings per practice).
+    monkeypatch.setattr(bot.app.deps, "base_catalog", Catalog.load(overrides=HELLO_TEXTS))
     bot.app.processor.router = Router(digest_hooks(bot.app.digests), table)
     pid = await bot.practitioner()
     await bot.client("alex", pid)

@@ -4,6 +4,7 @@ can be offered without an emergency number and a crisis line."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from feedback_bot.people.practice_config import (
     load_crisis_resources,
     load_practice_config,
 )
-from feedback_bot.storage.models import Practice
+from feedback_bot.storage.models import PracticeSettingsRecord
 from tests.harness import REPO, Harness
 
 SHIPPED = REPO / "config" / "prompts.yaml"
@@ -116,7 +117,8 @@ def test_validation_names_the_language_that_lacks_resources(
     path = write(tmp_path, "languages: [en, de]\ncrisis_resources:\n" + resources)
     with pytest.raises(ConfigError) as caught:
         load_practice_config(path)
-    assert str(caught.value).startswith(f"{path}: crisis_resources: ")
+    # file:line: path: message, the path down to the language (or its missing list)
+    assert re.match(rf"{re.escape(str(path))}:\d+: crisis_resources\b", str(caught.value))
     assert problem in str(caught.value)
     # The same rules hold for a practice's own file.
     own = write(tmp_path, "".join(line[2:] + "\n" for line in resources.splitlines()), "own.yaml")
@@ -207,21 +209,21 @@ async def test_the_crisis_reply_text_is_composed_with_the_practices_resources(
     await bot.practitioner()
     await bot.app.admin.set_crisis_resources(bot.practice_id, BERLIN)
     async with bot.app.sessions() as s:
-        practice = await s.get(Practice, bot.practice_id)
-    assert practice is not None
-    deps = bot.app.deps
-    reply = deps.crisis_reply("de", practice)
+        deps = await bot.app.deps.for_practice_id(s, bot.practice_id)
+    reply = deps.crisis_reply("de")
     assert reply.startswith(bot.app.catalog.t("safety.reply", "de"))
     assert "030 555 0102" in reply and TELEFONSEELSORGE not in reply
-    assert TELEFONSEELSORGE in deps.crisis_reply("de")  # no practice: the deployment's
+    assert TELEFONSEELSORGE in bot.app.deps.crisis_reply("de")  # no practice: the deployment's
+    assert "030 555 0101" in deps.crisis_block("fr")  # not offered: the default language's
 
-    # A language added to the deployment after the practice stored its own: the practice's
-    # numbers (in the default language) rather than another country's.
-    practice.crisis_resources = {"en": practice.crisis_resources["en"]}  # type: ignore[index]
-    assert "030 555 0101" in deps.crisis_block("es", practice)
-    # A row that no longer reads as resources never leaves a client without any.
-    practice.crisis_resources = {"en": {"emergency": "112"}}
-    assert FINDAHELPLINE in deps.crisis_block("en", practice)
+    # A stored row that no longer reads as settings never leaves a client without any.
+    async with bot.app.sessions() as s, s.begin():
+        row = await s.get(PracticeSettingsRecord, bot.practice_id)
+        assert row is not None
+        row.document = {**row.document, "crisis_resources": {"en": {"emergency": "112"}}}
+    async with bot.app.sessions() as s:
+        deps = await bot.app.deps.for_practice_id(s, bot.practice_id)
+    assert FINDAHELPLINE in deps.crisis_block("en")
 
 
 async def test_the_admin_refuses_resources_that_leave_a_language_without_help(

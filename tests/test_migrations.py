@@ -229,3 +229,82 @@ def _sqlite_bytes(database_url: str) -> bytes:
         return b""
     base = Path(url.database or "")
     return b"".join(p.read_bytes() for p in (base, Path(f"{base}-wal")) if p.exists())
+
+
+async def test_0012_gives_existing_practices_the_files_settings_and_keeps_their_own_numbers(
+    database_url: str,
+) -> None:
+    """Each existing practice gets the deployment file's settings, with the crisis
+    resources it had stored (0005) in place of the file's; the old column goes."""
+    import json
+
+    from feedback_bot.people.practice_config import load_practice_config
+    from feedback_bot.people.practice_settings import settings_document
+    from tests.harness import REPO
+
+    defaults = settings_document(
+        load_practice_config(REPO / "config" / "prompts.yaml").practice_defaults()
+    )
+    own = {
+        lang: {
+            "emergency": [{"name": "Notruf", "contact": "112"}],
+            "crisis_lines": [{"name": "Berliner Krisendienst", "contact": "030 555 0102"}],
+        }
+        for lang in ("en", "de", "es")
+    }
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine, "0011")
+        practice = sa.table(
+            "practice",
+            sa.column("id", sa.Integer()),
+            sa.column("name", sa.String()),
+            sa.column("timezone", sa.String()),
+            sa.column("language", sa.String()),
+            sa.column("crisis_resources", sa.JSON()),
+            sa.column("created_at", sa.DateTime(timezone=True)),
+        )
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        async with engine.begin() as conn:
+            await conn.execute(
+                practice.insert(),
+                [
+                    {
+                        "id": 1,
+                        "name": "Berlin",
+                        "timezone": "Europe/Berlin",
+                        "language": "en",
+                        "crisis_resources": own,
+                        "created_at": now,
+                    },
+                    {
+                        "id": 2,
+                        "name": "London",
+                        "timezone": "Europe/London",
+                        "language": "en",
+                        "crisis_resources": None,
+                        "created_at": now,
+                    },
+                ],
+            )
+        with pytest.raises(MigrationNeedsKey, match="prompts.yaml"):
+            await upgrade(engine)  # Berlin's own numbers need somewhere to go
+        await upgrade(engine, practice_defaults=defaults)
+        async with engine.connect() as conn:
+            rows = dict(
+                (await conn.execute(sa.text("SELECT practice_id, document FROM practice_settings")))
+                .tuples()
+                .all()
+            )
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in sa.inspect(c).get_columns("practice")}
+            )
+    finally:
+        await engine.dispose()
+    documents = {
+        pid: doc if isinstance(doc, dict) else json.loads(doc) for pid, doc in rows.items()
+    }
+    expected = {k: v for k, v in defaults.items() if k != "feedback_contact"}
+    assert documents[2] == expected
+    assert documents[1] == {**expected, "crisis_resources": own}
+    assert "crisis_resources" not in columns

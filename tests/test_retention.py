@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from feedback_bot.people.console_admins import add_admin, issue_login_link, redeem_login_link
 from feedback_bot.storage.models import Base, Cursor, Identity
 from tests.harness import Harness
 
@@ -27,11 +28,15 @@ KEPT_PRACTITIONERS = "the practitioner's rows only"
 KEPT_NONE = "nothing"
 OLD_ROWS_LEFT = {
     "practice": KEPT_ALL,
+    "practice_settings": KEPT_ALL,
     "practitioner": KEPT_ALL,
     "cursor": KEPT_ALL,
     "key_material": KEPT_ALL,
     "platform_pace": KEPT_ALL,  # send tokens: no personal data
     "audit_event": KEPT_ALL,  # ids and counts only: checked below
+    "console_admin": KEPT_ALL,
+    "console_login_link": KEPT_NONE,
+    "console_session": KEPT_NONE,
     "identity": KEPT_PRACTITIONERS,
     "conversation": KEPT_PRACTITIONERS,
     "client": KEPT_NONE,
@@ -91,6 +96,12 @@ async def ada_uses_everything_then_stops(bot: Harness, sam: int) -> None:
     await bot.says(ADA_CHAT, "!stop")
     async with bot.app.sessions() as s, s.begin():
         s.add(Cursor(name="console:position", value="42", updated_at=bot.clock.now()))
+    # A console admin who signed in once (a link used, a session) and asked for another.
+    async with bot.app.sessions() as s, s.begin():
+        admin_id, _code = await add_admin(s, bot.practice_id, "Robin", bot.clock.now(), 7)
+        token = await issue_login_link(s, admin_id, bot.clock.now(), 10, by="admin")
+        assert await redeem_login_link(s, token, bot.clock.now(), 8) is not None
+        await issue_login_link(s, admin_id, bot.clock.now(), 10, by="admin")
 
 
 async def test_a_stopped_client_past_retention_leaves_only_ids_in_the_audit(

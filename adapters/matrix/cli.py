@@ -27,11 +27,11 @@ def commands() -> typer.Typer:
         from .rawapi import MatrixHTTPError
         from .session import MatrixConfigError
 
-        settings = settings_or_exit()
+        settings = settings_or_exit(as_json)
         try:
             report = asyncio.run(matrix_identity(settings.matrix, reset=reset))  # type: ignore[attr-defined]
         except (MatrixConfigError, NeedsAuth, KeyFileError, MatrixHTTPError) as exc:
-            raise fail(str(exc), as_json) from None
+            raise fail(str(exc), as_json, "matrix") from None
         emit(report, as_json, "Matrix identity")
 
     return matrix

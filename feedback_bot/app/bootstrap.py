@@ -28,6 +28,7 @@ from feedback_bot.delivery.inbox import Inbox
 from feedback_bot.digest.service import DigestService
 from feedback_bot.people.admin import Admin
 from feedback_bot.people.practice_config import PracticeConfig, load_practice_config
+from feedback_bot.people.practice_settings import settings_document, use_deployment_defaults
 from feedback_bot.ports import Adapter, CursorStore, IncomingEvent
 from feedback_bot.ports.menus import CommandMenus
 from feedback_bot.privacy.crypto import InvalidKey, KeyRing, _decode_key
@@ -37,7 +38,7 @@ from feedback_bot.privacy.vault import Vault, seed_hash_key
 from feedback_bot.safety.direct import load_detector, send_direct_safety_reply
 from feedback_bot.scheduling.checkins import CheckinScheduler
 from feedback_bot.scheduling.clock import Clock, SystemClock
-from feedback_bot.services import Services
+from feedback_bot.services import ConsoleLinks, Services
 from feedback_bot.storage.database import (
     create_engine,
     is_sqlite,
@@ -71,6 +72,13 @@ def make_vault(settings: Settings) -> Vault:
         return Vault(keys, seed=seed_hash_key(_decode_key(current)))
     except InvalidKey as exc:
         raise StartupError(f"FEEDBACK_BOT_ENCRYPTION_KEY: {exc}") from None
+
+
+def console_links(settings: Settings) -> ConsoleLinks | None:
+    if not settings.console_enabled:
+        return None
+    base = settings.console_public_url or f"http://{settings.http_host}:{settings.http_port}"
+    return ConsoleLinks(base_url=base, link_minutes=settings.console_link_minutes)
 
 
 def invite_links(adapters: dict[str, Adapter]) -> dict[str, str]:
@@ -278,11 +286,14 @@ async def build_app(
     clock = clock or SystemClock()
     vault = make_vault(settings)
     config = config or load_practice_config(settings.prompts_file)
-    catalog = Catalog.load(overrides=config.texts)
+    base_catalog = Catalog.load()
+    catalog = base_catalog.with_overrides(config.texts)
     detector = load_detector(config, settings.prompts_file.parent / "safety.yaml")
+    defaults = config.practice_defaults()
+    use_deployment_defaults(defaults)
     engine = create_engine(settings.database_url)
     if migrate:
-        await upgrade(engine, vault=vault)
+        await upgrade(engine, vault=vault, practice_defaults=settings_document(defaults))
     sessions = session_factory(engine, vault)
     if migrate or (await schema_status(engine)).up_to_date:
         await load_hash_key(sessions, vault)
@@ -295,13 +306,15 @@ async def build_app(
     deps = Services(
         vault=vault,
         catalog=catalog,
-        config=config,
+        config=defaults,
         detector=detector,
+        base_catalog=base_catalog,
         command_prefixes={p: a.command_prefix for p, a in adapter_map.items()},
         invite_links=invite_links(adapter_map),
         max_text_chars=settings.max_text_chars,
         retention_days=settings.retention_days,
         invite_valid_days=settings.invite_valid_days,
+        console=console_links(settings),
     )
     dispatcher = Dispatcher(
         sessions,

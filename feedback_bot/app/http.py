@@ -1,4 +1,5 @@
-"""``/healthz`` and ``/metrics`` on a local port, for container orchestration and Prometheus."""
+"""``/healthz`` and ``/metrics`` on a local port, for container orchestration and Prometheus,
+and the practice admins' web console under ``/console/`` when it is enabled."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def make_http_app(app: App) -> web.Application:
     web_app = web.Application()
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
+    if app.settings.console_enabled:
+        from feedback_bot.console.routes import add_console
+
+        add_console(web_app, app)
     return web_app
 
 

@@ -55,6 +55,11 @@ async def run_forever(settings: Settings, platforms: Iterable[Platform[Any]] | N
         platforms = registered()
     platforms = tuple(platforms)
     make_vault(settings)  # no key, no start: checked before anything connects
+    if settings.console_enabled and not settings.http_port:
+        raise StartupError(
+            "FEEDBACK_BOT_CONSOLE_ENABLED is set but FEEDBACK_BOT_HTTP_PORT is not: the web "
+            "console is served on the HTTP port (for example 8080)."
+        )
     app = await build_app(
         settings, adapters=adapter_factories(settings, platforms), platforms=platforms
     )

@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     # Stable across restarts (default: the host name), so a restarted worker knows the
     # messages its previous life left claimed. Give each worker on one host its own name.
     worker_name: str | None = Field(default=None, max_length=40)
+    # The web console for practice admins (feedback_bot/console/), served on the HTTP port
+    # above: off unless enabled. Sign-in links point at the public URL (default: the port).
+    console_enabled: bool = False
+    console_public_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    console_link_minutes: int = Field(default=10, ge=1, le=60)
+    console_session_hours: int = Field(default=8, ge=1, le=72)
+    # Cookies are Secure when this is set, when the request came over TLS, or when a proxy
+    # listed in console_trusted_proxies says so (X-Forwarded-Proto: https). Only those
+    # proxies' X-Forwarded-For is believed for the sign-in rate limit.
+    console_secure_cookies: bool = False
+    console_trusted_proxies: list[str] = Field(default_factory=list)
+    console_signins_per_minute: int = Field(default=10, ge=1)  # per IP address
+    console_signins_per_minute_total: int = Field(default=60, ge=1)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
 
 

@@ -44,6 +44,22 @@ class Catalog:
             _flatten("", node, texts.setdefault(str(lang), {}))
         return cls(texts)
 
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Catalog:
+        """This catalog with a practice's own texts on top (only the languages it
+        overrides are copied)."""
+        if not overrides:
+            return self
+        texts = dict(self._texts)
+        for lang, node in overrides.items():
+            layered = dict(texts.get(str(lang), {}))
+            _flatten("", node, layered)
+            texts[str(lang)] = layered
+        return Catalog(texts)
+
+    def own_texts(self, lang: str) -> Mapping[str, str]:
+        """This language's texts as stored, without the English fallback."""
+        return self._texts.get(lang, {})
+
     @property
     def languages(self) -> list[str]:
         return sorted(self._texts)

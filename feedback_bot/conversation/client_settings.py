@@ -82,6 +82,7 @@ async def on_delete(turn: ClientTurn, key: str) -> None:
         "client.erased",
         "client",
         client_id,
+        practice_id=turn.practice.id,  # the client's row is gone
         **{f"rows_{k}": v for k, v in counts.items()},
     )
     # Not tied to any row of theirs, and deleted once sent.
@@ -98,7 +99,7 @@ async def on_delete(turn: ClientTurn, key: str) -> None:
 
 
 async def language(turn: ClientTurn) -> None:
-    langs = turn.deps.config.languages
+    langs = turn.deps.config.offered_languages
     wanted = turn.event.args.strip().lower()
     if not wanted:
         # Only languages there are texts for: a button must not lead to "I don't have that".
@@ -109,7 +110,7 @@ async def language(turn: ClientTurn) -> None:
 
 
 async def set_language(turn: ClientTurn, code: str) -> None:
-    langs = turn.deps.config.languages
+    langs = turn.deps.config.offered_languages
     if code not in langs or code not in turn.deps.catalog.languages:
         turn.say(
             turn.t(

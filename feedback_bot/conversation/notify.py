@@ -21,7 +21,7 @@ async def notify_practitioner(
     was sent to)."""
     sent = 0
     for ident in await practitioner_chats(turn.session, to or turn.practitioner.id):
-        lang = ident.language or turn.deps.config.language
+        lang = turn.deps.config.reader_language(ident.language)
         text = turn.deps.catalog.t(key, lang, p=turn.deps.prefix(ident.platform), **params)
         enqueue(
             turn.session,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from feedback_bot.conversation import admin_chat
 from feedback_bot.conversation.turn import ClientTurn, PractitionerTurn, Turn, load_people
 from feedback_bot.people.codes import FailedCodeThrottle, redeem
 from feedback_bot.ports import AfterSend
@@ -49,12 +50,20 @@ async def handle_start(
         address=turn.event.address,
         client_id=row.client_id,
         practitioner_id=row.practitioner_id,
+        admin_id=row.admin_id,
         reachable=True,
         platform_user=turn.event.sender,
         created_at=turn.now,
     )
     turn.session.add(ident)
     await turn.session.flush()
+    if row.admin_id is not None:
+        turn.identity = ident
+        await record(
+            turn.session, turn.now, "chat", "console_admin.linked", "console_admin", row.admin_id
+        )
+        await admin_chat.welcome(turn, row.admin_id)
+        return
     await load_people(turn)  # the new link: the client, or the practitioner, behind it
     if (client_turn := ClientTurn.of(turn)) is not None:
         await record(
@@ -74,6 +83,11 @@ async def handle_start(
 
 
 async def ask_consent(turn: ClientTurn) -> None:
+    if turn.client.deactivated_at is not None:
+        # The practice ended the line (people/directory): coming back is not the client's
+        # to choose; their data rights stay.
+        turn.say(turn.t("directory.ended_already"))
+        return
     parts = [
         turn.t("onboarding.welcome", practice=turn.practice.name),
         turn.t("onboarding.what"),

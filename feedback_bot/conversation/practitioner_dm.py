@@ -64,20 +64,21 @@ async def open_practitioner_dms(
             )
             session.add(ident)
             await session.flush()
-            lang = deps.config.language
+            own = await deps.for_practice_id(session, pr.practice_id)
+            lang = own.config.language
             text = (
-                deps.catalog.t(
+                own.catalog.t(
                     "practitioner.welcome",
                     lang,
                     name=pr.name,
                     practice=practice.name if practice else "",
                 )
                 + "\n\n"
-                + help_text(deps.catalog, lang, Role.PRACTITIONER, p=deps.prefix(adapter.platform))
+                + help_text(own.catalog, lang, Role.PRACTITIONER, p=own.prefix(adapter.platform))
             )
             enqueue(
                 session,
-                deps.vault,
+                own.vault,
                 platform=adapter.platform,
                 address=room,
                 identity_id=ident.id,

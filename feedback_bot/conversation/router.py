@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from feedback_bot.conversation import checkin_answers, closing_loop, feedback
+from feedback_bot.conversation import admin_chat, checkin_answers, closing_loop, feedback
 from feedback_bot.conversation.answers import STALE, resolve
 from feedback_bot.conversation.commands import (
     ANSWERS,
@@ -85,6 +85,8 @@ class Router:
             turn.say(turn.t("non_text"))
         elif event.kind is EventKind.EDIT:
             turn.say(turn.t("edit_ignored"))
+        elif turn.identity.admin_id is not None:
+            await admin_chat.handle(turn, turn.identity.admin_id)
         elif (client_turn := ClientTurn.of(turn)) is not None:
             await self._client(client_turn, risky)
         elif (practitioner_turn := PractitionerTurn.of(turn)) is not None:
@@ -200,7 +202,7 @@ class Router:
                 and command is not None
                 and command.stores_words
             ):
-                turn.say(turn.t("pause.stopped_already"))
+                turn.say(stopped_text(turn))
             elif command is not None and command.handler is not None:
                 await command.handler(turn)
             elif name == "help":
@@ -214,7 +216,7 @@ class Router:
             return
         if event.kind is EventKind.CHOICE and decode(event.choice_id).kind is ChoiceKind.CHECKIN:
             if client.status == ClientStatus.STOPPED:
-                turn.say(turn.t("pause.stopped_already"))
+                turn.say(stopped_text(turn))
             else:
                 await checkin_answers.on_checkin_choice(turn)
             return
@@ -238,7 +240,7 @@ class Router:
         if client.status == ClientStatus.INVITED:
             turn.say(turn.t("onboarding.need_consent"))
         elif client.status == ClientStatus.STOPPED:
-            turn.say(turn.t("pause.stopped_already"))
+            turn.say(stopped_text(turn))
         elif (open_checkin := await checkin_answers.open_checkin(turn)) is not None:
             await checkin_answers.answer_with_text(turn, open_checkin, event.text or "")
         else:
@@ -256,3 +258,11 @@ class Router:
         else:
             return False
         return True
+
+
+def stopped_text(turn: ClientTurn) -> str:
+    """Why nothing is taken in: the client stopped (and may resume), or their practice
+    ended the line (and they may not)."""
+    if turn.client.deactivated_at is not None:
+        return turn.t("directory.ended_already")
+    return turn.t("pause.stopped_already")

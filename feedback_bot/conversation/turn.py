@@ -37,11 +37,11 @@ class Turn:
 
     @property
     def lang(self) -> str:
-        if self.client is not None and self.client.language:
-            return self.client.language
-        if self.identity is not None and self.identity.language:
-            return self.identity.language
-        return self.deps.config.language
+        """The reader's language if their practice offers it, else the practice's default."""
+        return self.deps.config.reader_language(
+            self.client.language if self.client is not None else None,
+            self.identity.language if self.identity is not None else None,
+        )
 
     @property
     def p(self) -> str:
@@ -83,12 +83,12 @@ class Turn:
         )
 
     def crisis_block(self) -> str:
-        """The practice's crisis resources (or the deployment's), in the reader's language."""
-        return self.deps.crisis_block(self.lang, self.practice)
+        """The practice's crisis resources, in the reader's language."""
+        return self.deps.crisis_block(self.lang)
 
     def crisis_reply(self) -> str:
         """The crisis reply with the practice's resources, in the reader's language."""
-        return self.deps.crisis_reply(self.lang, self.practice)
+        return self.deps.crisis_reply(self.lang)
 
     def full_footer(self) -> str:
         """The not-monitored notice, crisis resources and how to pause or stop."""
@@ -100,9 +100,7 @@ class Turn:
         """Under every acknowledgement: one line that the chat isn't watched, with the top
         emergency number and the command for the full list (which is at onboarding, on
         request and in every crisis reply, not under "the exercise helped")."""
-        return self.t(
-            "common.urgent_line", emergency=self.deps.top_emergency(self.lang, self.practice)
-        )
+        return self.t("common.urgent_line", emergency=self.deps.top_emergency(self.lang))
 
     async def conv(self) -> Conversation:
         assert self.identity is not None
@@ -256,11 +254,21 @@ async def load_people(turn: Turn) -> None:
     one query, since every turn needs them (a free text costs a handful of statements, and
     this was four of them)."""
     where = (Identity.platform == turn.event.platform, Identity.address == turn.event.address)
-    if await _load_people(turn, *where) or not turn.event.sender:
+    if await _load_people(turn, *where):
+        await _practice_settings(turn)
+        return
+    if not turn.event.sender:
         return
     moved = await _moved_identity(turn)
     if moved is not None:
         await _load_people(turn, Identity.id == moved.id)
+        await _practice_settings(turn)
+
+
+async def _practice_settings(turn: Turn) -> None:
+    if turn.practice is not None:
+        # The practice's settings as they are now, for this turn only.
+        turn.deps = await turn.deps.for_practice_id(turn.session, turn.practice.id)
 
 
 async def _load_people(turn: Turn, *where: ColumnElement[bool]) -> bool:

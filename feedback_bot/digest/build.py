@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +53,12 @@ def _order_key(item: FeedbackItem) -> tuple[int, float]:
     top = item.routing == Routing.SESSION or item.valence == Valence.NOT_RIGHT
     stamp = (item.submitted_at or item.created_at).timestamp()
     return (0 if top else 1, -stamp)
+
+
+def _floor(client: Client) -> datetime:
+    """Nothing from before a client came to their practitioner counts in the digest:
+    not words (privacy/access.py decides those), scores, flags nor check-ins."""
+    return client.practitioner_since or datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DigestBuilder:
@@ -190,18 +196,18 @@ class DigestBuilder:
             )
             for event in found.scalars():
                 self._safety.setdefault(event.client_id, []).append(event)
-        self._checkins: dict[int, list[str]] = {}
+        self._checkins: dict[int, list[tuple[str, datetime | None]]] = {}
         self._all_scores: dict[int, list[AllianceScore]] = {}
         self._difficult: dict[int, datetime] = {}
         if who.role == "contact":
             return
         since = self.now - timedelta(weeks=RATE_WEEKS)
-        for cid, status in await self.s.execute(
-            select(Checkin.client_id, Checkin.status).where(
+        for cid, status, sent_at in await self.s.execute(
+            select(Checkin.client_id, Checkin.status, Checkin.sent_at).where(
                 Checkin.client_id.in_(ids), Checkin.sent_at >= since
             )
         ):
-            self._checkins.setdefault(cid, []).append(status)
+            self._checkins.setdefault(cid, []).append((status, sent_at))
         scores = await self.s.execute(
             select(AllianceScore)
             .where(AllianceScore.client_id.in_(ids))
@@ -250,14 +256,16 @@ class DigestBuilder:
         return [i for i in self._items.get(client.id, []) if await may_read(self.s, who, i)]
 
     async def _new_safety(self, client: Client) -> list[SafetyEvent]:
-        return self._safety.get(client.id, [])
+        floor = _floor(client)
+        return [e for e in self._safety.get(client.id, []) if e.at >= floor]
 
     async def _response(self, client: Client) -> tuple[int, int]:
-        rows = self._checkins.get(client.id, [])
+        floor = _floor(client)
+        rows = [s for s, at in self._checkins.get(client.id, []) if at is not None and at >= floor]
         return len(rows), sum(1 for s in rows if s in ANSWERED)
 
     async def _scores(self, client: Client) -> tuple[ScorePoint, ...]:
-        since = self.now - timedelta(weeks=TREND_WEEKS)
+        since = max(self.now - timedelta(weeks=TREND_WEEKS), _floor(client))
         return tuple(
             ScorePoint(when=r.at, item_key=r.item_key, score=r.score)
             for r in self._all_scores.get(client.id, [])
@@ -301,7 +309,9 @@ class DigestBuilder:
         cfg = self.deps.config.alliance
         if not cfg.enabled:
             return
-        rows = self._all_scores.get(client.id, [])  # ordered by time
+        floor = _floor(client)
+        # Ordered by time; nothing from before the client came to this practitioner.
+        rows = [r for r in self._all_scores.get(client.id, []) if r.at >= floor]
         # Per item: its times and running sums, so "the average before this one" is a
         # lookup (it was a scan of every score for every recent score).
         series: dict[str, tuple[list[datetime], list[int]]] = {}
@@ -326,6 +336,8 @@ class DigestBuilder:
         if all of them went unanswered; else None."""
         weeks = self.deps.config.digest.unanswered_weeks
         difficult = self._difficult.get(client.id)
+        if difficult is not None and difficult < _floor(client):
+            difficult = None  # told to the practitioner before this one
         if difficult is None or self.now - difficult < timedelta(weeks=weeks):
             return None
         # Only what the practitioner may read counts, both ways: an item sent to the
@@ -334,6 +346,7 @@ class DigestBuilder:
             FeedbackItem.client_id == client.id,
             FeedbackItem.status == ItemStatus.SUBMITTED,
             FeedbackItem.routing != Routing.CONTACT,
+            FeedbackItem.submitted_at >= _floor(client),
         )
         after = (
             await self.s.execute(

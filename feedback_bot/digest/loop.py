@@ -200,7 +200,7 @@ async def tell(
     ident = await client_chat(session, client.id)
     if ident is None or client.status not in REACHABLE:
         return False
-    lang = client.language or deps.config.language
+    lang = deps.config.reader_language(client.language, ident.language)
     if how is How.WORDS:
         key = "loop.direct_words" if direct else "loop.read_words"
     else:

@@ -237,9 +237,10 @@ class DigestService:
         since_session: bool = False,
     ) -> int:
         now = self._clock.now()
+        deps = await self._deps.for_practice_id(session, pr.practice_id)
         targets = await practitioner_chats(session, pr.id)
-        lang = next((i.language for i in targets if i.language), None) or self._deps.config.language
-        built = await DigestBuilder(session, self._deps, now).build(
+        lang = deps.config.reader_language(*(i.language for i in targets))
+        built = await DigestBuilder(session, deps, now).build(
             pr,
             digest.kind,
             lang=lang,
@@ -255,7 +256,7 @@ class DigestService:
             log.info("digest %s: practitioner %s has no reachable chat", digest.id, pr.id)
             return 0
         for ident in targets:
-            self._enqueue_digest(session, ident, digest, built, lang, now)
+            self._enqueue_digest(session, deps, ident, digest, built, lang, now)
         await session.execute(
             update(FeedbackItem)
             # An item shown again before a session keeps the digest it first came in:
@@ -301,23 +302,24 @@ class DigestService:
         )
         return last is not None and all(f.at is not None and f.at <= last for f in built.view.flags)
 
+    @staticmethod
     def _enqueue_digest(
-        self,
         session: AsyncSession,
+        deps: Services,
         ident: Identity,
         digest: Digest,
         built: BuiltDigest,
         lang: str,
         now: datetime,
     ) -> None:
-        cat, view = self._deps.catalog, built.view
-        p = self._deps.prefix(ident.platform)
+        cat, view = deps.catalog, built.view
+        p = deps.prefix(ident.platform)
         stamp = now.astimezone(zone(view.timezone)).strftime("%Y-%m-%d")
         if view.is_empty:
             # The renderer already words an empty digest ("Nothing new since …").
             enqueue(
                 session,
-                self._deps.vault,
+                deps.vault,
                 platform=ident.platform,
                 address=ident.address,
                 identity_id=ident.id,
@@ -338,7 +340,7 @@ class DigestService:
         digest.choices = [c.id for c in choices]
         enqueue(
             session,
-            self._deps.vault,
+            deps.vault,
             platform=ident.platform,
             address=ident.address,
             identity_id=ident.id,
@@ -429,15 +431,16 @@ class DigestService:
         now = self._clock.now()
         async with self._sessions() as session:
             pr, _ = await self._load(session, practitioner_id)
-            built = await DigestBuilder(session, self._deps, now).build(
-                pr, DigestKind.ON_DEMAND, lang=self._deps.config.language, since=None
+            deps = await self._deps.for_practice_id(session, pr.practice_id)
+            built = await DigestBuilder(session, deps, now).build(
+                pr, DigestKind.ON_DEMAND, lang=deps.config.language, since=None
             )
             await session.rollback()
         async with self._sessions() as session, session.begin():
             await record(session, now, "admin", "digest.rendered", "practitioner", practitioner_id)
         private_dir(out_dir)
-        chart = trend_chart(built.view, self._deps.catalog)
-        cat = self._deps.catalog
+        chart = trend_chart(built.view, deps.catalog)
+        cat = deps.catalog
         files: dict[str, bytes] = {
             "digest.md": render_markdown(built.view, cat).encode("utf-8"),
             "digest.html": render_html(built.view, cat, chart).encode("utf-8"),

@@ -4,27 +4,36 @@ nothing here reads client content."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.people.clients import AliasTaken, create_client
 from feedback_bot.people.codes import issue
-from feedback_bot.people.practice_config import (
-    BY_LANGUAGE,
-    CrisisResourcesByLanguage,
-    crisis_resource_problems,
+from feedback_bot.people.practice_config import BY_LANGUAGE, CrisisResourcesByLanguage
+from feedback_bot.people.practice_settings import (
+    create_settings,
+    load_settings,
+    save_settings,
+    settings_document,
 )
-from feedback_bot.privacy.audit import record
+from feedback_bot.privacy.audit import list_events, record
 from feedback_bot.scheduling.clock import Clock
 from feedback_bot.scheduling.due import reschedule_practitioner
 from feedback_bot.scheduling.wallclock import WEEKDAYS, is_valid_zone
-from feedback_bot.services import Services, practice_crisis_resources
+from feedback_bot.services import Services
 from feedback_bot.storage.models import AuditEvent, Identity, Practice, Practitioner
 
 
 class AdminError(Exception):
-    pass
+    """``code`` as :class:`~feedback_bot.people.directory.DirectoryError`'s: ``not_found``,
+    ``inactive``, ``alias_taken``, ``invalid``."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -48,11 +57,14 @@ class Admin:
             raise AdminError(f"unknown time zone {timezone!r} (use a name like Europe/Berlin)")
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
+            defaults = self._deps.deployment.config
             practice = Practice(
-                name=name, timezone=timezone, language=self._deps.config.language, created_at=now
+                name=name, timezone=timezone, language=defaults.language, created_at=now
             )
             session.add(practice)
             await session.flush()
+            # The deployment's file as it is today: later edits to it change no practice.
+            await create_settings(session, practice.id, defaults, now)
             await record(session, now, "admin", "practice.created", "practice", practice.id)
             return practice.id
 
@@ -63,17 +75,21 @@ class Admin:
         timezone: str | None = None,
         feedback_contact: bool = False,
         platform_user: tuple[str, str] | None = None,
+        *,
+        actor: str = "admin",
     ) -> tuple[int, str]:
         """Returns the practitioner id and their one-time link code. ``platform_user`` is
         (platform, user id) on a platform whose adapter opens the DM itself (Matrix)."""
         if timezone is not None and not is_valid_zone(timezone):
             raise AdminError(f"unknown time zone {timezone!r}")
         now = self._clock.now()
-        d = self._deps.config.digest
         async with self._sessions() as session, session.begin():
             practice = await session.get(Practice, practice_id)
             if practice is None:
-                raise AdminError(f"no practice with id {practice_id}")
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
+            if practice.deactivated_at is not None:
+                raise AdminError(f"practice {practice_id} is deactivated", "inactive")
+            d = (await self._deps.for_practice_id(session, practice_id)).config.digest
             pr = Practitioner(
                 practice_id=practice_id,
                 name=name,
@@ -97,7 +113,7 @@ class Admin:
             await record(
                 session,
                 now,
-                "admin",
+                actor,
                 "practitioner.added",
                 "practitioner",
                 pr.id,
@@ -112,7 +128,9 @@ class Admin:
         async with self._sessions() as session, session.begin():
             pr = await session.get(Practitioner, practitioner_id)
             if pr is None:
-                raise AdminError(f"no practitioner with id {practitioner_id}")
+                raise AdminError(f"no practitioner with id {practitioner_id}", "not_found")
+            if not pr.active:
+                raise AdminError(f"practitioner {practitioner_id} is deactivated", "inactive")
             chats = await session.execute(
                 delete(Identity).where(Identity.practitioner_id == practitioner_id)
             )
@@ -130,7 +148,9 @@ class Admin:
             )
             return pr.id, code
 
-    async def set_feedback_contact(self, practice_id: int, practitioner_id: int) -> None:
+    async def set_feedback_contact(
+        self, practice_id: int, practitioner_id: int, *, actor: str = "admin"
+    ) -> None:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             practice = await session.get(Practice, practice_id)
@@ -141,7 +161,7 @@ class Admin:
             await record(
                 session,
                 now,
-                "admin",
+                actor,
                 "practice.feedback_contact",
                 "practice",
                 practice_id,
@@ -149,68 +169,97 @@ class Admin:
             )
 
     async def set_crisis_resources(
-        self, practice_id: int, resources: CrisisResourcesByLanguage | None
+        self,
+        practice_id: int,
+        resources: CrisisResourcesByLanguage | None,
+        *,
+        actor: str = "admin",
     ) -> None:
-        """Store the practice's own crisis resources, or with None go back to the
-        deployment's. Every language the deployment offers needs an emergency number and a
-        crisis line. The audit records the practice and the setting, never the contents."""
-        languages = self._deps.config.offered_languages
-        if resources is not None and (problems := crisis_resource_problems(resources, languages)):
-            raise AdminError("; ".join(problems))
+        """Replace the practice's crisis resources, or with None go back to the deployment
+        file's. Every language the practice offers needs an emergency number and a crisis
+        line. The audit records the practice and the setting, never the contents."""
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            practice = await session.get(Practice, practice_id)
-            if practice is None:
-                raise AdminError(f"no practice with id {practice_id}")
-            practice.crisis_resources = (
-                None if resources is None else BY_LANGUAGE.dump_python(resources, mode="json")
+            if await session.get(Practice, practice_id) is None:
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
+            current = await load_settings(
+                session, practice_id, defaults=self._deps.deployment.config
             )
-            await record(
+            chosen = (
+                self._deps.deployment.config.crisis_resources if resources is None else resources
+            )
+            doc = settings_document(current)
+            doc["crisis_resources"] = BY_LANGUAGE.dump_python(chosen, mode="json")
+            errors = await save_settings(
                 session,
-                now,
-                "admin",
-                "practice.setting_reset" if resources is None else "practice.setting_changed",
-                "practice",
                 practice_id,
-                setting="crisis_resources",
+                doc,
+                actor=actor,
+                now=now,
+                action="practice.setting_changed" if resources else "practice.setting_reset",
             )
+            if errors:
+                raise AdminError("; ".join(e.message for e in errors))
+
+    async def languages(self, practice_id: int) -> list[str]:
+        """The languages the practice offers now."""
+        async with self._sessions() as session:
+            if await session.get(Practice, practice_id) is None:
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
+            deps = await self._deps.for_practice_id(session, practice_id)
+        return deps.config.offered_languages
 
     async def crisis_resources(self, practice_id: int) -> tuple[str, CrisisResourcesByLanguage]:
         """What the practice's clients are shown, per language offered, and whose resources
-        they are: ``"practice"`` (its own) or ``"deployment"`` (config/prompts.yaml)."""
+        they are: ``"practice"`` (its own) or ``"deployment"`` (the same as the file's)."""
         async with self._sessions() as session:
-            practice = await session.get(Practice, practice_id)
-            if practice is None:
-                raise AdminError(f"no practice with id {practice_id}")
-        source = "deployment" if practice_crisis_resources(practice) is None else "practice"
-        languages = self._deps.config.offered_languages
-        return source, {lang: self._deps.crisis_resources(lang, practice) for lang in languages}
+            if await session.get(Practice, practice_id) is None:
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
+            deps = await self._deps.for_practice_id(session, practice_id)
+        own = deps.config.crisis_resources != self._deps.deployment.config.crisis_resources
+        languages = deps.config.offered_languages
+        return (
+            "practice" if own else "deployment",
+            {lang: deps.crisis_resources(lang) for lang in languages},
+        )
 
-    async def invite_client(self, practitioner_id: int, alias: str | None = None) -> Invite:
+    async def invite_client(
+        self, practitioner_id: int, alias: str | None = None, *, actor: str = "admin"
+    ) -> Invite:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             pr = await session.get(Practitioner, practitioner_id)
             if pr is None:
-                raise AdminError(f"no practitioner with id {practitioner_id}")
+                raise AdminError(f"no practitioner with id {practitioner_id}", "not_found")
+            if not pr.active:
+                raise AdminError(f"practitioner {practitioner_id} is deactivated", "inactive")
             try:
-                client = await create_client(
-                    session, self._deps.config, practitioner_id, alias, now
-                )
+                deps = await self._deps.for_practice_id(session, pr.practice_id)
+                client = await create_client(session, deps.config, practitioner_id, alias, now)
             except AliasTaken as taken:
                 raise AdminError(
                     f"practitioner {practitioner_id} already has a client called "
-                    f"{taken.alias!r}; choose another alias"
+                    f"{taken.alias!r}; choose another alias",
+                    "alias_taken",
                 ) from None
             code = issue(
                 session, now=now, valid_days=self._deps.invite_valid_days, client_id=client.id
             )
-            await record(session, now, "admin", "client.invited", "client", client.id)
+            await record(session, now, actor, "client.invited", "client", client.id)
             links = {p: t.format(code=code) for p, t in self._deps.invite_links.items()}
             return Invite(client_id=client.id, alias=client.alias, code=code, links=links)
 
-    async def audit_log(self, limit: int = 200) -> list[AuditEvent]:
+    async def audit_log(
+        self,
+        limit: int = 200,
+        *,
+        practice_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEvent]:
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+            if practice_id is not None and await session.get(Practice, practice_id) is None:
+                raise AdminError(f"no practice with id {practice_id}", "not_found")
+            return await list_events(
+                session, practice_id=practice_id, since=since, until=until, limit=limit
             )
-            return list(rows.scalars())

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback_bot.people.practice_config import PracticeConfig
+from feedback_bot.people.practice_config import PracticeSettings
 from feedback_bot.scheduling.wallclock import WEEKDAYS
 from feedback_bot.storage.models import Client, Practitioner, alias_key
 from feedback_bot.storage.states import ClientStatus
@@ -55,7 +55,7 @@ def auto_alias_number(alias: str) -> int | None:
 
 async def create_client(
     session: AsyncSession,
-    config: PracticeConfig,
+    config: PracticeSettings,
     practitioner_id: int,
     alias: str | None,
     now: datetime,

@@ -31,6 +31,7 @@ def issue(
     valid_days: int,
     client_id: int | None = None,
     practitioner_id: int | None = None,
+    admin_id: int | None = None,
 ) -> str:
     code = new_code()
     session.add(
@@ -38,6 +39,7 @@ def issue(
             code_hash=code_hash(code),
             client_id=client_id,
             practitioner_id=practitioner_id,
+            admin_id=admin_id,
             expires_at=now + timedelta(days=valid_days),
             created_at=now,
         )

@@ -12,15 +12,24 @@ from typing import Any
 import yaml
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Strict(BaseModel):
+    """A typo'd key (``checkin:``, ``snooze_hour``) is an error, never a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _hhmm(value: str) -> str:
@@ -29,7 +38,7 @@ def _hhmm(value: str) -> str:
     return value
 
 
-class CheckinDefaults(BaseModel):
+class CheckinDefaults(Strict):
     cadence: str = Field(default="after_session", pattern="^(after_session|weekly|off)$")
     after_session_hours: int = Field(default=20, ge=1, le=168)
     weekly_day: str = "thursday"
@@ -49,7 +58,7 @@ class CheckinDefaults(BaseModel):
         return v.lower()
 
 
-class DigestDefaults(BaseModel):
+class DigestDefaults(Strict):
     weekly_day: str = "monday"
     weekly_time: str = "08:00"
     pre_session_hours: int = Field(default=24, ge=1, le=168)
@@ -62,12 +71,12 @@ class DigestDefaults(BaseModel):
     _d = field_validator("weekly_day")(CheckinDefaults._day.__func__)  # type: ignore[attr-defined]
 
 
-class Resource(BaseModel):
+class Resource(Strict):
     name: str = Field(min_length=1)
     contact: str = Field(min_length=1)  # a number, a URL, or "text HOME to 741741"
 
 
-class CrisisResources(BaseModel):
+class CrisisResources(Strict):
     """One language's resources: where to call in an emergency, and crisis lines. That each
     list has an entry is checked per language (``crisis_resource_problems``), so the error
     can name the language."""
@@ -98,45 +107,72 @@ def per_language(raw: object, languages: Sequence[str]) -> object:
     return {lang: raw for lang in languages}
 
 
-def crisis_resource_problems(
+def crisis_resource_errors(
     resources: CrisisResourcesByLanguage, languages: Sequence[str]
-) -> list[str]:
-    """What keeps these resources from serving every language offered, one line each."""
-    problems = []
+) -> list[tuple[tuple[str, ...], str]]:
+    """What keeps these resources from serving every language offered: where (language,
+    then the missing list) and what, one entry each."""
+    problems: list[tuple[tuple[str, ...], str]] = []
     for lang in languages:
         res = resources.get(lang)
         if res is None:
             problems.append(
-                f"{lang}: no crisis resources for this language; add {lang}: with at least "
-                "one emergency number (emergency) and one crisis line (crisis_lines)"
+                (
+                    (lang,),
+                    f"{lang}: no crisis resources for this language; add {lang}: with at least "
+                    "one emergency number (emergency) and one crisis line (crisis_lines)",
+                )
             )
             continue
         if not res.emergency:
-            problems.append(f"{lang}: add at least one emergency number under {lang}.emergency")
+            problems.append(
+                (
+                    (lang, "emergency"),
+                    f"{lang}: add at least one emergency number under {lang}.emergency",
+                )
+            )
         if not res.crisis_lines:
-            problems.append(f"{lang}: add at least one crisis line under {lang}.crisis_lines")
+            problems.append(
+                (
+                    (lang, "crisis_lines"),
+                    f"{lang}: add at least one crisis line under {lang}.crisis_lines",
+                )
+            )
     for lang in sorted(resources.keys() - set(languages)):
         problems.append(
-            f"{lang}: not a language offered here ({', '.join(languages)}); "
-            "remove it, or add it to languages in the practice configuration"
+            (
+                (lang,),
+                f"{lang}: not a language offered here ({', '.join(languages)}); "
+                "remove it, or add it to languages in the practice configuration",
+            )
         )
     return problems
 
 
-class AllianceItem(BaseModel):
+def crisis_resource_problems(
+    resources: CrisisResourcesByLanguage, languages: Sequence[str]
+) -> list[str]:
+    """What keeps these resources from serving every language offered, one line each."""
+    return [message for _where, message in crisis_resource_errors(resources, languages)]
+
+
+class AllianceItem(Strict):
     key: str = Field(pattern=r"^[a-z_]{1,24}$")
     question: str
     label: str
 
 
-class Alliance(BaseModel):
+class Alliance(Strict):
     enabled: bool = False
     items: list[AllianceItem] = Field(default_factory=list)
     low_cutoff: int = Field(default=4, ge=0, le=10)
     drop: int = Field(default=3, ge=1, le=10)
 
 
-class PracticeConfig(BaseModel):
+class PracticeSettings(Strict):
+    """Everything one practice configures, stored per practice (``people.practice_settings``).
+    ``feedback_contact`` mirrors ``practice.feedback_contact_id``, a practitioner's id."""
+
     language: str = "en"
     languages: list[str] = Field(default_factory=lambda: ["en"])
     consent_version: str = "2026-11"
@@ -146,15 +182,21 @@ class PracticeConfig(BaseModel):
     crisis_resources: CrisisResourcesByLanguage
     alliance: Alliance = Field(default_factory=Alliance)
     texts: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-language overrides
-    safety_phrases: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    feedback_contact: int | None = None
 
     @property
     def offered_languages(self) -> list[str]:
         """Every language a client may read: ``languages`` and the default ``language``."""
         return list(dict.fromkeys([*self.languages, self.language]))
 
+    def reader_language(self, *chosen: str | None) -> str:
+        """The first language chosen (the client's, their chat's) that is offered here,
+        else the default."""
+        offered = self.offered_languages
+        return next((lang for lang in chosen if lang in offered), self.language)
+
     def crisis_resources_for(self, lang: str) -> CrisisResources:
-        """The deployment's resources in ``lang``, else in the default language."""
+        """The resources in ``lang``, else in the default language."""
         return self.crisis_resources.get(lang) or self.crisis_resources[self.language]
 
     @field_validator("crisis_resources", mode="before")
@@ -168,8 +210,34 @@ class PracticeConfig(BaseModel):
         cls, value: CrisisResourcesByLanguage, info: ValidationInfo
     ) -> CrisisResourcesByLanguage:
         if problems := crisis_resource_problems(value, _offered(info.data)):
-            raise ValueError("; ".join(problems))
+            # Its own type: the settings validator reports these one per language instead.
+            raise PydanticCustomError(INCOMPLETE_CRISIS_RESOURCES, "; ".join(problems))
         return value
+
+
+INCOMPLETE_CRISIS_RESOURCES = "crisis_resources_incomplete"
+
+
+class PracticeConfig(PracticeSettings):
+    """The deployment's file (``config/prompts.yaml``): the settings every new practice
+    starts with, and the crisis phrases the detector adds (deployment-wide: the screen
+    runs before anyone is known)."""
+
+    safety_phrases: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _no_contact(self) -> PracticeConfig:
+        if self.feedback_contact is not None:
+            raise ValueError(
+                "feedback_contact is set per practice (practice config import), not here"
+            )
+        return self
+
+    def practice_defaults(self) -> PracticeSettings:
+        """What a new practice starts with."""
+        return PracticeSettings.model_validate(
+            self.model_dump(exclude={"safety_phrases", "feedback_contact"})
+        )
 
 
 def _offered(data: dict[str, Any]) -> list[str]:
@@ -177,20 +245,29 @@ def _offered(data: dict[str, Any]) -> list[str]:
 
 
 class ConfigError(Exception):
-    pass
+    def __init__(self, message: str, errors: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)  # settings_validation.SettingError, when there are some
 
 
 def load_practice_config(path: Path) -> PracticeConfig:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found (FEEDBACK_BOT_PROMPTS_FILE)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-    try:
-        return PracticeConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError("\n".join(f"{path}: {line}" for line in _lines(exc))) from None
+    """The deployment's file, checked like a practice's settings: every problem at once,
+    one ``file:line: path: message`` line each."""
+    from feedback_bot.people.settings_validation import read_yaml, validate_document
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found (FEEDBACK_BOT_PROMPTS_FILE)")
+    parsed = read_yaml(path)
+    errors = parsed.errors
+    if parsed.document is not None or not errors:
+        errors = validate_document(
+            parsed.document if parsed.document is not None else {},
+            marks=parsed.marks,
+            deployment=True,
+        )
+    if errors:
+        raise ConfigError("\n".join(e.format(str(path)) for e in errors), errors)
+    return PracticeConfig.model_validate(parsed.document)
 
 
 def _lines(exc: ValidationError) -> list[str]:

@@ -2,7 +2,8 @@
 
 * a client reads only their own items;
 * a practitioner reads only their own clients' items, except those the client routed
-  to the practice's feedback contact instead;
+  to the practice's feedback contact instead, and, for a client moved to them from
+  another practitioner, only what was shared from the move on;
 * an item routed to the feedback contact is read only by the person who was the contact
   when the client chose that route (recorded on the item), never by whoever becomes the
   contact later, and never by the client's own practitioner;
@@ -45,8 +46,20 @@ async def may_read(session: AsyncSession, reader: Reader, item: FeedbackItem) ->
     if client is None:
         return False
     if reader.role == "practitioner":
-        return client.practitioner_id == reader.id and item.routing != Routing.CONTACT
+        return (
+            client.practitioner_id == reader.id
+            and item.routing != Routing.CONTACT
+            and shared_since_theirs(item, client)
+        )
     return is_for_contact(item, client, reader.id)
+
+
+def shared_since_theirs(item: FeedbackItem, client: Client) -> bool:
+    """A client moved to another practitioner: the new one reads only what was shared
+    from the move on. What came before was written for the old one, who keeps what they
+    saw; the client was told so when they moved."""
+    since = client.practitioner_since
+    return since is None or (item.submitted_at or item.created_at) >= since
 
 
 def is_for_contact(item: FeedbackItem, client: Client, practitioner_id: int) -> bool:

@@ -27,6 +27,7 @@ from feedback_bot.privacy.crypto import DecryptionError, KeyRing
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.storage.models import (
     Client,
+    ConsoleAdmin,
     FeedbackItem,
     Identity,
     InboxEvent,
@@ -48,6 +49,7 @@ TEXT_FIELDS: list[tuple[Any, str, str, str]] = [
     (Practitioner, "name_enc", "practitioner", "name"),
     (Practitioner, "platform_user_id_enc", "practitioner", "platform_user_id"),
     (Client, "alias_enc", "client", "alias"),
+    (ConsoleAdmin, "name_enc", "console_admin", "name"),
     (Identity, "address_enc", "identity", "address"),
     (Identity, "platform_user_enc", "identity", "platform_user"),
     (KeyMaterial, "value_enc", "key_material", "value"),

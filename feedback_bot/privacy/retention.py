@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.delivery.shared_pacing import forget_chats
-from feedback_bot.privacy.audit import record
+from feedback_bot.privacy.audit import practice_of, record
 from feedback_bot.privacy.data_rights import erase_client
 from feedback_bot.privacy.vault import Vault
 from feedback_bot.storage.models import (
@@ -20,6 +20,8 @@ from feedback_bot.storage.models import (
     AuditEvent,
     Checkin,
     Client,
+    ConsoleLoginLink,
+    ConsoleSession,
     Digest,
     FeedbackItem,
     InboxEvent,
@@ -35,6 +37,7 @@ PROCESSED_INBOX_DAYS = 30  # long enough to drop any platform redelivery as a du
 # "R" below is FEEDBACK_BOT_RETENTION_DAYS; "A" is FEEDBACK_BOT_AUDIT_RETENTION_DAYS.
 RULES: dict[str, str] = {
     "practice": "configuration: kept while the practice uses the bot",
+    "practice_settings": "configuration (no personal data): goes with its practice",
     "practitioner": "configuration: kept while the practice keeps them",
     "client": "until R days after the client stopped (or after an invitation nobody took up)",
     "identity": "a practitioner's chat while linked; a client's goes with the client",
@@ -55,6 +58,9 @@ RULES: dict[str, str] = {
     "key_material": "the sealed lookup-hash key (no personal data): kept for the deployment's life",
     "platform_pace": "a platform's send tokens (no personal data): kept",
     "chat_pace": "a chat's keyed hash and when it may next be sent to: a day after that time",
+    "console_admin": "configuration: kept while the practice keeps them",
+    "console_login_link": "a hash of the token; goes once it has expired (minutes)",
+    "console_session": "a hash of the cookie's token; goes once it has expired (hours)",
 }
 
 
@@ -112,6 +118,11 @@ async def purge_expired(
                 ),
             ),
             (
+                "console_login_link",
+                delete(ConsoleLoginLink).where(ConsoleLoginLink.expires_at < now),
+            ),
+            ("console_session", delete(ConsoleSession).where(ConsoleSession.expires_at < now)),
+            (
                 "audit_event",
                 delete(AuditEvent).where(
                     AuditEvent.at < now - timedelta(days=audit_retention_days)
@@ -160,6 +171,7 @@ async def _expired_clients(
         .all()
     )
     for client_id in expired:
+        practice_id = await practice_of(session, "client", client_id)
         rows = await erase_client(session, vault, client_id)
         await record(
             session,
@@ -168,6 +180,7 @@ async def _expired_clients(
             "client.expired",
             "client",
             client_id,
+            practice_id=practice_id,
             **{f"rows_{k}": v for k, v in rows.items()},
         )
     return len(expired)

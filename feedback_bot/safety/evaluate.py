@@ -250,7 +250,10 @@ def evaluate_command(
         detector = RiskDetector.from_files(config, *(extend or ()))
         result = evaluate(detector, read_corpus(file))
     except (CorpusError, SafetyConfigError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        if as_json:  # scripts read one JSON object, errors too
+            typer.echo(json.dumps({"error": {"code": "invalid", "message": str(exc)}}))
+        else:
+            typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))

@@ -33,6 +33,7 @@ from feedback_bot.storage.models import (
     Client,
     Identity,
     Practice,
+    PracticeSettingsRecord,
     Practitioner,
 )
 from feedback_bot.storage.states import (
@@ -195,9 +196,15 @@ class CheckinScheduler:
         due = (
             await session.execute(
                 select(
-                    Checkin.id, Checkin.client_id, Checkin.due_at, Client.status, Client.language
+                    Checkin.id,
+                    Checkin.client_id,
+                    Checkin.due_at,
+                    Client.status,
+                    Client.language,
+                    Practitioner.practice_id,
                 )
                 .join(Client, Client.id == Checkin.client_id)
+                .join(Practitioner, Practitioner.id == Client.practitioner_id)
                 .where(Checkin.status == CheckinStatus.SCHEDULED, Checkin.due_at <= now)
                 # due_at alone: the index's order, so the scan stops at ``limit`` rows (a
                 # tie-breaker made both databases join and sort every due row per batch).
@@ -261,17 +268,23 @@ class CheckinScheduler:
             .values(status=CheckinStatus.EXPIRED),
             [{"b_client": c, "b_keep": k} for c, k in newest.items()],
         )
+        practices: dict[int, Services] = {}  # each practice's settings, read once per batch
         for r in sent:
-            lang = r.language or self._deps.config.language
-            self._enqueue(
-                session, lang, targets[r.client_id], r.id, "checkin.ask", CHECKIN_OPTIONS, now
-            )
+            deps = practices.get(r.practice_id)
+            if deps is None:
+                deps = practices[r.practice_id] = await self._deps.for_practice_id(
+                    session, r.practice_id
+                )
+            target = targets[r.client_id]
+            lang = deps.config.reader_language(r.language, target.language)
+            self._enqueue(session, deps, lang, target, r.id, "checkin.ask", CHECKIN_OPTIONS, now)
         CHECKINS_SENT.inc(len(sent))
         return len(due)
 
+    @staticmethod
     def _enqueue(
-        self,
         session: AsyncSession,
+        deps: Services,
         lang: str,
         target: Identity,
         checkin_id: int,
@@ -279,22 +292,20 @@ class CheckinScheduler:
         options: list[str],
         now: datetime,
     ) -> None:
-        p = self._deps.prefix(target.platform)
+        p = deps.prefix(target.platform)
         choices = tuple(
             Choice(
                 id=checkin_choice(checkin_id, k),
-                label=self._deps.catalog.t(f"choices.{k}", lang),
+                label=deps.catalog.t(f"choices.{k}", lang),
             )
             for k in options
         )
         text = (
-            self._deps.catalog.t(text_key, lang)
-            + "\n\n"
-            + self._deps.catalog.t("common.pause_stop", lang, p=p)
+            deps.catalog.t(text_key, lang) + "\n\n" + deps.catalog.t("common.pause_stop", lang, p=p)
         )
         enqueue(
             session,
-            self._deps.vault,
+            deps.vault,
             platform=target.platform,
             address=target.address,
             identity_id=target.id,
@@ -338,19 +349,48 @@ class CheckinScheduler:
             )
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 options = [k for k in CHECKIN_OPTIONS if k != "later"]
-                lang = client.language or self._deps.config.language
-                self._enqueue(session, lang, target, checkin.id, "checkin.reminder", options, now)
+                pr = await session.get(Practitioner, client.practitioner_id)
+                assert pr is not None
+                deps = await self._deps.for_practice_id(session, pr.practice_id)
+                lang = deps.config.reader_language(client.language, target.language)
+                self._enqueue(
+                    session, deps, lang, target, checkin.id, "checkin.reminder", options, now
+                )
                 sent += 1
         return sent
 
     async def expire(self, session: AsyncSession, now: datetime) -> int:
-        cutoff = now - timedelta(hours=self._deps.config.checkins.expire_hours)
-        result = await session.execute(
-            update(Checkin)
-            .where(
-                Checkin.status.in_([CheckinStatus.SENT, CheckinStatus.SNOOZED]),
-                Checkin.sent_at <= cutoff,
+        """Unanswered check-ins lapse after their practice's ``checkins.expire_hours``:
+        one statement per distinct value (practices without stored settings follow the
+        deployment's)."""
+        hours: dict[int, list[int]] = defaultdict(list)
+        for practice_id, document in await session.execute(
+            select(PracticeSettingsRecord.practice_id, PracticeSettingsRecord.document)
+        ):
+            checkins = document.get("checkins") if isinstance(document, dict) else None
+            value = checkins.get("expire_hours") if isinstance(checkins, dict) else None
+            hours[value if isinstance(value, int) else -1].append(practice_id)
+        default = self._deps.deployment.config.checkins.expire_hours
+        stored = [pid for ids in hours.values() for pid in ids]
+        groups = [
+            (h if h > 0 else default, Practitioner.practice_id.in_(ids)) for h, ids in hours.items()
+        ]
+        groups.append((default, Practitioner.practice_id.not_in(stored)))
+        expired = 0
+        for h, practices in groups:
+            result = await session.execute(
+                update(Checkin)
+                .where(
+                    Checkin.status.in_([CheckinStatus.SENT, CheckinStatus.SNOOZED]),
+                    Checkin.sent_at <= now - timedelta(hours=h),
+                    Checkin.client_id.in_(
+                        select(Client.id)
+                        .join(Practitioner, Practitioner.id == Client.practitioner_id)
+                        .where(practices)
+                    ),
+                )
+                .values(status=CheckinStatus.EXPIRED)
+                .execution_options(synchronize_session=False)
             )
-            .values(status=CheckinStatus.EXPIRED)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            expired += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return expired

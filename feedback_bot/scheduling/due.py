@@ -110,7 +110,8 @@ def next_slot_after(
 
 async def reschedule_client(session: AsyncSession, client: Client, now: datetime) -> None:
     """The one function every change to a client's schedule inputs goes through (cadence,
-    weekday and time, time zone, quiet hours, pause, resume, stop, consent, sessions):
+    weekday and time, time zone, quiet hours, pause, resume, stop, consent, sessions, a
+    move to another practitioner, a deactivation):
     sets ``client.next_checkin_at`` for the new inputs.
 
     A slot that is owed now and has no row yet (a beat before the change would have
@@ -118,6 +119,10 @@ async def reschedule_client(session: AsyncSession, client: Client, now: datetime
     did; otherwise it is the next slot. Quiet hours move when a slot is sent, not the
     slot, so they change nothing here; they are listed for completeness."""
     if not plans_checkins(client):
+        client.next_checkin_at = None
+        return
+    practitioner = await session.get(Practitioner, client.practitioner_id)
+    if practitioner is None or not practitioner.active:  # deactivated, or their practice
         client.next_checkin_at = None
         return
     tz_name = await client_tz_of(session, client)

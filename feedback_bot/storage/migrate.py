@@ -30,18 +30,27 @@ def alembic_config() -> Config:
     return cfg
 
 
-def _upgrade(connection: Connection, revision: str, vault: Any) -> bool:
+def _upgrade(
+    connection: Connection, revision: str, vault: Any, practice_defaults: dict[str, Any] | None
+) -> bool:
     """Runs the migrations; True when one replaced plaintext that must not linger."""
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     cfg.attributes["vault"] = vault
+    cfg.attributes["practice_defaults"] = practice_defaults
     command.upgrade(cfg, revision)
     return bool(cfg.attributes.get("scrub"))
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head", vault: Any = None) -> None:
+async def upgrade(
+    engine: AsyncEngine,
+    revision: str = "head",
+    vault: Any = None,
+    practice_defaults: dict[str, Any] | None = None,
+) -> None:
     """``vault`` (privacy.vault.Vault) is needed by migrations that seal stored data
-    (0008: people's names and addresses) when there is data to seal."""
+    (0008: people's names and addresses) when there is data to seal. ``practice_defaults``
+    (the deployment file's settings document) is what 0012 gives existing practices."""
     async with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
@@ -57,7 +66,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head", vault: Any = None
                     # pysqlite starts a transaction only before DML: without this, DDL
                     # would commit itself and a failed migration would stay half done.
                     await conn.exec_driver_sql("BEGIN")
-                scrub = await conn.run_sync(_upgrade, revision, vault)
+                scrub = await conn.run_sync(_upgrade, revision, vault, practice_defaults)
                 if sqlite and (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first():
                     raise RuntimeError("a migration left rows pointing at nothing")
         finally:

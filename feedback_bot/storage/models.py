@@ -92,14 +92,26 @@ class Practice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
-    language: Mapped[str] = mapped_column(String(8), default="en")
-    # The practice's own crisis resources per language (validated by the admin command);
-    # None: the deployment's from config/prompts.yaml.
-    crisis_resources: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(8), default="en")  # settings' default, mirrored
     feedback_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("practitioner.id", use_alter=True, ondelete="SET NULL")
     )
+    # Deactivated by an admin: no schedules, no new people (people/directory.py).
+    deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class PracticeSettingsRecord(Base):
+    """A practice's settings (``people.practice_settings``): the validated document as
+    exported to YAML, without the feedback contact (``practice.feedback_contact_id``)."""
+
+    __tablename__ = "practice_settings"
+    practice_id: Mapped[int] = mapped_column(
+        ForeignKey("practice.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
 
 
 def alias_key(alias: str) -> str:
@@ -129,6 +141,8 @@ class Practitioner(Base):
     # When the beat next has to look at this practitioner's weekly digest (stored, so a
     # beat reads only who is due: scheduling/due.py). None: never (inactive).
     next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When an admin deactivated them (``active`` is then False).
+    deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -172,6 +186,11 @@ class Client(Base):
     # moment when a slot is owed. None: nothing will come (not active, off, no sessions).
     # Kept by scheduling/due.py on every change to a schedule input.
     next_checkin_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Since when their practitioner is theirs (None: from the start). After a move the
+    # new practitioner reads only what came from then on (privacy/access.py).
+    practitioner_since: Mapped[datetime | None]
+    # Ended by an admin: stopped, and not to be resumed by the client.
+    deactivated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -191,6 +210,10 @@ class Identity(Base):
         ForeignKey("client.id", ondelete="CASCADE"), index=True
     )
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    # A practice admin's chat: they ask the bot for console sign-in links here.
+    admin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("console_admin.id", ondelete="CASCADE")
+    )
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))
     # The person's own id on the platform (Matrix user id). A Matrix DM is a room, so a
@@ -223,6 +246,7 @@ class InviteCode(Base):
     )  # sha256; the code is never stored
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("console_admin.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -467,7 +491,10 @@ class ChatPace(Base):
 class AuditEvent(Base):
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(index=True)
+    # The practice it concerns, found when it is recorded (privacy/audit.py), so it can be
+    # listed per practice even after the client it names was erased.
+    practice_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(48))
     subject_type: Mapped[str | None] = mapped_column(String(32))
@@ -492,3 +519,40 @@ class KeyMaterial(Base):
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     value_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class ConsoleAdmin(Base):
+    """A practice admin: signs in to the web console for their own practice only."""
+
+    __tablename__ = "console_admin"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    name_enc: Mapped[str] = mapped_column(Text)
+    name: Sealed[str] = Sealed()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class ConsoleLoginLink(Base):
+    """A one-time sign-in link: only the SHA-256 of its token is stored."""
+
+    __tablename__ = "console_login_link"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("console_admin.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds the token; the table only its SHA-256."""
+
+    __tablename__ = "console_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("console_admin.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
