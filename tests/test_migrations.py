@@ -291,11 +291,10 @@ async def test_0012_gives_existing_practices_the_files_settings_and_keeps_their_
             await upgrade(engine)  # Berlin's own numbers need somewhere to go
         await upgrade(engine, practice_defaults=defaults)
         async with engine.connect() as conn:
-            rows = dict(
-                (await conn.execute(sa.text("SELECT practice_id, document FROM practice_settings")))
-                .tuples()
-                .all()
+            result = await conn.execute(
+                sa.text("SELECT practice_id, document FROM practice_settings")
             )
+            rows = {pid: doc for pid, doc in result.all()}
             columns = await conn.run_sync(
                 lambda c: {col["name"] for col in sa.inspect(c).get_columns("practice")}
             )
