@@ -13,11 +13,11 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import String, Table, bindparam, func, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.delivery.choice_ids import checkin_choice
-from feedback_bot.delivery.outbox import enqueue
+from feedback_bot.delivery.outbox import enqueue_many, outbox_values
 from feedback_bot.metrics import CHECKINS_SENT
 from feedback_bot.people.rules import client_chat, client_tz_of
 from feedback_bot.ports import Choice
@@ -233,7 +233,13 @@ class CheckinScheduler:
         for status, ids in outcome.items():
             result = await session.execute(
                 update(Checkin)
-                .where(Checkin.id.in_(ids), Checkin.status == CheckinStatus.SCHEDULED)
+                # ``status || ''``: not a column SQLite can look up, so it finds the rows by
+                # id. Given ``status = ?`` it walked the (status, due_at) index over every
+                # scheduled slot instead, once per batch: a weekly burst went quadratic.
+                .where(
+                    Checkin.id.in_(ids),
+                    type_coerce(Checkin.status, String).concat("") == CheckinStatus.SCHEDULED.value,
+                )
                 .values(status=status, sent_at=now if status == CheckinStatus.SENT else None)
                 .returning(Checkin.id)
                 .execution_options(synchronize_session=False)
@@ -261,39 +267,49 @@ class CheckinScheduler:
             .values(status=CheckinStatus.EXPIRED),
             [{"b_client": c, "b_keep": k} for c, k in newest.items()],
         )
-        for r in sent:
-            lang = r.language or self._deps.config.language
-            self._enqueue(
-                session, lang, targets[r.client_id], r.id, "checkin.ask", CHECKIN_OPTIONS, now
-            )
+        wordings: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]] = {}
+        await enqueue_many(
+            session,
+            [
+                self._message(
+                    r.language or self._deps.config.language,
+                    targets[r.client_id],
+                    r.id,
+                    "checkin.ask",
+                    CHECKIN_OPTIONS,
+                    now,
+                    wordings,
+                )
+                for r in sent
+            ],
+        )
         CHECKINS_SENT.inc(len(sent))
         return len(due)
 
-    def _enqueue(
+    def _message(
         self,
-        session: AsyncSession,
         lang: str,
         target: Identity,
         checkin_id: int,
         text_key: str,
         options: list[str],
         now: datetime,
-    ) -> None:
+        wordings: dict[tuple[str, str, str], tuple[str, tuple[str, ...]]],
+    ) -> dict[str, object]:
+        """The outbox row asking (or reminding) about one check-in. ``wordings``: texts
+        already rendered in this batch (the same few for every client of a language)."""
         p = self._deps.prefix(target.platform)
+        key = (lang, p, text_key)
+        if key not in wordings:
+            t = self._deps.catalog.t
+            text = t(text_key, lang) + "\n\n" + t("common.pause_stop", lang, p=p)
+            wordings[key] = (text, tuple(t(f"choices.{k}", lang) for k in options))
+        text, labels = wordings[key]
         choices = tuple(
-            Choice(
-                id=checkin_choice(checkin_id, k),
-                label=self._deps.catalog.t(f"choices.{k}", lang),
-            )
-            for k in options
+            Choice(id=checkin_choice(checkin_id, k), label=label)
+            for k, label in zip(options, labels, strict=True)
         )
-        text = (
-            self._deps.catalog.t(text_key, lang)
-            + "\n\n"
-            + self._deps.catalog.t("common.pause_stop", lang, p=p)
-        )
-        enqueue(
-            session,
+        return outbox_values(
             self._deps.vault,
             platform=target.platform,
             address=target.address,
@@ -339,7 +355,10 @@ class CheckinScheduler:
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 options = [k for k in CHECKIN_OPTIONS if k != "later"]
                 lang = client.language or self._deps.config.language
-                self._enqueue(session, lang, target, checkin.id, "checkin.reminder", options, now)
+                await enqueue_many(
+                    session,
+                    [self._message(lang, target, checkin.id, "checkin.reminder", options, now, {})],
+                )
                 sent += 1
         return sent
 
