@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, func, or_, select, type_coerce, update
+from sqlalchemy import String, Table, bindparam, exists, func, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.delivery.choice_ids import checkin_choice
@@ -81,17 +81,47 @@ class CheckinScheduler:
         # so every incoming message) for longer than one batch. Claims are row locks on
         # PostgreSQL and conditional updates everywhere, so overlapping ticks (or
         # workers) still can't send a slot twice.
-        while True:
+        async with self._sessions() as session:
+            plan, send, remind, expire = await self._due_work(session, now)
+        if not (plan or send or remind or expire):
+            return
+        while plan:
             async with self._sessions() as session, session.begin():
                 if await self.plan(session, now, limit=PLAN_BATCH) < PLAN_BATCH:
                     break
-        while True:
+        while plan or send:  # planning may have made slots due now
             async with self._sessions() as session, session.begin():
                 if await self.send_due(session, now, limit=SEND_BATCH) < SEND_BATCH:
                     break
-        async with self._sessions() as session, session.begin():
-            await self.remind_due(session, now)
-            await self.expire(session, now)
+        if remind or expire:
+            async with self._sessions() as session, session.begin():
+                await self.remind_due(session, now)
+                await self.expire(session, now)
+
+    async def _due_work(self, session: AsyncSession, now: datetime) -> tuple[bool, ...]:
+        """Which steps have anything to do, in one indexed read: most beats have nothing,
+        and on a busy machine each transaction and round trip costs more than its query."""
+        cutoff = now - timedelta(hours=self._deps.config.checkins.expire_hours)
+        row = (
+            await session.execute(
+                select(
+                    exists().where(Client.next_checkin_at <= now),
+                    exists().where(
+                        Checkin.status == CheckinStatus.SCHEDULED, Checkin.due_at <= now
+                    ),
+                    exists().where(
+                        Checkin.status == CheckinStatus.SNOOZED,
+                        Checkin.reminded.is_(False),
+                        Checkin.remind_at <= now,
+                    ),
+                    exists().where(
+                        Checkin.status.in_([CheckinStatus.SENT, CheckinStatus.SNOOZED]),
+                        Checkin.sent_at <= cutoff,
+                    ),
+                )
+            )
+        ).one()
+        return tuple(bool(x) for x in row)
 
     # -- planning ------------------------------------------------------------------
     async def plan(self, session: AsyncSession, now: datetime, limit: int = PLAN_BATCH) -> int:
