@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from bench.common import Backend, bench_settings
 from bench.stats import median
 
+NAMES = {"telegram": "Telegram", "matrix": "Matrix", "sqlite": "SQLite", "postgres": "PostgreSQL"}
 POLL_TIMEOUT = 10  # seconds a getUpdates may wait: the same for both sides
 PAUSE = 0.05  # seconds between a reply and the next update (pacing never waits)
 CHAT_PREFIX = "9"  # seeded client i chats at Telegram chat id 9i (9, 90, 91, …)
@@ -233,7 +234,7 @@ def overhead_lines(results: list[OverheadResult]) -> list[str]:
         s = overhead_summary(r)
         ours, bare = flat(r.ours_s), flat(r.bare_s)
         out.append(
-            f"| {r.platform} | {r.backend} | {len(ours)} | {s['ours_ms']:.0f} "
+            f"| {NAMES[r.platform]} | {NAMES[r.backend]} | {len(ours)} | {s['ours_ms']:.0f} "
             f"({min(ours) * 1000:.0f}–{max(ours) * 1000:.0f}) | {s['bare_ms']:.0f} "
             f"({min(bare) * 1000:.0f}–{max(bare) * 1000:.0f}) | **×{s['ratio']:.1f}** | "
             f"{s['ours_cpu_ms']:.0f} / {s['bare_cpu_ms']:.0f} | {s['statements']:.0f} |"

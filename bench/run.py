@@ -257,8 +257,8 @@ BENCHMARKS: dict[str, Callable[[Context], Awaitable[None]]] = {
     "inbound": _inbound,
     "dispatch": _dispatch,
     "ticks": _ticks,
-    "naive": _naive,
     "adapters": _adapters,
+    "naive": _naive,
 }
 SECTIONS = tuple(BENCHMARKS)
 

@@ -168,7 +168,7 @@ def naive_lines(rows: list[dict[str, Any]], points: list[TickPoint]) -> list[str
         return []
     names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
     out = [
-        "### 3b. The naive design: one APScheduler job per client",
+        "### 6. The naive design: one APScheduler job per client",
         "",
         "A cron job per client, all due at once (`bench/naive.py`), beside the scheduler of "
         "section 3 at the same size in this run (— where section 3 did not run that size).",
