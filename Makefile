@@ -48,8 +48,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# BENCH_QUICK=1 make bench: smaller sizes, fewer repetitions (a few minutes).
 bench: $(STAMP)
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(if $(BENCH_QUICK),--quick)
 
 # Resolve '.[dev]' afresh (newest versions pyproject.toml allows) in a throwaway venv and
 # pin the result. Review the diff and run `make test` before committing it.

@@ -36,6 +36,8 @@ class Results:
     crypto_loops: int = 0
     notes: list[str] = field(default_factory=list)
     section_s: dict[str, float] = field(default_factory=dict)
+    # Markdown of benchmarks that render themselves, by name, in the order they ran.
+    sections: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -397,6 +399,7 @@ def render(r: Results) -> str:
         *_ticks(r.ticks),
         *_memory(r),
         *render_outbound(r.outbound),
+        *(line for lines in r.sections.values() for line in lines),
     ]
     if r.notes:
         parts += ["**Notes from this run:**", "", *(f"* {n}" for n in r.notes), ""]

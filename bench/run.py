@@ -22,20 +22,20 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from bench.adapters import overhead_lines, run_telegram_overhead
 from bench.common import REPO, Backend, pg_admin_url, pg_server_version
 from bench.dispatch import run_dispatch
 from bench.inbound import run_inbound
 from bench.memory import run_build_memory, run_crypto
 from bench.outbound import run_outbound
 from bench.report import Results, render, write
-from bench.ticks import run_ticks, summary
-
-SECTIONS = ("inbound", "dispatch", "ticks", "memory", "outbound")
+from bench.ticks import naive_lines, run_naive, run_ticks, summary
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class Sizes:
     trace_max_clients: int  # tracemalloc (an extra, ~2.5× slower burst) up to this size
     crypto_loops: int  # calls per sample: short samples, many of them, so that the median
     crypto_reps: int  # drops the ones a busy machine preempted
+    naive_clients: int  # one APScheduler job per client, for comparison
+    overhead_updates: int  # adapter overhead: updates per round
+    overhead_rounds: int
     # Outbound against Telegram's limits: real worker processes, wall time (PostgreSQL)
     outbound_messages: int = 1000
     outbound_chats: int = 300
@@ -71,6 +74,9 @@ FULL = Sizes(
     trace_max_clients=100,
     crypto_loops=300,
     crypto_reps=21,
+    naive_clients=10_000,
+    overhead_updates=30,
+    overhead_rounds=3,
 )
 QUICK = Sizes(
     inbound_clients=20,
@@ -85,6 +91,9 @@ QUICK = Sizes(
     trace_max_clients=100,
     crypto_loops=200,
     crypto_reps=9,
+    naive_clients=1000,
+    overhead_updates=10,
+    overhead_rounds=2,
     outbound_messages=300,
     outbound_chats=100,
 )
@@ -164,6 +173,120 @@ def machine(pg_version: str | None) -> dict[str, str]:
     }
 
 
+@dataclass
+class Context:
+    """What every benchmark gets: where to run, how big, and where its results go."""
+
+    args: argparse.Namespace
+    sizes: Sizes
+    backends: list[Backend]
+    results: Results
+    log: Callable[[str], None]
+
+
+async def _memory(ctx: Context) -> None:
+    ctx.log("encryption")
+    ctx.results.crypto = run_crypto(loops=ctx.sizes.crypto_loops, reps=ctx.sizes.crypto_reps)
+    ctx.results.crypto_loops = ctx.sizes.crypto_loops
+    for b in ctx.backends:
+        ctx.log(f"{b.name}: building the app (memory)")
+        ctx.results.build.append(await run_build_memory(b))
+
+
+async def _inbound(ctx: Context) -> None:
+    s = ctx.sizes
+    for b in ctx.backends:
+        ctx.log(f"{b.name}: inbound")
+        ctx.results.inbound.append(
+            await run_inbound(
+                b, clients=s.inbound_clients, via_chat=s.inbound_via_chat, reps=s.inbound_reps
+            )
+        )
+
+
+async def _dispatch(ctx: Context) -> None:
+    s = ctx.sizes
+    for b in ctx.backends:
+        ctx.log(f"{b.name}: dispatcher")
+        ctx.results.dispatch.append(
+            await run_dispatch(
+                b,
+                messages=s.messages,
+                chats=s.chats,
+                reps=s.dispatch_reps,
+                pacing_messages=s.pacing_messages,
+                pacing_chats=s.pacing_chats,
+            )
+        )
+
+
+async def _ticks(ctx: Context) -> None:
+    a, s = ctx.args, ctx.sizes
+    tick_sizes = ((a.clients, 5, a.burst_runs),) if a.clients else s.ticks
+    for b in ctx.backends:
+        for n, steady, burst in tick_sizes:
+            ctx.log(f"{b.name}: ticks, {n} clients")
+            ctx.results.ticks.append(
+                await run_ticks(
+                    b,
+                    clients=n,
+                    steady_reps=steady,
+                    burst_reps=burst,
+                    trace=n <= s.trace_max_clients,
+                )
+            )
+
+
+async def _naive(ctx: Context) -> None:
+    rows = []
+    for b in ctx.backends:
+        ctx.log(f"{b.name}: naive design, {ctx.sizes.naive_clients} clients")
+        rows.append(await run_naive(b, clients=ctx.sizes.naive_clients))
+    ctx.results.sections["naive"] = naive_lines(rows, ctx.results.ticks)
+
+
+async def _adapters(ctx: Context) -> None:
+    s = ctx.sizes
+    found = []
+    for b in ctx.backends[:1]:  # the database is not what this compares
+        ctx.log(f"{b.name}: adapter overhead, Telegram")
+        found.append(
+            await run_telegram_overhead(b, updates=s.overhead_updates, rounds=s.overhead_rounds)
+        )
+    ctx.results.sections["adapters"] = overhead_lines(found)
+
+
+async def _outbound(ctx: Context) -> None:
+    s = ctx.sizes
+    for b in ctx.backends:
+        if b.name != "postgres":
+            continue  # several worker processes need PostgreSQL
+        ctx.results.outbound.append(
+            await run_outbound(
+                b,
+                messages=s.outbound_messages,
+                chats=s.outbound_chats,
+                reps=s.outbound_reps,
+                log=ctx.log,
+            )
+        )
+
+
+# Every benchmark, in report order: one line each (`--only NAME` runs one). A benchmark
+# fills ``ctx.results``: a typed list that report.py renders, or markdown lines of its
+# own in ``ctx.results.sections[NAME]``.
+BENCHMARKS: dict[str, Callable[[Context], Awaitable[None]]] = {
+    "memory": _memory,
+    "inbound": _inbound,
+    "dispatch": _dispatch,
+    "ticks": _ticks,
+    "adapters": _adapters,
+    "naive": _naive,
+    "outbound": _outbound,
+}
+SECTIONS = tuple(BENCHMARKS)
+
+
 async def main_async(args: argparse.Namespace) -> Results:
     t0 = time.perf_counter()
     sizes = QUICK if args.quick else FULL
@@ -182,79 +305,13 @@ async def main_async(args: argparse.Namespace) -> Results:
         notes.append("PostgreSQL was skipped (`--no-postgres`).")
     results = Results(mode="quick" if args.quick else "full", machine=machine(pg_version))
     results.notes = notes
-    only = set(args.only or SECTIONS)
-
-    mark = time.perf_counter()
-
-    def section_done(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        results.section_s[name] = now - mark
-        mark = now
-
-    if "memory" in only:
-        _log("encryption", t0)
-        results.crypto = run_crypto(loops=sizes.crypto_loops, reps=sizes.crypto_reps)
-        results.crypto_loops = sizes.crypto_loops
-        for b in backends:
-            _log(f"{b.name}: building the app (memory)", t0)
-            results.build.append(await run_build_memory(b))
-        section_done("memory")
-    if "inbound" in only:
-        for b in backends:
-            _log(f"{b.name}: inbound", t0)
-            results.inbound.append(
-                await run_inbound(
-                    b,
-                    clients=sizes.inbound_clients,
-                    via_chat=sizes.inbound_via_chat,
-                    reps=sizes.inbound_reps,
-                )
-            )
-        section_done("inbound")
-    if "dispatch" in only:
-        for b in backends:
-            _log(f"{b.name}: dispatcher", t0)
-            results.dispatch.append(
-                await run_dispatch(
-                    b,
-                    messages=sizes.messages,
-                    chats=sizes.chats,
-                    reps=sizes.dispatch_reps,
-                    pacing_messages=sizes.pacing_messages,
-                    pacing_chats=sizes.pacing_chats,
-                )
-            )
-        section_done("dispatcher")
-    if "ticks" in only:
-        tick_sizes = ((args.clients, 5, args.burst_runs),) if args.clients else sizes.ticks
-        for b in backends:
-            for n, steady, burst in tick_sizes:
-                _log(f"{b.name}: ticks, {n} clients", t0)
-                results.ticks.append(
-                    await run_ticks(
-                        b,
-                        clients=n,
-                        steady_reps=steady,
-                        burst_reps=burst,
-                        trace=n <= sizes.trace_max_clients,
-                    )
-                )
-        section_done("ticks")
-    if "outbound" in only:
-        for b in backends:
-            if b.name != "postgres":
-                continue  # several worker processes need PostgreSQL
-            results.outbound.append(
-                await run_outbound(
-                    b,
-                    messages=sizes.outbound_messages,
-                    chats=sizes.outbound_chats,
-                    reps=sizes.outbound_reps,
-                    log=lambda msg: _log(msg, t0),
-                )
-            )
-        section_done("outbound")
+    ctx = Context(args, sizes, backends, results, lambda msg: _log(msg, t0))
+    for name, bench in BENCHMARKS.items():
+        if args.only and name not in args.only:
+            continue
+        mark = time.perf_counter()
+        await bench(ctx)
+        results.section_s[name] = time.perf_counter() - mark
     if not all(m.peak_reset for m in results.build) or not all(p.peak_reset for p in results.ticks):
         notes.append(
             "/proc/self/clear_refs was refused, so peak RSS figures are peaks since the "
@@ -268,7 +325,12 @@ async def main_async(args: argparse.Namespace) -> Results:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=bool(os.environ.get("BENCH_QUICK")),
+        help="smaller sizes, fewer repetitions (also BENCH_QUICK=1): a few minutes",
+    )
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--postgres-url", help="server for the per-run PostgreSQL databases")

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback_bot.ports import AfterSend, Attachment, Choice, OutgoingMessage
@@ -33,6 +36,55 @@ def enqueue(
     digest_id: int | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
+    row = OutboxMessage(
+        **outbox_values(
+            vault,
+            platform=platform,
+            address=address,
+            text=text,
+            now=now,
+            identity_id=identity_id,
+            choices=choices,
+            attachments=attachments,
+            protect=protect,
+            kind=kind,
+            delivery=delivery,
+            then=then,
+            digest_id=digest_id,
+            not_before=not_before,
+        )
+    )
+    session.add(row)
+    return row
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows made by :func:`outbox_values`, written in one executemany: a weekly burst
+    queues thousands at once, and an ORM object (and a round trip) per row was most of
+    its cost. Nothing reads them back in this transaction."""
+    if rows:
+        conn = await session.connection()
+        await conn.execute(insert(cast(Table, OutboxMessage.__table__)), list(rows))
+
+
+def outbox_values(
+    vault: Vault,
+    *,
+    platform: str,
+    address: str,
+    text: str,
+    now: datetime,
+    identity_id: int | None = None,
+    choices: tuple[Choice, ...] = (),
+    attachments: tuple[Attachment, ...] = (),
+    protect: bool = False,
+    kind: OutboxKind = OutboxKind.REPLY,
+    delivery: Delivery = Delivery.AT_LEAST_ONCE,
+    then: AfterSend = AfterSend.NOTHING,
+    digest_id: int | None = None,
+    not_before: datetime | None = None,
+) -> dict[str, Any]:
+    """One outbox row's columns, its content sealed."""
     uid = new_uid()
     payload = {
         "address": address,
@@ -49,26 +101,24 @@ def enqueue(
             ]
         ).encode()
         blob = vault.seal_bytes("outbox", "attachments", uid, packed)
-    row = OutboxMessage(
-        uid=uid,
-        platform=platform,
+    return {
+        "uid": uid,
+        "platform": platform,
         # The real address lives in the encrypted payload; this column only groups a
         # chat's messages for ordering and rate limits.
-        address=vault.keyed_hash(platform, address),
-        identity_id=identity_id,
-        kind=kind,
-        delivery=delivery,
-        after_send=then.value,
-        payload_enc=vault.seal_json("outbox", "payload", uid, payload),
-        attachments_enc=blob,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=not_before or now,
-        digest_id=digest_id,
-        created_at=now,
-    )
-    session.add(row)
-    return row
+        "address": vault.keyed_hash(platform, address),
+        "identity_id": identity_id,
+        "kind": kind,
+        "delivery": delivery,
+        "after_send": then.value,
+        "payload_enc": vault.seal_json("outbox", "payload", uid, payload),
+        "attachments_enc": blob,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "digest_id": digest_id,
+        "created_at": now,
+    }
 
 
 def to_message(vault: Vault, row: OutboxMessage) -> OutgoingMessage:

@@ -211,9 +211,7 @@ class Identity(Base):
     )
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
     # A practice admin's chat: they ask the bot for console sign-in links here.
-    admin_id: Mapped[int | None] = mapped_column(
-        ForeignKey("console_admin.id", ondelete="CASCADE")
-    )
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("console_admin.id", ondelete="CASCADE"))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))
     # The person's own id on the platform (Matrix user id). A Matrix DM is a room, so a
