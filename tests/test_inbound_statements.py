@@ -9,6 +9,11 @@ read and marked sent), 11.6 here with the drain's empty rounds shared by five me
 The bound is a few above, so a change that adds lookups per message fails here. Before the
 lean path this test counted 20.6 on SQLite and 19.6 on PostgreSQL (the people one query
 each, a savepoint and its release, the row written twice, two PRAGMAs around the insert).
+
+Since then two features each cost statements on purpose, and the bound moved with them:
+the practice's own settings are read for every turn (a change counts from the next
+message), and shared pacing returns the send's platform token and records when the chat
+may next be sent to (the deployment-wide limits live in the database): 16.6 here.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from sqlalchemy.engine import Engine
 from feedback_bot.storage.models import FeedbackItem
 from tests.harness import Harness, count, t
 
-BOUND = 13  # statements per free-text message, all engines of the app together
+BOUND = 18  # statements per free-text message, all engines of the app together
 CLIENTS = 5
 
 
