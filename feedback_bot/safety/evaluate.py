@@ -191,8 +191,11 @@ def evaluate(detector: RiskDetector, examples: Iterable[Example]) -> Evaluation:
 
 
 def shipped_detector(config: Path = DEFAULT_CONFIG_PATH, *extend: Path) -> RiskDetector:
-    """What production screens with: the lists and the packaged risk model."""
-    return RiskDetector.from_files(config, *extend).with_model(RiskModel())
+    """What production screens with: the lists and the packaged risk model, loaded (this
+    waits for the model, so a measurement never runs on a half-loaded detector)."""
+    model = RiskModel()
+    model.wait_ready(None)
+    return RiskDetector.from_files(config, *extend).with_model(model)
 
 
 def evaluate_file(path: Path, detector: RiskDetector | None = None) -> Evaluation:

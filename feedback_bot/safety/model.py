@@ -61,6 +61,9 @@ PIECE_CHARS: Final = 300
 #: Characters the model reads per message at most: bounds the cost of hostile input.
 BUDGET_CHARS: Final = 600
 
+#: A window the budget would cut shorter than this is not read.
+MIN_CUT_CHARS: Final = 60
+
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?…;])\s+|\n+")
 
 
@@ -86,6 +89,8 @@ def pieces(text: str) -> list[str]:
         return out
     for part in parts:
         while part and budget > 0:
+            if budget < len(part) and budget < MIN_CUT_CHARS:
+                return out  # a scrap cut off by the budget says nothing on its own
             piece = part[: min(PIECE_CHARS, budget)]
             if len(piece) < len(part):
                 # Cut at a space when there is one, so no word is split in two.
