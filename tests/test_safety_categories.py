@@ -19,11 +19,13 @@ from feedback_bot.safety import (
     SafetyConfigError,
     merge_configs,
 )
+from feedback_bot.safety.evaluate import shipped_detector
 
 
 @pytest.fixture(scope="module")
 def detector() -> RiskDetector:
-    return RiskDetector.from_file(DEFAULT_CONFIG_PATH)
+    # What production screens with: the lists, then the risk model when none fired.
+    return shipped_detector()
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,9 @@ from feedback_bot.storage.migrate import schema_status, upgrade
 
 log = logging.getLogger(__name__)
 
+#: How long start-up waits for the crisis risk model (it loads while migrations run).
+MODEL_START_WAIT = 15.0
+
 AdapterFactory = Callable[[CursorStore], Adapter]
 
 STOP_GRACE_SECONDS = 10.0  # how long a clean stop waits for a delivery in flight
@@ -288,7 +291,9 @@ async def build_app(
     config = config or load_practice_config(settings.prompts_file)
     base_catalog = Catalog.load()
     catalog = base_catalog.with_overrides(config.texts)
-    detector = load_detector(config, settings.prompts_file.parent / "safety.yaml")
+    detector = load_detector(
+        config, settings.prompts_file.parent / "safety.yaml", model=settings.safety_model
+    )
     defaults = config.practice_defaults()
     use_deployment_defaults(defaults)
     engine = create_engine(settings.database_url)
@@ -379,4 +384,9 @@ async def build_app(
     app_holder.append(app)
     if is_sqlite(settings.database_url):
         log.info("database: SQLite (single worker)")
+    if detector.model is not None and not await asyncio.to_thread(
+        detector.model.wait_ready, MODEL_START_WAIT
+    ):
+        # Not fatal: the patterns screen every message; the model joins when it is ready.
+        log.warning("safety: risk model %s at start-up", detector.model.status)
     return app

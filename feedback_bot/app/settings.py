@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # per chat: crisis texts are always answered, but beyond this many a minute they are
     # coalesced into one notice (no new rows, no new replies)
     inbound_crisis_per_minute: int = 5
+    # The risk model behind the crisis patterns (feedback_bot/safety/model.py, about 150 MB
+    # of memory); off leaves the patterns alone.
+    safety_model: bool = True
     # Stable across restarts (default: the host name), so a restarted worker knows the
     # messages its previous life left claimed. Give each worker on one host its own name.
     worker_name: str | None = Field(default=None, max_length=40)

@@ -54,14 +54,19 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import yaml
 
 from feedback_bot.safety.normalize import breaks_clause, matching_key
 
+if TYPE_CHECKING:
+    from feedback_bot.safety.model import RiskModel
+
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "MODEL_RULE",
+    "MODEL_TOPIC",
     "TOPICS",
     "Category",
     "RiskDetector",
@@ -88,6 +93,13 @@ _UMLAUT_E: Final = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _BACKREF: Final = re.compile(r"\\[1-9]|\(\?P[<=]|\\g<")
 _FLAGS: Final = re.MULTILINE
 _PREFIX: Final = 2  # patterns are dispatched on up to this many first letters of a word
+
+
+#: What a match found by the risk model (``model.py``) reports as its rule and topic.
+MODEL_RULE: Final = "model.embeddings"
+MODEL_TOPIC: Final = "model"
+#: The model reads every language at once: its matches carry "undetermined" (ISO 639-2).
+MODEL_LANGUAGE: Final = "und"
 
 
 class SafetyConfigError(ValueError):
@@ -795,10 +807,22 @@ class RiskDetector:
     """Screens client text for crisis risk. Immutable and safe to share between tasks."""
 
     def __init__(
-        self, languages: Sequence[_Language], topics: Mapping[str, str] | None = None
+        self,
+        languages: Sequence[_Language],
+        topics: Mapping[str, str] | None = None,
+        model: RiskModel | None = None,
     ) -> None:
         self._languages = tuple(languages)
         self._topics = dict(topics or {})
+        self._model = model
+
+    def with_model(self, model: RiskModel | None) -> RiskDetector:
+        """The same lists, with ``model`` asked whenever no pattern fires (``None``: none)."""
+        return RiskDetector(self._languages, self._topics, model)
+
+    @property
+    def model(self) -> RiskModel | None:
+        return self._model
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> RiskDetector:
@@ -836,7 +860,23 @@ class RiskDetector:
         return cls.from_config(data)
 
     def check(self, text: str) -> RiskMatch | None:
-        """The risk found in ``text``, or ``None``. Total: never raises for any ``str``."""
+        """The risk found in ``text``, or ``None``. Total: never raises for any ``str``.
+
+        The patterns decide first and a pattern hit is final; only when none fired is the
+        model (if any) asked, so it can add hits but never remove one."""
+        match = self.check_patterns(text)
+        if match is None and self._model is not None and self._model.flags(text, self.excluded):
+            return RiskMatch("indirect", MODEL_LANGUAGE, MODEL_RULE)
+        return match
+
+    def excluded(self, text: str) -> bool:
+        """True when ``text`` holds wording a shipped exclusion marks as harmless (in any
+        language). The model does not read such a piece: the lists know it better."""
+        key = matching_key(text)
+        return bool(key) and any(lang.exclusion_spans(key)[0] for lang in self._languages)
+
+    def check_patterns(self, text: str) -> RiskMatch | None:
+        """What the lists alone find (``check`` without the model)."""
         key = matching_key(text)
         if not key:
             return None
@@ -871,6 +911,8 @@ class RiskDetector:
     def topic(self, match: RiskMatch | str) -> str:
         """The clinical category (``TOPICS``) of a match or rule id; ``other`` if unknown."""
         rule = match.rule if isinstance(match, RiskMatch) else match
+        if rule == MODEL_RULE:
+            return MODEL_TOPIC
         return self._topics.get(rule, "other")
 
     def topics(self) -> dict[str, str]:
@@ -882,4 +924,5 @@ class RiskDetector:
             f"{lang.code}={lang.counts.get('explicit', 0)}+{lang.counts.get('indirect', 0)}"
             for lang in self._languages
         )
-        return f"RiskDetector({counts})"
+        model = "" if self._model is None else ", model"
+        return f"RiskDetector({counts}{model})"

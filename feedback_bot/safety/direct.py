@@ -9,14 +9,19 @@ from pathlib import Path
 from feedback_bot.people.practice_config import PracticeConfig
 from feedback_bot.ports import Adapter, IncomingEvent, OutgoingMessage, SendError
 from feedback_bot.safety import DEFAULT_CONFIG_PATH, RiskDetector, load_config, merge_configs
+from feedback_bot.safety.model import shared_model
 from feedback_bot.services import Services
 
 log = logging.getLogger(__name__)
 
 
-def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> RiskDetector:
+def load_detector(
+    config: PracticeConfig, phrases_file: Path | None = None, *, model: bool = True
+) -> RiskDetector:
     """The shipped lists, plus a deployment's ``safety.yaml`` beside its prompts file and
-    the practice's own phrases: each adds to the shipped lists, none can remove from them."""
+    the practice's own phrases: each adds to the shipped lists, none can remove from them.
+    With ``model``, the process's shared risk model is asked when no pattern fires (it
+    starts loading now; until it is ready, the patterns alone decide)."""
     extra = phrases_file if phrases_file is not None and phrases_file.exists() else None
     # An installed wheel has no repository beside it: there the deployment's config
     # directory (the Docker image copies config/ there) holds the shipped lists.
@@ -26,7 +31,12 @@ def load_detector(config: PracticeConfig, phrases_file: Path | None = None) -> R
         data = merge_configs(data, load_config(extra))
     if config.safety_phrases:
         data = merge_configs(data, {"version": 1, "languages": config.safety_phrases})
-    return RiskDetector.from_config(data)
+    detector = RiskDetector.from_config(data)
+    if not model:
+        return detector
+    risk_model = shared_model()
+    risk_model.start()
+    return detector.with_model(risk_model)
 
 
 def direct_reply_id(event: IncomingEvent) -> int:
