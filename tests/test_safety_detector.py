@@ -9,7 +9,6 @@ excluded (``test_hyperbole_and_everyday_wording_do_not_match``).
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Any
 
@@ -653,7 +652,9 @@ def test_noise_around_a_clause_does_not_hide_it(
     assert match is not None and match.category == "explicit"
 
 
-def test_large_input_is_fast(detector: RiskDetector) -> None:
+def test_large_hostile_input_is_screened_to_the_end(detector: RiskDetector) -> None:
+    # How long this takes is measured by bench/safety.py, not asserted here (no timed
+    # assertions: they fail on a loaded machine and pass on a fast one).
     samples = [
         ("lorem ipsum dolor sit amet " * 800)[:20_000],
         "a" * 20_000,
@@ -664,7 +665,6 @@ def test_large_input_is_fast(detector: RiskDetector) -> None:
         ("k1" * 10_000),
     ]
     for text in samples:
-        started = time.perf_counter()
-        detector.check(text)
-        assert time.perf_counter() - started < 1.0, text[:20]
+        detector.check(text)  # never raises, whatever the input
+    assert detector.check(samples[3]) is not None
     assert detector.check(samples[0] + " I want to die") is not None
