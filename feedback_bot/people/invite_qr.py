@@ -20,8 +20,9 @@ BORDER = 4  # the quiet zone scanners need, in modules
 
 
 def invite_payload(code: str, links: Mapping[str, str]) -> str:
-    """The Telegram deep link if there is one (``links``: platform → link), else the code."""
-    return links.get("telegram") or code
+    """A platform's deep link if there is one (``links``: platform → link; only Telegram
+    makes them today), else the code itself."""
+    return next((link for link in links.values() if link), code)
 
 
 def qr_code(payload: str) -> segno.QRCode:

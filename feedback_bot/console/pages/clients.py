@@ -10,6 +10,7 @@ from feedback_bot.console.auth import Page, admin_page, not_found, see_other
 from feedback_bot.console.directory_adapter import invite_qr_svg, move_client
 from feedback_bot.people.admin import AdminError
 from feedback_bot.people.console_admins import actor
+from feedback_bot.people.invite_qr import invite_payload
 
 
 async def _render(page: Page, status: int = 200, **values: object) -> web.Response:
@@ -56,7 +57,9 @@ async def invite(request: web.Request, page: Page) -> web.StreamResponse:
     except AdminError:
         errors = {"alias": f"{pr.name} already has a client called {alias!r}: choose another."}
         return await _render(page, status=400, errors=errors, entered=entered)
-    telegram = made.links.get("telegram")
+    # A platform's deep link if the deployment has one (the core names no platform).
+    link = invite_payload(made.code, made.links)
+    telegram = link if link != made.code else None
     return page.html(
         "invite.html",
         title="Invitation",
@@ -64,7 +67,7 @@ async def invite(request: web.Request, page: Page) -> web.StreamResponse:
         invite=made,
         practitioner=pr.name,
         telegram=telegram,
-        qr=invite_qr_svg(telegram or made.code),
+        qr=invite_qr_svg(link),
         days=app.settings.invite_valid_days,
     )
 
