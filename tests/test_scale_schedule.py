@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from bench.seed import seed_clients
 from feedback_bot.storage.models import Appointment, Checkin, Client, Identity, OutboxMessage
@@ -196,3 +197,41 @@ async def test_a_steady_beat_is_the_same_few_queries_for_any_number_of_clients(
         costs.append(len(statements))
         assert max(statements) <= 10
     assert costs[0] == costs[1] <= 8, costs
+
+
+async def test_a_steady_beat_reads_indexes_even_with_statistics_from_before_the_burst(
+    bot: Harness,
+) -> None:
+    """Statistics taken while every client was due (right after a migration or a bulk
+    import, until the next ANALYZE) must not turn the beat that finds nothing into a scan
+    of every client or check-in: each of its reads finds its answer in an index."""
+    await seed_clients(bot.app.sessions, bot.app.config, 4000, now=bot.clock.now())
+    async with bot.app.sessions() as s:
+        await s.execute(text("ANALYZE"))  # every client due now, as far as the planner knows
+        await s.commit()
+    # Thursday 18:10 in London (summer time): every weekly check-in goes out.
+    await beat_at(bot, utc(10, 22, 17, 10))
+    assert await checkins_queued(bot) == (4000, 4000)
+    bot.clock.set(utc(10, 22, 17, 11))
+
+    reads: list[tuple[str, Any]] = []
+
+    def keep(conn: object, cursor: object, sql: str, params: Any, *args: object) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            reads.append((sql, params))
+
+    event.listen(bot.app.engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        await bot.app.tick()
+    finally:
+        event.remove(bot.app.engine.sync_engine, "before_cursor_execute", keep)
+    assert reads
+    postgres = bot.app.engine.dialect.name == "postgresql"
+    async with bot.app.engine.connect() as conn:
+        for sql, params in reads:
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            rows = (await conn.exec_driver_sql(explain + sql, params)).all()
+            plan = "\n".join(str(r[-1]) for r in rows)
+            for table in ("client", "checkin"):
+                scan = f"Seq Scan on {table} " if postgres else f"SCAN {table}"
+                assert scan not in plan + " ", f"{sql}\n{plan}"

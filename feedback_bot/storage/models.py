@@ -209,7 +209,8 @@ class Identity(Base):
     client_id: Mapped[int | None] = mapped_column(
         ForeignKey("client.id", ondelete="CASCADE"), index=True
     )
-    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    # Indexed: every digest finds its practitioner's chats (practitioner_chats).
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"), index=True)
     # A practice admin's chat: they ask the bot for console sign-in links here.
     admin_id: Mapped[int | None] = mapped_column(ForeignKey("console_admin.id", ondelete="CASCADE"))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -272,8 +273,9 @@ class FeedbackItem(Base):
     # Who an item routed to the feedback contact is for: the contact at the moment the
     # client chose it. Only they read it, whoever is the contact later (never the
     # client's own practitioner); None for other routes, or once they are gone.
+    # Indexed: every weekly digest asks whether items wait for its reader as the contact.
     contact_id: Mapped[int | None] = mapped_column(
-        ForeignKey("practitioner.id", ondelete="SET NULL")
+        ForeignKey("practitioner.id", ondelete="SET NULL"), index=True
     )
     status: Mapped[ItemStatus] = mapped_column(
         StrEnumText(ItemStatus, 16), default=ItemStatus.DRAFT
