@@ -244,3 +244,31 @@ async def test_after_session_checkins_follow_a_weekly_series_across_dst_in_two_z
         local = [r.due_at.astimezone(ZoneInfo(tz)) for r in rows if r.client_id == client_id]
         assert [(t.weekday(), t.hour, t.minute) for t in local] == [(2, 13, 50)] * 3, local
         assert len({t.utcoffset() for t in local}) == 2, "one of the three is after the change"
+
+
+async def test_a_new_checkin_lets_an_older_unanswered_one_lapse(bot: Harness) -> None:
+    """One open check-in at a time: when this week's goes out, one still open from
+    before (here a session's, sent that afternoon) lapses."""
+    pid = await bot.practitioner()
+    await weekly_client(bot, "alex", pid, "Europe/London")
+    await run_until(bot, datetime(2026, 10, 15, 15, 0, tzinfo=UTC))
+    afternoon = datetime(2026, 10, 15, 14, 0, tzinfo=UTC)
+    async with bot.app.sessions() as s, s.begin():
+        client_id = await s.scalar(select(Identity.client_id).where(Identity.address == "alex"))
+        assert client_id is not None
+        s.add(
+            Checkin(
+                client_id=client_id,
+                kind="after_session",
+                slot_at=afternoon,
+                due_at=afternoon,
+                status="sent",
+                sent_at=afternoon,
+                reminded=False,
+                created_at=afternoon,
+            )
+        )
+    await run_until(bot, datetime(2026, 10, 15, 18, 0, tzinfo=UTC))  # 18:00 BST is 17:00
+    async with bot.app.sessions() as s:
+        found = {k: v for k, v in await s.execute(select(Checkin.kind, Checkin.status))}
+    assert found == {"after_session": "expired", "weekly": "sent"}
