@@ -33,7 +33,7 @@ from feedback_bot.scheduling.clock import FakeClock
 from feedback_bot.scheduling.settings import SchedulingSettings
 from feedback_bot.storage.database import create_engine, session_factory
 from feedback_bot.storage.migrate import upgrade
-from feedback_bot.storage.models import OutboxMessage
+from feedback_bot.storage.models import ChatPace, OutboxMessage
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
@@ -175,6 +175,23 @@ async def test_retry_after_holds_only_the_affected_chat_and_keeps_its_order(rig:
     assert len(slow) == 3
     assert slow[0][0] - START >= timedelta(seconds=30), "retry-after obeyed"
     assert [oid for _, oid in slow] == sorted(oid for _, oid in slow), "order kept"
+
+
+async def test_a_farewell_leaves_nothing_of_its_chat_even_after_a_retry_after(rig: Rig) -> None:
+    rig.adapter.retry_after["gone"] = [30.0]
+    await rig.queue("gone", kind="ephemeral", delivery=Delivery.FAREWELL)
+    await rig.queue("other", kind="ephemeral", delivery=Delivery.EPHEMERAL)
+    await rig.dispatcher.drain()
+    assert [a for _, a, _ in rig.adapter.delivered] == ["other"], "retry-after obeyed"
+    rig.clock.advance(timedelta(seconds=30))
+    await rig.dispatcher.drain()
+    assert [a for _, a, _ in rig.adapter.delivered] == ["other", "gone"]
+    async with rig.sessions() as s:
+        paced = set((await s.execute(select(ChatPace.chat_hash))).scalars())
+        assert (await s.execute(select(OutboxMessage))).first() is None, "both deleted once sent"
+    # An ordinary message keeps its chat's pacing (a day, privacy.retention); the goodbye
+    # to an erased client keeps nothing.
+    assert paced == {rig.vault.keyed_hash("fake", "other")}
 
 
 async def test_transient_errors_back_off_then_become_dead_letters(rig: Rig) -> None:

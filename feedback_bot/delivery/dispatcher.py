@@ -410,6 +410,12 @@ class Dispatcher:
             await self._give_back(session, pace, token, answered)
             if token is not None:
                 self._tokens_back.append(answered + pace.hold)
+            if row.delivery == Delivery.FAREWELL and retry_after is None:
+                # The chat's person was erased: nothing of the chat stays once this is
+                # answered. A stranger's next message a second later would at worst be
+                # answered with a retry-after, which is recorded like any other.
+                await pace.forget_chat(session, row.address)
+                return answered
             gap = pace.chat_gap
             if retry_after is not None:
                 gap = max(gap, timedelta(seconds=retry_after))
@@ -447,7 +453,7 @@ class Dispatcher:
     async def _sent(
         self, session: AsyncSession, row: OutboxMessage, platform_id: str | None, at: datetime
     ) -> None:
-        if row.delivery == Delivery.EPHEMERAL:
+        if row.delivery in (Delivery.EPHEMERAL, Delivery.FAREWELL):
             await session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
         else:
             row.status = OutboxStatus.SENT
