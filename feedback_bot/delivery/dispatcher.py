@@ -46,6 +46,7 @@ from feedback_bot.ports import (
     RateLimit,
     RecipientUnavailable,
     SendError,
+    SendReceipt,
     TransientSendError,
 )
 from feedback_bot.ports.numbered_choices import with_numbered_choices
@@ -80,6 +81,9 @@ LOOKAHEAD = timedelta(milliseconds=250)
 # Waits this short are pacing (a chat's gap, a token, a send's slot) and pass on the app's
 # clock (``sleep``); longer ones are capped by the loop's idle time.
 PACING_WAIT_MAX = 1.5
+# The shortest of them: a token or slot due within LOOKAHEAD that the last claim could not
+# use (its chat was not free yet) is not worth a claim per loop.
+PACING_WAIT_MIN = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,10 @@ class Claim:
     row_id: int
     token: Token | None
     at: datetime | None  # when to send (None: now)
+    # The row as claimed (detached): its message is made ready before the send's slot,
+    # so reading and decrypting it don't lengthen the token's cycle.
+    row: OutboxMessage
+    claimed_at: datetime
 
 
 class Dispatcher:
@@ -177,6 +185,9 @@ class Dispatcher:
                 if busy is not None and not holding:
                     await busy.acquire()
                     holding = True
+                # Tokens coming free by then are this claim's to take (or another worker's):
+                # only later ones are worth waking for afterwards.
+                seen_until = self._clock.now() + LOOKAHEAD
                 try:
                     claimed = await self._claim(self._batch - len(in_flight), LOOKAHEAD)
                 except Exception as exc:  # the database is away: try again shortly
@@ -189,20 +200,25 @@ class Dispatcher:
                     task.add_done_callback(done)
                 if claimed:
                     continue  # tokens may be left: claim again at once
+                self._tokens_back = [t for t in self._tokens_back if t > seen_until]
                 if holding and busy is not None and not in_flight:
                     busy.release()
                     holding = False
                 known: datetime | None = None
                 if len(in_flight) < self._batch:
                     try:
-                        known = await self._next_ready()
+                        known = await self._next_ready(LOOKAHEAD)
                     except Exception as exc:
                         log.warning("dispatch: %s", type(exc).__name__)
                 while not (wake.is_set() or stop.is_set()):
                     now = self._clock.now()
-                    times = (known, *self._tokens_back, *self._next_slot.values())
-                    soonest = min((t for t in times if t is not None and t > now), default=None)
-                    wait = None if soonest is None else (soonest - now).total_seconds()
+                    # A claim takes tokens and slots up to LOOKAHEAD ahead: wake that early.
+                    later = [t for t in (*self._tokens_back, *self._next_slot.values()) if t > now]
+                    times = [t for t in (known, *(t - LOOKAHEAD for t in later)) if t is not None]
+                    soonest = min(times, default=None)
+                    wait = None
+                    if soonest is not None:
+                        wait = max(PACING_WAIT_MIN, (soonest - now).total_seconds())
                     if wait is not None and wait <= PACING_WAIT_MAX:
                         pause = self._sleep(wait)  # pacing: on the app's clock
                     else:
@@ -254,9 +270,10 @@ class Dispatcher:
             *self._mine(),
         ]
 
-    async def _next_ready(self) -> datetime | None:
+    async def _next_ready(self, lookahead: timedelta = timedelta(0)) -> datetime | None:
         """When there may be something to claim: the next row due, or, for rows due now,
-        the first of their chats or of the platform's tokens to free up."""
+        the first of their chats or of the platform's tokens to free up (``lookahead``
+        before it: a claim takes tokens that far ahead)."""
         now = self._clock.now()
         async with self._sessions() as session:
             due = await session.scalar(
@@ -267,9 +284,10 @@ class Dispatcher:
             if due > now:
                 return due
             paces = [p for name, p in self._pacers.items() if name in self._adapters]
+            token = await shared_pacing.soonest_token(session, paces, now)
             times = [
                 await shared_pacing.soonest_chat(session, and_(*self._waiting(now)), now),
-                await shared_pacing.soonest_token(session, paces, now),
+                None if token is None else token - lookahead,
             ]
             return min((t for t in times if t is not None), default=None)
 
@@ -334,15 +352,26 @@ class Dispatcher:
                         at = max(slot, free_at)
                         slot = at + pace.spacing
                         self._next_slot[platform] = slot
-                    claimed.append(Claim(row.id, token, at))
+                    claimed.append(Claim(row.id, token, at, row, now))
         return claimed
 
     async def _deliver(self, claim: Claim) -> int:
         row_id, token = claim.row_id, claim.token
+        adapter = self._adapters[claim.row.platform]
+        message: OutgoingMessage | None
+        try:
+            message = self._render(adapter, to_message(self._vault, claim.row))
+        except DecryptionError:
+            message = None  # set aside below, in the transaction that frees its token
         if claim.at is not None:
             wait = (claim.at - self._clock.now()).total_seconds()
             if wait > 0:
                 await self._sleep(wait)  # the send's slot; its token is free by then
+        outcome: SendReceipt | Exception | None = None
+        answered = self._clock.now()
+        if message is not None and self._still_mine(claim):
+            outcome = await self._send_now(adapter, message)
+            answered = self._clock.now()  # before any write: the token's cycle starts here
         async with self._sessions() as session:
             row = await session.get(OutboxMessage, row_id)
             pace = self._pacers.get(row.platform) if row is not None else None
@@ -351,48 +380,90 @@ class Dispatcher:
                 or row.status != OutboxStatus.SENDING
                 or row.claimed_by != self.worker_id
             ):
-                await self._give_back(session, pace, token, None)
+                await self._give_back(session, pace, token, None if outcome is None else answered)
                 await session.commit()
                 return 0
-            adapter = self._adapters[row.platform]
-            try:
-                message = self._render(adapter, to_message(self._vault, row))
-            except DecryptionError as exc:
-                await self._give_back(session, pace, token, None)
-                await self._quarantine(session, row, exc)
-                return 0
-            row.attempts += 1
-            try:
-                receipt = await adapter.send(message)
-            except TransientSendError as exc:
-                await self._answered(session, pace, token, row, exc.retry_after)
-                await self._transient(session, row, exc)
-                return 0
-            except RecipientUnavailable as exc:
-                await self._answered(session, pace, token, row)
-                await self._unavailable(session, row, exc.reason)
-                return 0
-            except AddressMigrated as exc:
-                await self._answered(session, pace, token, row)
-                await self._migrated(session, row, message, exc.new_address)
-                return 0
-            except SendError as exc:  # the platform refused this message: retrying won't help
-                await self._answered(session, pace, token, row)
-                log.warning("dispatch: outbox %s rejected (%s)", row.id, type(exc).__name__)
-                row.status, row.last_error, row.claimed_by = OutboxStatus.DEAD, "rejected", None
-                SEND_FAILURES.labels(platform=row.platform, reason="rejected").inc()
-                await session.commit()
-                return 0
-            except Exception as exc:  # an adapter bug must not kill the loop
-                await self._answered(session, pace, token, row)
-                log.error("dispatch: unexpected %s on outbox %s", type(exc).__name__, row.id)
-                await self._transient(session, row, TransientSendError("adapter_error"))
-                return 0
-            sent_at = await self._answered(session, pace, token, row)
-            await self._sent(session, row, receipt.platform_message_id, sent_at)
-            MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
-            await self._after_send(adapter, message)
-            return 1
+            if outcome is None:  # an old claim, checked just now, or an unreadable row
+                try:
+                    message = self._render(adapter, to_message(self._vault, row))
+                except DecryptionError as exc:
+                    await self._give_back(session, pace, token, None)
+                    await self._quarantine(session, row, exc)
+                    return 0
+                outcome = await self._send_now(adapter, message)
+                answered = self._clock.now()
+            assert message is not None
+            return await self._record(
+                session, pace, token, row, adapter, message, outcome, answered
+            )
+
+    def _still_mine(self, claim: Claim) -> bool:
+        """Whether the claim can be trusted without asking the database: nobody takes a
+        row over before its lease lapses, so a claim younger than half of it is still ours.
+        An older one (the worker stalled) is checked against the row before sending."""
+        age = self._clock.now() - claim.claimed_at
+        return age < timedelta(seconds=self._settings.sending_stale_seconds / 2)
+
+    async def _send_now(
+        self, adapter: Adapter, message: OutgoingMessage
+    ) -> SendReceipt | Exception:
+        try:
+            return await adapter.send(message)
+        except Exception as exc:
+            return exc
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        pace: SharedPace | None,
+        token: Token | None,
+        row: OutboxMessage,
+        adapter: Adapter,
+        message: OutgoingMessage,
+        outcome: SendReceipt | Exception,
+        answered: datetime,
+    ) -> int:
+        """The platform's answer, in one transaction: the row's state, the token given
+        back, the chat's next allowed time."""
+        row.attempts += 1
+        if isinstance(outcome, Exception):
+            return await self._failed(session, pace, token, row, message, outcome, answered)
+        await self._answered(session, pace, token, row, answered)
+        await self._sent(session, row, outcome.platform_message_id, answered)
+        MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
+        await self._after_send(adapter, message)
+        return 1
+
+    async def _failed(
+        self,
+        session: AsyncSession,
+        pace: SharedPace | None,
+        token: Token | None,
+        row: OutboxMessage,
+        message: OutgoingMessage,
+        exc: Exception,
+        answered: datetime,
+    ) -> int:
+        if isinstance(exc, TransientSendError):
+            await self._answered(session, pace, token, row, answered, exc.retry_after)
+            await self._transient(session, row, exc)
+        elif isinstance(exc, RecipientUnavailable):
+            await self._answered(session, pace, token, row, answered)
+            await self._unavailable(session, row, exc.reason)
+        elif isinstance(exc, AddressMigrated):
+            await self._answered(session, pace, token, row, answered)
+            await self._migrated(session, row, message, exc.new_address)
+        elif isinstance(exc, SendError):  # the platform refused this message: retrying won't help
+            await self._answered(session, pace, token, row, answered)
+            log.warning("dispatch: outbox %s rejected (%s)", row.id, type(exc).__name__)
+            row.status, row.last_error, row.claimed_by = OutboxStatus.DEAD, "rejected", None
+            SEND_FAILURES.labels(platform=row.platform, reason="rejected").inc()
+            await session.commit()
+        else:  # an adapter bug must not kill the loop
+            await self._answered(session, pace, token, row, answered)
+            log.error("dispatch: unexpected %s on outbox %s", type(exc).__name__, row.id)
+            await self._transient(session, row, TransientSendError("adapter_error"))
+        return 0
 
     async def _answered(
         self,
@@ -400,12 +471,12 @@ class Dispatcher:
         pace: SharedPace | None,
         token: Token | None,
         row: OutboxMessage,
+        answered: datetime,
         retry_after: float | None = None,
-    ) -> datetime:
-        """The platform answered (a request reached it): the token comes back one hold
-        from now and the chat waits its gap (or what the platform asked), in the
-        transaction that records the outcome."""
-        answered = self._clock.now()
+    ) -> None:
+        """The platform answered at ``answered`` (a request reached it before): the token
+        comes back one hold later and the chat waits its gap (or what the platform asked),
+        in the transaction that records the outcome."""
         if pace is not None:
             await self._give_back(session, pace, token, answered)
             if token is not None:
@@ -415,12 +486,11 @@ class Dispatcher:
                 # answered. A stranger's next message a second later would at worst be
                 # answered with a retry-after, which is recorded like any other.
                 await pace.forget_chat(session, row.address)
-                return answered
+                return
             gap = pace.chat_gap
             if retry_after is not None:
                 gap = max(gap, timedelta(seconds=retry_after))
             await pace.chat_waits(session, row.address, answered + gap)
-        return answered
 
     async def _give_back(
         self,
