@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,6 +61,7 @@ from feedback_bot.storage.states import Delivery, OutboxStatus
 log = logging.getLogger(__name__)
 
 WAITING = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+SENT = {"sent": True}  # what a delivered row's payload says instead of its content
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -372,6 +374,8 @@ class Dispatcher:
         if message is not None and self._still_mine(claim):
             outcome = await self._send_now(adapter, message)
             answered = self._clock.now()  # before any write: the token's cycle starts here
+            if isinstance(outcome, SendReceipt):
+                return await self._delivered(claim, adapter, message, outcome, answered)
         async with self._sessions() as session:
             row = await session.get(OutboxMessage, row_id)
             pace = self._pacers.get(row.platform) if row is not None else None
@@ -396,6 +400,50 @@ class Dispatcher:
             return await self._record(
                 session, pace, token, row, adapter, message, outcome, answered
             )
+
+    async def _delivered(
+        self,
+        claim: Claim,
+        adapter: Adapter,
+        message: OutgoingMessage,
+        receipt: SendReceipt,
+        answered: datetime,
+    ) -> int:
+        """The common case, lean: the row is marked sent (or deleted) by id in the
+        statement that checks it is still this worker's, without loading it again."""
+        row = claim.row
+        pace = self._pacers.get(row.platform)
+        ours = (
+            OutboxMessage.id == claim.row_id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_by == self.worker_id,
+        )
+        if row.delivery in (Delivery.EPHEMERAL, Delivery.FAREWELL):
+            stmt: Any = delete(OutboxMessage).where(*ours)
+        else:
+            stmt = (
+                update(OutboxMessage)
+                .where(*ours)
+                .values(
+                    status=OutboxStatus.SENT,
+                    sent_at=answered,
+                    platform_message_id=receipt.platform_message_id,
+                    attempts=OutboxMessage.attempts + 1,
+                    # Delivered content is not kept: the chat has it, the database needn't.
+                    payload_enc=self._vault.seal_json("outbox", "payload", row.uid, SENT),
+                    attachments_enc=None,
+                )
+            )
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(stmt, execution_options={"synchronize_session": False})
+            if not result.rowcount:  # type: ignore[attr-defined]
+                # Taken over meanwhile (this worker stalled past its lease): the token only.
+                await self._give_back(session, pace, claim.token, answered)
+                return 0
+            await self._answered(session, pace, claim.token, row, answered)
+        MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
+        await self._after_send(adapter, message)
+        return 1
 
     def _still_mine(self, claim: Claim) -> bool:
         """Whether the claim can be trusted without asking the database: nobody takes a
@@ -530,7 +578,7 @@ class Dispatcher:
             row.sent_at = at
             row.platform_message_id = platform_id
             # Delivered content is not kept: the chat has it, the database needn't.
-            row.payload_enc = self._vault.seal_json("outbox", "payload", row.uid, {"sent": True})
+            row.payload_enc = self._vault.seal_json("outbox", "payload", row.uid, SENT)
             row.attachments_enc = None
         await session.commit()
 
