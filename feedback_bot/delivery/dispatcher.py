@@ -8,7 +8,9 @@ Leases: a worker's claims carry ``claimed_by`` = "<worker name>/<this life>" and
 start (:meth:`Dispatcher.recover_on_start`) the rows this worker's previous lives left
 claimed are resolved at once (on SQLite, which runs one worker, everyone's are); rows of
 another worker are resolved once its lease lapses (``sending_stale_seconds``), by whoever
-notices first (:meth:`Dispatcher.recover_stale`).
+notices first (:meth:`Dispatcher.recover_stale`). A claim younger than half the lease is
+sent without reading its row again (nobody can have taken it over): a row deleted in that
+moment (an erasure) is sent like one already in flight; its outcome finds no row to record.
 
 Crash rule for rows left in ``sending`` (claimed, outcome unknown):
 * adapters with idempotent sends (Matrix: ``tx_id`` = outbox id; console) resend;
