@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -53,6 +53,7 @@ class RecordingAdapter:
     always_fail: set[str] = field(default_factory=set)
     rejects: set[str] = field(default_factory=set)
     menus: list[str] = field(default_factory=list)
+    while_sending: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def register_practitioner(self, address: str) -> None:
         self.menus.append(address)
@@ -66,6 +67,8 @@ class RecordingAdapter:
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         await asyncio.sleep(0)  # let other workers interleave
+        while self.while_sending:
+            await self.while_sending.pop(0)()
         if message.address in self.blocked:
             raise RecipientUnavailable("blocked")
         if message.address in self.always_fail:
@@ -192,6 +195,23 @@ async def test_a_farewell_leaves_nothing_of_its_chat_even_after_a_retry_after(ri
     # An ordinary message keeps its chat's pacing (a day, privacy.retention); the goodbye
     # to an erased client keeps nothing.
     assert paced == {rig.vault.keyed_hash("fake", "other")}
+
+
+async def test_a_row_taken_over_during_its_send_stays_with_the_worker_that_took_it(
+    rig: Rig,
+) -> None:
+    await rig.queue("a")
+
+    async def taken_over() -> None:  # this worker stalled past its lease; another took over
+        async with rig.sessions() as s, s.begin():
+            await s.execute(update(OutboxMessage).values(claimed_by="other-host/0123456789ab"))
+
+    rig.adapter.while_sending.append(taken_over)
+    assert await rig.dispatcher.dispatch_once() == 0
+    async with rig.sessions() as s:
+        row = (await s.execute(select(OutboxMessage))).scalar_one()
+    # Not marked sent over the other worker's claim: its lease decides what happens next.
+    assert (row.status, row.claimed_by) == ("sending", "other-host/0123456789ab")
 
 
 async def test_transient_errors_back_off_then_become_dead_letters(rig: Rig) -> None:
