@@ -5,14 +5,17 @@ second or a bot above 30 (``tests/fakes/telegram_api.py``, ``enforce_limits``).
 
 Scenarios, interleaved in each repetition so that a drifting load hits them alike:
 
-* shared pacing (this code), three workers, and one worker;
-* the code before shared pacing (``git merge-base HEAD main``, exported to a temporary
-  directory), three workers: each paces itself, so together they exceed the limits.
+* this code, three workers, and one worker;
+* the code before (``--before``, by default ``git merge-base HEAD main``, exported to a
+  temporary directory), three workers and one. Comparing with the per-process pacing of
+  old: ``--before 26de5af^`` or any commit before shared pacing was merged.
 
 Figures: the achieved rate as a fraction of 30/s (messages ÷ time from the backlog's commit
-to the last message the server accepted), the busiest one-second window of the bot and of
-any chat (as the server counted them), 429s answered, and messages delivered twice or not
-at all. ``python -m bench.outbound`` prints the section on its own.
+to the last message the server accepted), how long the first send took after that commit
+(the workers find another process's backlog on their next idle poll), the busiest
+one-second window of the bot and of any chat (as the server counted them), 429s answered,
+and messages delivered twice or not at all. ``python -m bench.outbound`` prints the
+section on its own.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class OutboundRun:
     chats: int
     workers: int
     seconds: float = 0.0  # backlog committed → last message accepted
+    first_send_s: float = 0.0  # backlog committed → first message accepted
     rate: float = 0.0
     busiest_second: int = 0
     busiest_chat_second: int = 0
@@ -95,9 +99,9 @@ def _git(*args: str) -> str:
 
 
 @contextmanager
-def before_tree() -> Iterator[tuple[Path, str]]:
-    """The code before shared pacing, exported (no worktree, no checkout)."""
-    commit = _git("merge-base", "HEAD", "main")
+def before_tree(ref: str | None = None) -> Iterator[tuple[Path, str]]:
+    """The code to compare with, exported (no worktree, no checkout)."""
+    commit = _git("rev-parse", ref) if ref else _git("merge-base", "HEAD", "main")
     with tempfile.TemporaryDirectory(prefix="fbbench-before-") as tmp:
         archive = Path(tmp) / "tree.tar"
         subprocess.run(
@@ -261,6 +265,7 @@ async def _one_run(
     accepted = [at for at, _ in api.send_times]
     last = max(accepted, default=committed)
     run.seconds = last - committed
+    run.first_send_s = min(accepted, default=committed) - committed
     run.rate = len(accepted) / run.seconds if run.seconds > 0 else 0.0
     run.busiest_second = api.busiest_window()
     run.busiest_chat_second = api.busiest_chat_window()
@@ -279,17 +284,19 @@ async def run_outbound(
     reps: int = 1,
     limit_s: float = 240.0,
     log: object = None,
+    before: str | None = None,
 ) -> OutboundResult:
     result = OutboundResult(backend.name)
     if backend.name != "postgres":
         return result  # several workers need PostgreSQL
-    with before_tree() as (old_tree, commit):
+    with before_tree(before) as (old_tree, commit):
         result.before_commit = commit
         for _ in range(reps):
             for scenario, tree, workers in (
-                ("shared pacing", REPO, 3),
-                ("per-process pacing (before)", old_tree, 3),
-                ("shared pacing", REPO, 1),
+                ("this code", REPO, 3),
+                (f"before ({commit})", old_tree, 3),
+                ("this code", REPO, 1),
+                (f"before ({commit})", old_tree, 1),
             ):
                 if callable(log):
                     log(f"outbound: {scenario}, {workers} worker(s)")
@@ -311,11 +318,12 @@ def render_outbound(results: list[OutboundResult]) -> list[str]:
             f"{first.messages:,} queued messages for {first.chats} chats, real worker "
             "processes with the Telegram adapter, fake Bot API enforcing 1/s per chat and "
             f"30/s per bot with 429s; before = `{r.before_commit}`. Medians over "
-            f"{len(r.runs) // 3} repetition(s), range in brackets.",
+            f"{len(r.runs) // 4} repetition(s), range in brackets.",
             "",
-            "| scenario | workers | rate (× 30/s) | busiest second (bot) | busiest second "
-            "(one chat) | 429s | sent twice | lost | claim → server, ms | server → answer, ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| scenario | workers | rate (× 30/s) | first send, s | busiest second (bot) | "
+            "busiest second (one chat) | 429s | sent twice | lost | claim → server, ms | "
+            "server → answer, ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         groups: dict[tuple[str, int], list[OutboundRun]] = {}
         for run in r.runs:
@@ -325,7 +333,9 @@ def render_outbound(results: list[OutboundResult]) -> list[str]:
             unfinished = "" if all(x.finished for x in runs) else " (time limit hit)"
             lines.append(
                 f"| {scenario}{unfinished} | {workers} | {median(fr):.2f} "
-                f"[{min(fr):.2f}–{max(fr):.2f}] | {max(x.busiest_second for x in runs)} | "
+                f"[{min(fr):.2f}–{max(fr):.2f}] | "
+                f"{median([x.first_send_s for x in runs]):.2f} | "
+                f"{max(x.busiest_second for x in runs)} | "
                 f"{max(x.busiest_chat_second for x in runs)} | "
                 f"{', '.join(str(x.too_many) for x in runs)} | "
                 f"{', '.join(str(x.twice) for x in runs)} | "
@@ -344,7 +354,12 @@ async def _main(args: argparse.Namespace) -> None:
         sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {msg}\n")
 
     result = await run_outbound(
-        backend, messages=args.messages, chats=args.chats, reps=args.reps, log=log
+        backend,
+        messages=args.messages,
+        chats=args.chats,
+        reps=args.reps,
+        log=log,
+        before=args.before,
     )
     for run in result.runs:
         log(str(run))
@@ -357,6 +372,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--chats", type=int, default=300)
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--before", help="commit to compare with (default: merge-base with main)")
     asyncio.run(_main(parser.parse_args()))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +33,7 @@ from feedback_bot.scheduling.clock import FakeClock
 from feedback_bot.scheduling.settings import SchedulingSettings
 from feedback_bot.storage.database import create_engine, session_factory
 from feedback_bot.storage.migrate import upgrade
-from feedback_bot.storage.models import OutboxMessage
+from feedback_bot.storage.models import ChatPace, OutboxMessage
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
@@ -53,6 +53,7 @@ class RecordingAdapter:
     always_fail: set[str] = field(default_factory=set)
     rejects: set[str] = field(default_factory=set)
     menus: list[str] = field(default_factory=list)
+    while_sending: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def register_practitioner(self, address: str) -> None:
         self.menus.append(address)
@@ -66,6 +67,8 @@ class RecordingAdapter:
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         await asyncio.sleep(0)  # let other workers interleave
+        while self.while_sending:
+            await self.while_sending.pop(0)()
         if message.address in self.blocked:
             raise RecipientUnavailable("blocked")
         if message.address in self.always_fail:
@@ -175,6 +178,40 @@ async def test_retry_after_holds_only_the_affected_chat_and_keeps_its_order(rig:
     assert len(slow) == 3
     assert slow[0][0] - START >= timedelta(seconds=30), "retry-after obeyed"
     assert [oid for _, oid in slow] == sorted(oid for _, oid in slow), "order kept"
+
+
+async def test_a_farewell_leaves_nothing_of_its_chat_even_after_a_retry_after(rig: Rig) -> None:
+    rig.adapter.retry_after["gone"] = [30.0]
+    await rig.queue("gone", kind="ephemeral", delivery=Delivery.FAREWELL)
+    await rig.queue("other", kind="ephemeral", delivery=Delivery.EPHEMERAL)
+    await rig.dispatcher.drain()
+    assert [a for _, a, _ in rig.adapter.delivered] == ["other"], "retry-after obeyed"
+    rig.clock.advance(timedelta(seconds=30))
+    await rig.dispatcher.drain()
+    assert [a for _, a, _ in rig.adapter.delivered] == ["other", "gone"]
+    async with rig.sessions() as s:
+        paced = set((await s.execute(select(ChatPace.chat_hash))).scalars())
+        assert (await s.execute(select(OutboxMessage))).first() is None, "both deleted once sent"
+    # An ordinary message keeps its chat's pacing (a day, privacy.retention); the goodbye
+    # to an erased client keeps nothing.
+    assert paced == {rig.vault.keyed_hash("fake", "other")}
+
+
+async def test_a_row_taken_over_during_its_send_stays_with_the_worker_that_took_it(
+    rig: Rig,
+) -> None:
+    await rig.queue("a")
+
+    async def taken_over() -> None:  # this worker stalled past its lease; another took over
+        async with rig.sessions() as s, s.begin():
+            await s.execute(update(OutboxMessage).values(claimed_by="other-host/0123456789ab"))
+
+    rig.adapter.while_sending.append(taken_over)
+    assert await rig.dispatcher.dispatch_once() == 0
+    async with rig.sessions() as s:
+        row = (await s.execute(select(OutboxMessage))).scalar_one()
+    # Not marked sent over the other worker's claim: its lease decides what happens next.
+    assert (row.status, row.claimed_by) == ("sending", "other-host/0123456789ab")
 
 
 async def test_transient_errors_back_off_then_become_dead_letters(rig: Rig) -> None:

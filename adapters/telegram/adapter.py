@@ -28,6 +28,7 @@ from telegram.request import HTTPXRequest
 
 from adapters.telegram.commands import client_menus_by_language, practitioner_commands
 from adapters.telegram.errors import to_send_error
+from adapters.telegram.httpx_imports import remember_missing_sniffio
 from adapters.telegram.outgoing import MAX_TEXT, Part, TextPart, plan
 from adapters.telegram.polling import Backoff, Poller
 from adapters.telegram.quiet_logs import quiet_library_loggers
@@ -45,6 +46,7 @@ from feedback_bot.ports import (
 )
 from feedback_bot.ports.menus import CommandMenus
 
+remember_missing_sniffio()
 log = logging.getLogger(__name__)
 
 _START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

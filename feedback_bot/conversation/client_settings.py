@@ -85,7 +85,7 @@ async def on_delete(turn: ClientTurn, key: str) -> None:
         practice_id=turn.practice.id,  # the client's row is gone
         **{f"rows_{k}": v for k, v in counts.items()},
     )
-    # Not tied to any row of theirs, and deleted once sent.
+    # Not tied to any row of theirs, and deleted once sent with the chat's pacing row.
     enqueue(
         turn.session,
         turn.deps.vault,
@@ -93,7 +93,7 @@ async def on_delete(turn: ClientTurn, key: str) -> None:
         address=address,
         text=done_text,
         kind=OutboxKind.EPHEMERAL,
-        delivery=Delivery.EPHEMERAL,
+        delivery=Delivery.FAREWELL,
         now=turn.now,
     )
 

@@ -8,7 +8,9 @@ Leases: a worker's claims carry ``claimed_by`` = "<worker name>/<this life>" and
 start (:meth:`Dispatcher.recover_on_start`) the rows this worker's previous lives left
 claimed are resolved at once (on SQLite, which runs one worker, everyone's are); rows of
 another worker are resolved once its lease lapses (``sending_stale_seconds``), by whoever
-notices first (:meth:`Dispatcher.recover_stale`).
+notices first (:meth:`Dispatcher.recover_stale`). A claim younger than half the lease is
+sent without reading its row again (nobody can have taken it over): a row deleted in that
+moment (an erasure) is sent like one already in flight; its outcome finds no row to record.
 
 Crash rule for rows left in ``sending`` (claimed, outcome unknown):
 * adapters with idempotent sends (Matrix: ``tx_id`` = outbox id; console) resend;
@@ -28,6 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +49,7 @@ from feedback_bot.ports import (
     RateLimit,
     RecipientUnavailable,
     SendError,
+    SendReceipt,
     TransientSendError,
 )
 from feedback_bot.ports.numbered_choices import with_numbered_choices
@@ -59,6 +63,7 @@ from feedback_bot.storage.states import Delivery, OutboxStatus
 log = logging.getLogger(__name__)
 
 WAITING = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+SENT = {"sent": True}  # what a delivered row's payload says instead of its content
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -80,6 +85,9 @@ LOOKAHEAD = timedelta(milliseconds=250)
 # Waits this short are pacing (a chat's gap, a token, a send's slot) and pass on the app's
 # clock (``sleep``); longer ones are capped by the loop's idle time.
 PACING_WAIT_MAX = 1.5
+# The shortest of them: a token or slot due within LOOKAHEAD that the last claim could not
+# use (its chat was not free yet) is not worth a claim per loop.
+PACING_WAIT_MIN = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,10 @@ class Claim:
     row_id: int
     token: Token | None
     at: datetime | None  # when to send (None: now)
+    # The row as claimed (detached): its message is made ready before the send's slot,
+    # so reading and decrypting it don't lengthen the token's cycle.
+    row: OutboxMessage
+    claimed_at: datetime
 
 
 class Dispatcher:
@@ -177,6 +189,9 @@ class Dispatcher:
                 if busy is not None and not holding:
                     await busy.acquire()
                     holding = True
+                # Tokens coming free by then are this claim's to take (or another worker's):
+                # only later ones are worth waking for afterwards.
+                seen_until = self._clock.now() + LOOKAHEAD
                 try:
                     claimed = await self._claim(self._batch - len(in_flight), LOOKAHEAD)
                 except Exception as exc:  # the database is away: try again shortly
@@ -189,20 +204,25 @@ class Dispatcher:
                     task.add_done_callback(done)
                 if claimed:
                     continue  # tokens may be left: claim again at once
+                self._tokens_back = [t for t in self._tokens_back if t > seen_until]
                 if holding and busy is not None and not in_flight:
                     busy.release()
                     holding = False
                 known: datetime | None = None
                 if len(in_flight) < self._batch:
                     try:
-                        known = await self._next_ready()
+                        known = await self._next_ready(LOOKAHEAD)
                     except Exception as exc:
                         log.warning("dispatch: %s", type(exc).__name__)
                 while not (wake.is_set() or stop.is_set()):
                     now = self._clock.now()
-                    times = (known, *self._tokens_back, *self._next_slot.values())
-                    soonest = min((t for t in times if t is not None and t > now), default=None)
-                    wait = None if soonest is None else (soonest - now).total_seconds()
+                    # A claim takes tokens and slots up to LOOKAHEAD ahead: wake that early.
+                    later = [t for t in (*self._tokens_back, *self._next_slot.values()) if t > now]
+                    times = [t for t in (known, *(t - LOOKAHEAD for t in later)) if t is not None]
+                    soonest = min(times, default=None)
+                    wait = None
+                    if soonest is not None:
+                        wait = max(PACING_WAIT_MIN, (soonest - now).total_seconds())
                     if wait is not None and wait <= PACING_WAIT_MAX:
                         pause = self._sleep(wait)  # pacing: on the app's clock
                     else:
@@ -254,9 +274,10 @@ class Dispatcher:
             *self._mine(),
         ]
 
-    async def _next_ready(self) -> datetime | None:
+    async def _next_ready(self, lookahead: timedelta = timedelta(0)) -> datetime | None:
         """When there may be something to claim: the next row due, or, for rows due now,
-        the first of their chats or of the platform's tokens to free up."""
+        the first of their chats or of the platform's tokens to free up (``lookahead``
+        before it: a claim takes tokens that far ahead)."""
         now = self._clock.now()
         async with self._sessions() as session:
             due = await session.scalar(
@@ -267,9 +288,10 @@ class Dispatcher:
             if due > now:
                 return due
             paces = [p for name, p in self._pacers.items() if name in self._adapters]
+            token = await shared_pacing.soonest_token(session, paces, now)
             times = [
                 await shared_pacing.soonest_chat(session, and_(*self._waiting(now)), now),
-                await shared_pacing.soonest_token(session, paces, now),
+                None if token is None else token - lookahead,
             ]
             return min((t for t in times if t is not None), default=None)
 
@@ -334,15 +356,28 @@ class Dispatcher:
                         at = max(slot, free_at)
                         slot = at + pace.spacing
                         self._next_slot[platform] = slot
-                    claimed.append(Claim(row.id, token, at))
+                    claimed.append(Claim(row.id, token, at, row, now))
         return claimed
 
     async def _deliver(self, claim: Claim) -> int:
         row_id, token = claim.row_id, claim.token
+        adapter = self._adapters[claim.row.platform]
+        message: OutgoingMessage | None
+        try:
+            message = self._render(adapter, to_message(self._vault, claim.row))
+        except DecryptionError:
+            message = None  # set aside below, in the transaction that frees its token
         if claim.at is not None:
             wait = (claim.at - self._clock.now()).total_seconds()
             if wait > 0:
                 await self._sleep(wait)  # the send's slot; its token is free by then
+        outcome: SendReceipt | Exception | None = None
+        answered = self._clock.now()
+        if message is not None and self._still_mine(claim):
+            outcome = await self._send_now(adapter, message)
+            answered = self._clock.now()  # before any write: the token's cycle starts here
+            if isinstance(outcome, SendReceipt):
+                return await self._delivered(claim, adapter, message, outcome, answered)
         async with self._sessions() as session:
             row = await session.get(OutboxMessage, row_id)
             pace = self._pacers.get(row.platform) if row is not None else None
@@ -351,48 +386,134 @@ class Dispatcher:
                 or row.status != OutboxStatus.SENDING
                 or row.claimed_by != self.worker_id
             ):
-                await self._give_back(session, pace, token, None)
+                await self._give_back(session, pace, token, None if outcome is None else answered)
                 await session.commit()
                 return 0
-            adapter = self._adapters[row.platform]
-            try:
-                message = self._render(adapter, to_message(self._vault, row))
-            except DecryptionError as exc:
-                await self._give_back(session, pace, token, None)
-                await self._quarantine(session, row, exc)
+            if outcome is None:  # an old claim, checked just now, or an unreadable row
+                try:
+                    message = self._render(adapter, to_message(self._vault, row))
+                except DecryptionError as exc:
+                    await self._give_back(session, pace, token, None)
+                    await self._quarantine(session, row, exc)
+                    return 0
+                outcome = await self._send_now(adapter, message)
+                answered = self._clock.now()
+            assert message is not None
+            return await self._record(
+                session, pace, token, row, adapter, message, outcome, answered
+            )
+
+    async def _delivered(
+        self,
+        claim: Claim,
+        adapter: Adapter,
+        message: OutgoingMessage,
+        receipt: SendReceipt,
+        answered: datetime,
+    ) -> int:
+        """The common case, lean: the row is marked sent (or deleted) by id in the
+        statement that checks it is still this worker's, without loading it again."""
+        row = claim.row
+        pace = self._pacers.get(row.platform)
+        ours = (
+            OutboxMessage.id == claim.row_id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_by == self.worker_id,
+        )
+        if row.delivery in (Delivery.EPHEMERAL, Delivery.FAREWELL):
+            stmt: Any = delete(OutboxMessage).where(*ours)
+        else:
+            stmt = (
+                update(OutboxMessage)
+                .where(*ours)
+                .values(
+                    status=OutboxStatus.SENT,
+                    sent_at=answered,
+                    platform_message_id=receipt.platform_message_id,
+                    attempts=OutboxMessage.attempts + 1,
+                    # Delivered content is not kept: the chat has it, the database needn't.
+                    payload_enc=self._vault.seal_json("outbox", "payload", row.uid, SENT),
+                    attachments_enc=None,
+                )
+            )
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(stmt, execution_options={"synchronize_session": False})
+            if not result.rowcount:  # type: ignore[attr-defined]
+                # Taken over meanwhile (this worker stalled past its lease): the token only.
+                await self._give_back(session, pace, claim.token, answered)
                 return 0
-            row.attempts += 1
-            try:
-                receipt = await adapter.send(message)
-            except TransientSendError as exc:
-                await self._answered(session, pace, token, row, exc.retry_after)
-                await self._transient(session, row, exc)
-                return 0
-            except RecipientUnavailable as exc:
-                await self._answered(session, pace, token, row)
-                await self._unavailable(session, row, exc.reason)
-                return 0
-            except AddressMigrated as exc:
-                await self._answered(session, pace, token, row)
-                await self._migrated(session, row, message, exc.new_address)
-                return 0
-            except SendError as exc:  # the platform refused this message: retrying won't help
-                await self._answered(session, pace, token, row)
-                log.warning("dispatch: outbox %s rejected (%s)", row.id, type(exc).__name__)
-                row.status, row.last_error, row.claimed_by = OutboxStatus.DEAD, "rejected", None
-                SEND_FAILURES.labels(platform=row.platform, reason="rejected").inc()
-                await session.commit()
-                return 0
-            except Exception as exc:  # an adapter bug must not kill the loop
-                await self._answered(session, pace, token, row)
-                log.error("dispatch: unexpected %s on outbox %s", type(exc).__name__, row.id)
-                await self._transient(session, row, TransientSendError("adapter_error"))
-                return 0
-            sent_at = await self._answered(session, pace, token, row)
-            await self._sent(session, row, receipt.platform_message_id, sent_at)
-            MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
-            await self._after_send(adapter, message)
-            return 1
+            await self._answered(session, pace, claim.token, row, answered)
+        MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
+        await self._after_send(adapter, message)
+        return 1
+
+    def _still_mine(self, claim: Claim) -> bool:
+        """Whether the claim can be trusted without asking the database: nobody takes a
+        row over before its lease lapses, so a claim younger than half of it is still ours.
+        An older one (the worker stalled) is checked against the row before sending."""
+        age = self._clock.now() - claim.claimed_at
+        return age < timedelta(seconds=self._settings.sending_stale_seconds / 2)
+
+    async def _send_now(
+        self, adapter: Adapter, message: OutgoingMessage
+    ) -> SendReceipt | Exception:
+        try:
+            return await adapter.send(message)
+        except Exception as exc:
+            return exc
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        pace: SharedPace | None,
+        token: Token | None,
+        row: OutboxMessage,
+        adapter: Adapter,
+        message: OutgoingMessage,
+        outcome: SendReceipt | Exception,
+        answered: datetime,
+    ) -> int:
+        """The platform's answer, in one transaction: the row's state, the token given
+        back, the chat's next allowed time."""
+        row.attempts += 1
+        if isinstance(outcome, Exception):
+            return await self._failed(session, pace, token, row, message, outcome, answered)
+        await self._answered(session, pace, token, row, answered)
+        await self._sent(session, row, outcome.platform_message_id, answered)
+        MESSAGES_OUT.labels(platform=row.platform, kind=row.kind).inc()
+        await self._after_send(adapter, message)
+        return 1
+
+    async def _failed(
+        self,
+        session: AsyncSession,
+        pace: SharedPace | None,
+        token: Token | None,
+        row: OutboxMessage,
+        message: OutgoingMessage,
+        exc: Exception,
+        answered: datetime,
+    ) -> int:
+        if isinstance(exc, TransientSendError):
+            await self._answered(session, pace, token, row, answered, exc.retry_after)
+            await self._transient(session, row, exc)
+        elif isinstance(exc, RecipientUnavailable):
+            await self._answered(session, pace, token, row, answered)
+            await self._unavailable(session, row, exc.reason)
+        elif isinstance(exc, AddressMigrated):
+            await self._answered(session, pace, token, row, answered)
+            await self._migrated(session, row, message, exc.new_address)
+        elif isinstance(exc, SendError):  # the platform refused this message: retrying won't help
+            await self._answered(session, pace, token, row, answered)
+            log.warning("dispatch: outbox %s rejected (%s)", row.id, type(exc).__name__)
+            row.status, row.last_error, row.claimed_by = OutboxStatus.DEAD, "rejected", None
+            SEND_FAILURES.labels(platform=row.platform, reason="rejected").inc()
+            await session.commit()
+        else:  # an adapter bug must not kill the loop
+            await self._answered(session, pace, token, row, answered)
+            log.error("dispatch: unexpected %s on outbox %s", type(exc).__name__, row.id)
+            await self._transient(session, row, TransientSendError("adapter_error"))
+        return 0
 
     async def _answered(
         self,
@@ -400,21 +521,26 @@ class Dispatcher:
         pace: SharedPace | None,
         token: Token | None,
         row: OutboxMessage,
+        answered: datetime,
         retry_after: float | None = None,
-    ) -> datetime:
-        """The platform answered (a request reached it): the token comes back one hold
-        from now and the chat waits its gap (or what the platform asked), in the
-        transaction that records the outcome."""
-        answered = self._clock.now()
+    ) -> None:
+        """The platform answered at ``answered`` (a request reached it before): the token
+        comes back one hold later and the chat waits its gap (or what the platform asked),
+        in the transaction that records the outcome."""
         if pace is not None:
             await self._give_back(session, pace, token, answered)
             if token is not None:
                 self._tokens_back.append(answered + pace.hold)
+            if row.delivery == Delivery.FAREWELL and retry_after is None:
+                # The chat's person was erased: nothing of the chat stays once this is
+                # answered. A stranger's next message a second later would at worst be
+                # answered with a retry-after, which is recorded like any other.
+                await pace.forget_chat(session, row.address)
+                return
             gap = pace.chat_gap
             if retry_after is not None:
                 gap = max(gap, timedelta(seconds=retry_after))
             await pace.chat_waits(session, row.address, answered + gap)
-        return answered
 
     async def _give_back(
         self,
@@ -447,14 +573,14 @@ class Dispatcher:
     async def _sent(
         self, session: AsyncSession, row: OutboxMessage, platform_id: str | None, at: datetime
     ) -> None:
-        if row.delivery == Delivery.EPHEMERAL:
+        if row.delivery in (Delivery.EPHEMERAL, Delivery.FAREWELL):
             await session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
         else:
             row.status = OutboxStatus.SENT
             row.sent_at = at
             row.platform_message_id = platform_id
             # Delivered content is not kept: the chat has it, the database needn't.
-            row.payload_enc = self._vault.seal_json("outbox", "payload", row.uid, {"sent": True})
+            row.payload_enc = self._vault.seal_json("outbox", "payload", row.uid, SENT)
             row.attachments_enc = None
         await session.commit()
 

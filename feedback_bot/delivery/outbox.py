@@ -7,7 +7,7 @@ import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,42 +18,27 @@ from feedback_bot.storage.models import OutboxMessage, new_uid
 from feedback_bot.storage.states import Delivery, OutboxKind, OutboxStatus
 
 
-def enqueue(
-    session: AsyncSession,
-    vault: Vault,
-    *,
-    platform: str,
-    address: str,
-    text: str,
-    now: datetime,
-    identity_id: int | None = None,
-    choices: tuple[Choice, ...] = (),
-    attachments: tuple[Attachment, ...] = (),
-    protect: bool = False,
-    kind: OutboxKind = OutboxKind.REPLY,
-    delivery: Delivery = Delivery.AT_LEAST_ONCE,
-    then: AfterSend = AfterSend.NOTHING,
-    digest_id: int | None = None,
-    not_before: datetime | None = None,
-) -> OutboxMessage:
-    row = OutboxMessage(
-        **outbox_values(
-            vault,
-            platform=platform,
-            address=address,
-            text=text,
-            now=now,
-            identity_id=identity_id,
-            choices=choices,
-            attachments=attachments,
-            protect=protect,
-            kind=kind,
-            delivery=delivery,
-            then=then,
-            digest_id=digest_id,
-            not_before=not_before,
-        )
-    )
+class OutboxFields(TypedDict):
+    """What a message is; :func:`outbox_values` has the defaults of the optional ones."""
+
+    platform: str
+    address: str
+    text: str
+    now: datetime
+    identity_id: NotRequired[int | None]
+    choices: NotRequired[tuple[Choice, ...]]
+    attachments: NotRequired[tuple[Attachment, ...]]
+    protect: NotRequired[bool]
+    kind: NotRequired[OutboxKind]
+    delivery: NotRequired[Delivery]
+    then: NotRequired[AfterSend]
+    digest_id: NotRequired[int | None]
+    not_before: NotRequired[datetime | None]
+
+
+def enqueue(session: AsyncSession, vault: Vault, **fields: Unpack[OutboxFields]) -> OutboxMessage:
+    """One message, as an ORM row (callers may read its id after a flush)."""
+    row = OutboxMessage(**outbox_values(vault, **fields))
     session.add(row)
     return row
 

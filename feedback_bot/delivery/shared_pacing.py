@@ -150,6 +150,13 @@ class SharedPace:
             )
         )
 
+    async def forget_chat(self, session: AsyncSession, chat_hash: str) -> None:
+        await session.execute(
+            delete(ChatPace).where(
+                ChatPace.platform == self.platform, ChatPace.chat_hash == chat_hash
+            )
+        )
+
 
 def chat_allowed(now: datetime) -> ColumnElement[bool]:
     """For a claim: the outbox row's chat may receive a message now."""

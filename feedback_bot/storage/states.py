@@ -114,6 +114,9 @@ class Delivery(enum.StrEnum):
     URGENT = "urgent"  # at least once, and claimed before anything else waiting (safety)
     AT_MOST_ONCE = "at_most_once"  # nudges (check-ins, reminders): "never twice" comes first
     EPHEMERAL = "ephemeral"  # at least once, deleted once sent: replies to unlinked chats
+    # Ephemeral, and once sent nothing about its chat is kept, its pacing row included:
+    # the goodbye to a client whose data was just erased.
+    FAREWELL = "farewell"
 
 
 E = TypeVar("E", bound=enum.StrEnum)
