@@ -30,6 +30,8 @@ from pathlib import Path
 
 from bench.adapters import overhead_lines, run_telegram_overhead
 from bench.common import REPO, Backend, pg_admin_url, pg_server_version
+from bench.digests import markdown as digests_markdown
+from bench.digests import run_digests
 from bench.dispatch import run_dispatch
 from bench.inbound import run_inbound
 from bench.memory import run_build_memory, run_crypto
@@ -59,6 +61,8 @@ class Sizes:
     outbound_messages: int = 1000
     outbound_chats: int = 300
     outbound_reps: int = 1
+    # Weekly digests with charts: practitioners × 25 clients, one process and two
+    digest_practitioners: int = 1000
 
 
 FULL = Sizes(
@@ -96,6 +100,7 @@ QUICK = Sizes(
     overhead_rounds=2,
     outbound_messages=300,
     outbound_chats=100,
+    digest_practitioners=100,
 )
 
 
@@ -272,6 +277,22 @@ async def _outbound(ctx: Context) -> None:
         )
 
 
+async def _digests(ctx: Context) -> None:
+    found = []
+    for b in ctx.backends:
+        for jobs in (1, 2):
+            ctx.log(f"{b.name}: digests, {ctx.sizes.digest_practitioners} × 25, {jobs} process(es)")
+            found.append(
+                await run_digests(b, practitioners=ctx.sizes.digest_practitioners, jobs=jobs)
+            )
+    ctx.results.sections["digests"] = [
+        "### 7. Weekly digests with charts (`digest send --all`, one process and `--jobs 2`)",
+        "",
+        *digests_markdown(found).splitlines(),
+        "",
+    ]
+
+
 # Every benchmark, in report order: one line each (`--only NAME` runs one). A benchmark
 # fills ``ctx.results``: a typed list that report.py renders, or markdown lines of its
 # own in ``ctx.results.sections[NAME]``.
@@ -283,6 +304,7 @@ BENCHMARKS: dict[str, Callable[[Context], Awaitable[None]]] = {
     "adapters": _adapters,
     "naive": _naive,
     "outbound": _outbound,
+    "digests": _digests,
 }
 SECTIONS = tuple(BENCHMARKS)
 

@@ -531,3 +531,59 @@ def test_digest_send_all_queues_one_digest_per_practitioner_with_a_progress_bar(
     assert "2/2" in result.output  # the bar (stderr, mixed in by the runner): counts only
     assert "Ada" not in result.output and "Sam" not in result.output
     assert asyncio.run(digests()) == 2
+
+
+def test_digest_send_all_in_two_processes_sends_each_digest_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """``--jobs 2`` splits the practitioners between two processes: together they queue
+    one digest for each, and the bar counts the whole run."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from feedback_bot.storage.models import OutboxMessage
+    from tests.harness import make_harness
+
+    start = datetime(2026, 11, 16, 9, tzinfo=UTC)
+    names = [("dr1", "Sam", "Ada"), ("dr2", "Lee", "Kim"), ("dr3", "Noa", "Bo")]
+
+    async def seed() -> None:
+        h = await make_harness(
+            env["FEEDBACK_BOT_DATABASE_URL"],
+            tmp_path,
+            start,
+            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+        )
+        for who, name, client in names:
+            pid = await h.practitioner(who, name=name)
+            await h.client(client.lower(), pid, alias=client)
+            await h.says(client.lower(), f"words from {client}")
+            await h.presses(client.lower(), "Something felt good")
+            await h.presses(client.lower(), "Just so you know")
+        await h.close()
+
+    async def digests_by_chat() -> list[str]:
+        h = await make_harness(
+            env["FEEDBACK_BOT_DATABASE_URL"],
+            tmp_path,
+            start,
+            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+        )
+        async with h.app.sessions() as s:
+            rows = await s.execute(
+                select(OutboxMessage.address).where(OutboxMessage.kind == "digest")
+            )
+            found = [str(a) for a in rows.scalars()]
+        await h.close()
+        return found
+
+    asyncio.run(seed())
+    assert invoke("digest", "send", "--practitioner", "1", "--jobs", "2")[0] == 2
+    result = CliRunner().invoke(app, ["digest", "send", "--all", "--jobs", "2", "--progress"])
+    assert result.exit_code == 0, result.output
+    assert "3 digest(s) queued" in result.output
+    assert "3/3" in result.output
+    chats = asyncio.run(digests_by_chat())
+    assert len(chats) == 3 and len(set(chats)) == 3  # one each, nobody twice

@@ -10,6 +10,7 @@ from typing import cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from feedback_bot.catalog import Catalog
 from feedback_bot.delivery.attachments import html_file, png_image, private_dir, write_private
@@ -402,16 +403,23 @@ class DigestService:
             return await self.on_demand(session, pr, None, self._clock.now())
 
     async def send_all(
-        self, progress: Callable[[int, int], None] = lambda done, total: None
+        self,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+        share: tuple[int, int] = (0, 1),
     ) -> int:
         """``feedback-bot digest send --all``: a digest now for every active practitioner,
         each in its own transaction (one failure loses nothing else), walked in id order
-        a batch at a time. ``progress(done, total)`` after each; returns how many went out."""
+        a batch at a time. ``progress(done, total)`` after each; returns how many went out.
+
+        ``share=(k, n)`` takes only the practitioners whose id is k modulo n, so that n
+        processes can split the work between them (``digest/parallel.py``)."""
+        k, n = share
+        mine: list[ColumnElement[bool]] = [cast(ColumnElement[bool], Practitioner.active)]
+        if n > 1:
+            mine.append(Practitioner.id % n == k)
         async with self._sessions() as session:
             total = int(
-                await session.scalar(
-                    select(func.count()).select_from(Practitioner).where(Practitioner.active)
-                )
+                await session.scalar(select(func.count()).select_from(Practitioner).where(*mine))
                 or 0
             )
         done = sent = 0
@@ -422,7 +430,7 @@ class DigestService:
                     (
                         await session.execute(
                             select(Practitioner.id)
-                            .where(Practitioner.active, Practitioner.id > after)
+                            .where(*mine, Practitioner.id > after)
                             .order_by(Practitioner.id)
                             .limit(DUE_BATCH)
                         )

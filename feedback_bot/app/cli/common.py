@@ -46,9 +46,15 @@ def fail(message: str, as_json: bool = False, code: str = "invalid", **details: 
     return typer.Exit(code=2)
 
 
+def settings_from_environment() -> Settings:
+    """The deployment's settings, as every command reads them (picklable: other processes
+    call it to read their own)."""
+    return load_settings(settings_class(platforms()))
+
+
 def settings_or_exit(as_json: bool = False) -> Settings:
     try:
-        return load_settings(settings_class(platforms()))
+        return settings_from_environment()
     except SettingsError as exc:
         raise fail(str(exc), as_json, "settings") from None
 
