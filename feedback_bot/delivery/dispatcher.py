@@ -87,6 +87,9 @@ class Claim:
     row_id: int
     token: Token | None
     at: datetime | None  # when to send (None: now)
+    # The row as claimed (detached from the claim's session): the send uses it instead of
+    # reading it again, unless the send waited so long that its lease may have lapsed.
+    row: OutboxMessage | None = None
 
 
 class Dispatcher:
@@ -119,6 +122,7 @@ class Dispatcher:
         self._batch = batch_size
         self._rng = rng or random.Random()
         self._last_claimed = 0
+        self._claim_filled = False  # the last claim took all the room it had
         self._only: list[str] | None = None
         self._next_slot: dict[str, datetime] = {}  # per platform: this worker's next send
         self._tokens_back: list[datetime] = []  # when tokens this worker gave back are free
@@ -187,8 +191,8 @@ class Dispatcher:
                     task = asyncio.create_task(self._deliver_logged(claim))
                     in_flight.add(task)
                     task.add_done_callback(done)
-                if claimed:
-                    continue  # tokens may be left: claim again at once
+                if self._claim_filled:
+                    continue  # it took all it had room for: there may be more at once
                 if holding and busy is not None and not in_flight:
                     busy.release()
                     holding = False
@@ -281,6 +285,7 @@ class Dispatcher:
         horizon = now + lookahead
         lease = timedelta(seconds=self._settings.sending_stale_seconds)
         claimed: list[Claim] = []
+        self._claim_filled = False
         earlier = aliased(OutboxMessage)
         async with self._sessions() as session, session.begin():
             for platform in self._adapters:
@@ -289,12 +294,14 @@ class Dispatcher:
                 if room <= 0:
                     break
                 slot = max(now, self._next_slot.get(platform, now))
+                free: list[tuple[int, datetime]] = []
                 if pace is not None:
                     if lookahead:
                         if slot > horizon:
                             continue
                         room = min(room, int((horizon - slot) / pace.spacing) + 1)
-                    room = min(room, await pace.free_tokens(session, horizon))
+                    free = await pace.free(session, room, horizon)
+                    room = len(free)
                     if room <= 0:
                         continue
                 stmt = (
@@ -318,14 +325,15 @@ class Dispatcher:
                     .with_for_update(skip_locked=True)
                 )
                 rows = list((await session.execute(stmt)).scalars())
+                if len(rows) == room:
+                    self._claim_filled = True  # there may be more: claim again at once
                 if pace is None:
                     tokens: list[tuple[Token | None, datetime]] = [(None, now)] * len(rows)
                 else:
                     tokens = list(
-                        await pace.take(session, len(rows), horizon, self.worker_id, lease)
+                        await pace.take(session, free[: len(rows)], horizon, self.worker_id, lease)
                     )
-                # Rows without a token (another worker took it meanwhile) stay waiting.
-                for row, (token, free_at) in zip(rows, tokens, strict=False):
+                for row, (token, free_at) in zip(rows, tokens, strict=True):
                     row.status = OutboxStatus.SENDING
                     row.claimed_by = self.worker_id
                     row.claimed_at = now
@@ -334,7 +342,7 @@ class Dispatcher:
                         at = max(slot, free_at)
                         slot = at + pace.spacing
                         self._next_slot[platform] = slot
-                    claimed.append(Claim(row.id, token, at))
+                    claimed.append(Claim(row.id, token, at, row))
         return claimed
 
     async def _deliver(self, claim: Claim) -> int:
@@ -344,7 +352,11 @@ class Dispatcher:
             if wait > 0:
                 await self._sleep(wait)  # the send's slot; its token is free by then
         async with self._sessions() as session:
-            row = await session.get(OutboxMessage, row_id)
+            row = self._claimed_row(claim)
+            if row is not None:
+                session.add(row)  # as claimed: no need to read it again
+            else:
+                row = await session.get(OutboxMessage, row_id)
             pace = self._pacers.get(row.platform) if row is not None else None
             if (
                 row is None
@@ -394,6 +406,17 @@ class Dispatcher:
             await self._after_send(adapter, message)
             return 1
 
+    def _claimed_row(self, claim: Claim) -> OutboxMessage | None:
+        """The row the claim took, if its lease cannot have lapsed since (then nobody else
+        may have taken it over, and it is still as claimed); otherwise None: read it again."""
+        row = claim.row
+        if row is None or row.claimed_at is None:
+            return None
+        lease = timedelta(seconds=self._settings.sending_stale_seconds)
+        if self._clock.now() - row.claimed_at >= lease / 2:
+            return None
+        return row
+
     async def _answered(
         self,
         session: AsyncSession,
@@ -407,13 +430,16 @@ class Dispatcher:
         transaction that records the outcome."""
         answered = self._clock.now()
         if pace is not None:
-            await self._give_back(session, pace, token, answered)
-            if token is not None:
-                self._tokens_back.append(answered + pace.hold)
-            gap = pace.chat_gap
-            if retry_after is not None:
-                gap = max(gap, timedelta(seconds=retry_after))
-            await pace.chat_waits(session, row.address, answered + gap)
+            # Not flushed here: the row's new attempt count goes in the one UPDATE that
+            # records the outcome (the same transaction), not an UPDATE of its own.
+            with session.no_autoflush:
+                await self._give_back(session, pace, token, answered)
+                if token is not None:
+                    self._tokens_back.append(answered + pace.hold)
+                gap = pace.chat_gap
+                if retry_after is not None:
+                    gap = max(gap, timedelta(seconds=retry_after))
+                await pace.chat_waits(session, row.address, answered + gap)
         return answered
 
     async def _give_back(

@@ -86,22 +86,16 @@ class SharedPace:
         await session.execute(insert(PlatformPace).values(rows).on_conflict_do_nothing())
         self._tokens_ready = True
 
-    async def free_tokens(self, session: AsyncSession, now: datetime) -> int:
+    async def free(self, session: AsyncSession, n: int, by: datetime) -> list[tuple[int, datetime]]:
+        """Up to ``n`` tokens free by ``by`` (number, free from), earliest first, locked
+        for this transaction (PostgreSQL) so no other worker takes them meanwhile. Asked
+        before the rows: how many rows to claim is how many tokens there are."""
         await self._ensure_tokens(session)
-        count = await session.scalar(
-            select(func.count()).where(*self._pool(), PlatformPace.free_at <= now)
-        )
-        return int(count or 0)
-
-    async def take(
-        self, session: AsyncSession, n: int, by: datetime, holder: str, lease: timedelta
-    ) -> list[tuple[Token, datetime]]:
-        """Up to ``n`` tokens free by ``by``, each with the time it is free from (a send
-        may use it from then on), held until given back or until the lease lapses."""
         if n <= 0:
             return []
-        taken = list(
-            (
+        return [
+            (int(number), free_at)
+            for number, free_at in (
                 await session.execute(
                     select(PlatformPace.token, PlatformPace.free_at)
                     .where(*self._pool(), PlatformPace.free_at <= by)
@@ -110,17 +104,29 @@ class SharedPace:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-        )
-        if taken:
+        ]
+
+    async def take(
+        self,
+        session: AsyncSession,
+        free: list[tuple[int, datetime]],
+        by: datetime,
+        holder: str,
+        lease: timedelta,
+    ) -> list[tuple[Token, datetime]]:
+        """Hold these tokens (from :meth:`free`, same transaction), each with the time it
+        is free from (a send may use it from then on), until given back or until the
+        lease lapses."""
+        if free:
             await session.execute(
                 update(PlatformPace)
                 .where(
                     PlatformPace.platform == self.platform,
-                    PlatformPace.token.in_([number for number, _ in taken]),
+                    PlatformPace.token.in_([number for number, _ in free]),
                 )
                 .values(free_at=by + lease, held_by=holder)
             )
-        return [(Token(self.platform, number), free_at) for number, free_at in taken]
+        return [(Token(self.platform, number), free_at) for number, free_at in free]
 
     async def give_back(
         self, session: AsyncSession, token: Token, holder: str, answered: datetime | None

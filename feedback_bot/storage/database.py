@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -102,22 +101,3 @@ def upsert_insert(session: AsyncSession) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
-@asynccontextmanager
-async def short_lock_wait(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """The session's writes wait at most ``SHORT_LOCK_WAIT_MS`` for a lock (SQLite's busy
-    timeout, reset afterwards; PostgreSQL's lock_timeout, for this transaction only).
-    Commit inside the block; what is left is rolled back."""
-    if session.get_bind().dialect.name != "sqlite":
-        # Without it a table another session holds (a migration, LOCK TABLE) keeps the
-        # statement waiting as long as the lock lasts, and every event behind it too.
-        await session.execute(text(f"SET LOCAL lock_timeout = {SHORT_LOCK_WAIT_MS}"))
-        yield session
-        return
-    await session.execute(text(f"PRAGMA busy_timeout={SHORT_LOCK_WAIT_MS}"))
-    try:
-        yield session
-    finally:
-        await session.rollback()
-        await session.execute(text(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"))
