@@ -333,7 +333,8 @@ class Dispatcher:
                     tokens = list(
                         await pace.take(session, free[: len(rows)], horizon, self.worker_id, lease)
                     )
-                for row, (token, free_at) in zip(rows, tokens, strict=True):
+                # Rows without a token (another worker took it meanwhile) stay waiting.
+                for row, (token, free_at) in zip(rows, tokens, strict=False):
                     row.status = OutboxStatus.SENDING
                     row.claimed_by = self.worker_id
                     row.claimed_at = now

@@ -87,24 +87,19 @@ class SharedPace:
         self._tokens_ready = True
 
     async def free(self, session: AsyncSession, n: int, by: datetime) -> list[tuple[int, datetime]]:
-        """Up to ``n`` tokens free by ``by`` (number, free from), earliest first, locked
-        for this transaction (PostgreSQL) so no other worker takes them meanwhile. Asked
-        before the rows: how many rows to claim is how many tokens there are."""
+        """Up to ``n`` tokens free by ``by`` (number, free from), earliest first. Not
+        locked: asked before the rows (how many rows to claim is how many tokens there
+        are), and :meth:`take` holds only those still free when it writes."""
         await self._ensure_tokens(session)
         if n <= 0:
             return []
-        return [
-            (int(number), free_at)
-            for number, free_at in (
-                await session.execute(
-                    select(PlatformPace.token, PlatformPace.free_at)
-                    .where(*self._pool(), PlatformPace.free_at <= by)
-                    .order_by(PlatformPace.free_at)
-                    .limit(n)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-        ]
+        rows = await session.execute(
+            select(PlatformPace.token, PlatformPace.free_at)
+            .where(*self._pool(), PlatformPace.free_at <= by)
+            .order_by(PlatformPace.free_at)
+            .limit(n)
+        )
+        return [(int(number), free_at) for number, free_at in rows.all()]
 
     async def take(
         self,
@@ -114,19 +109,25 @@ class SharedPace:
         holder: str,
         lease: timedelta,
     ) -> list[tuple[Token, datetime]]:
-        """Hold these tokens (from :meth:`free`, same transaction), each with the time it
-        is free from (a send may use it from then on), until given back or until the
-        lease lapses."""
-        if free:
-            await session.execute(
-                update(PlatformPace)
-                .where(
-                    PlatformPace.platform == self.platform,
-                    PlatformPace.token.in_([number for number, _ in free]),
-                )
-                .values(free_at=by + lease, held_by=holder)
+        """Hold these tokens (from :meth:`free`) until given back or until the lease
+        lapses; each with the time it is free from (a send may use it from then on). A
+        token another worker took since :meth:`free` read it is left out: the UPDATE
+        asks again that it is free (PostgreSQL re-checks a row another transaction
+        changed), and returns the ones it took."""
+        if not free:
+            return []
+        taken = await session.execute(
+            update(PlatformPace)
+            .where(
+                PlatformPace.platform == self.platform,
+                PlatformPace.token.in_([number for number, _ in free]),
+                PlatformPace.free_at <= by,
             )
-        return [(Token(self.platform, number), free_at) for number, free_at in free]
+            .values(free_at=by + lease, held_by=holder)
+            .returning(PlatformPace.token)
+        )
+        got = {int(number) for number in taken.scalars()}
+        return [(Token(self.platform, number), at) for number, at in free if number in got]
 
     async def give_back(
         self, session: AsyncSession, token: Token, holder: str, answered: datetime | None

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from feedback_bot.storage.sealed import FieldVault
+from feedback_bot.storage.sqlite_driver import one_hop_dbapi
 
 BUSY_TIMEOUT_MS = 30000  # how long SQLite waits for another connection's write lock
 # Writes on the receiving path (inbox, platform cursors) wait much less, on SQLite and on
@@ -39,6 +40,9 @@ def create_engine(url: str, *, lock_wait_ms: int | None = None, **kwargs: Any) -
         busy_ms = lock_wait_ms or BUSY_TIMEOUT_MS
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.get_driver_name() == "aiosqlite":
+            # One hop to the driver's thread per statement (storage.sqlite_driver).
+            kwargs.setdefault("module", one_hop_dbapi())
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
