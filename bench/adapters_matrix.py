@@ -74,9 +74,7 @@ async def _rooms_with(person: Any, bot_id: str, n: int) -> list[str]:
     return rooms
 
 
-async def _timed(
-    person: Any, rooms: list[str], bot_id: str
-) -> tuple[list[float], float]:
+async def _timed(person: Any, rooms: list[str], bot_id: str) -> tuple[list[float], float]:
     out: list[float] = []
     cpu0 = time.process_time()
     for room_id in rooms:
@@ -104,7 +102,7 @@ async def bare_nio(server: Any, store: Path) -> AsyncIterator[str]:
     )
 
     account = server.register(f"echo-{int(time.time() * 1000)}")
-    store.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(store.mkdir, parents=True, exist_ok=True)
     client = AsyncClient(
         server.base_url,
         account.user_id,
@@ -179,7 +177,11 @@ async def our_matrix_bot(
         # The rooms first (the bot joins them once it runs), then their clients as rows.
         rooms = [await person.create_dm(account.user_id) for _ in range(n_rooms)]
         await seed_clients(
-            app.sessions, app.config, n_rooms, now=app.clock.now(), platform="matrix",
+            app.sessions,
+            app.config,
+            n_rooms,
+            now=app.clock.now(),
+            platform="matrix",
             addresses=rooms,
         )
         await app.start()
@@ -204,20 +206,25 @@ async def run_matrix_overhead(backend: Backend, *, updates: int, rounds: int) ->
             person = ClientUser(server, server.register("person"), tmp / "person")
             await person.start()
             try:
-                async with backend.database() as url:
-                    async with our_matrix_bot(
-                        server, url, tmp / "bot-store", person, updates
-                    ) as (bot_id, rooms, app, statements):
-                        # Warm-up, untimed: each room's first message on either side sets
-                        # up its encryption session (key sharing); that is not per update.
-                        await _timed(person, rooms, bot_id)
-                        for _ in range(rounds):
-                            await reset_conversations_of(app)
-                            n0 = statements()
-                            lat, cpu = await _timed(person, rooms, bot_id)
-                            result.statements = (statements() - n0) / len(rooms)
-                            result.ours_s.append(lat)
-                            result.ours_cpu_ms.append(cpu)
+                async with (
+                    backend.database() as url,
+                    our_matrix_bot(server, url, tmp / "bot-store", person, updates) as (
+                        bot_id,
+                        rooms,
+                        app,
+                        statements,
+                    ),
+                ):
+                    # Warm-up, untimed: each room's first message on either side sets
+                    # up its encryption session (key sharing); that is not per update.
+                    await _timed(person, rooms, bot_id)
+                    for _ in range(rounds):
+                        await reset_conversations_of(app)
+                        n0 = statements()
+                        lat, cpu = await _timed(person, rooms, bot_id)
+                        result.statements = (statements() - n0) / len(rooms)
+                        result.ours_s.append(lat)
+                        result.ours_cpu_ms.append(cpu)
                 async with bare_nio(server, tmp / "echo-store") as echo_id:
                     echo_rooms = await _rooms_with(person, echo_id, updates)
                     await _timed(person, echo_rooms, echo_id)
