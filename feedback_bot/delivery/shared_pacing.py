@@ -110,19 +110,26 @@ class SharedPace:
         lease: timedelta,
     ) -> list[tuple[Token, datetime]]:
         """Hold these tokens (from :meth:`free`) until given back or until the lease
-        lapses; each with the time it is free from (a send may use it from then on). A
-        token another worker took since :meth:`free` read it is left out: the UPDATE
-        asks again that it is free (PostgreSQL re-checks a row another transaction
-        changed), and returns the ones it took."""
+        lapses; each with the time it is free from (a send may use it from then on).
+
+        One statement. A token another worker took since :meth:`free` read it is left
+        out: the UPDATE takes only tokens still free that no other transaction has locked
+        (the subquery's ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: never waiting on another
+        worker's lock, so never in a deadlock with it), and returns the ones it took."""
         if not free:
             return []
-        taken = await session.execute(
-            update(PlatformPace)
+        still_free = (
+            select(PlatformPace.token)
             .where(
                 PlatformPace.platform == self.platform,
                 PlatformPace.token.in_([number for number, _ in free]),
                 PlatformPace.free_at <= by,
             )
+            .with_for_update(skip_locked=True)
+        )
+        taken = await session.execute(
+            update(PlatformPace)
+            .where(PlatformPace.platform == self.platform, PlatformPace.token.in_(still_free))
             .values(free_at=by + lease, held_by=holder)
             .returning(PlatformPace.token)
         )
