@@ -294,16 +294,10 @@ class Dispatcher:
                 if room <= 0:
                     break
                 slot = max(now, self._next_slot.get(platform, now))
-                free: list[tuple[int, datetime]] = []
-                if pace is not None:
-                    if lookahead:
-                        if slot > horizon:
-                            continue
-                        room = min(room, int((horizon - slot) / pace.spacing) + 1)
-                    free = await pace.free(session, room, horizon)
-                    room = len(free)
-                    if room <= 0:
+                if pace is not None and lookahead:
+                    if slot > horizon:
                         continue
+                    room = min(room, int((horizon - slot) / pace.spacing) + 1)
                 stmt = (
                     select(OutboxMessage)
                     .where(
@@ -325,14 +319,14 @@ class Dispatcher:
                     .with_for_update(skip_locked=True)
                 )
                 rows = list((await session.execute(stmt)).scalars())
-                if len(rows) == room:
-                    self._claim_filled = True  # there may be more: claim again at once
                 if pace is None:
                     tokens: list[tuple[Token | None, datetime]] = [(None, now)] * len(rows)
                 else:
                     tokens = list(
-                        await pace.take(session, free[: len(rows)], horizon, self.worker_id, lease)
+                        await pace.take(session, len(rows), horizon, self.worker_id, lease)
                     )
+                if len(rows) == room and len(tokens) == room:
+                    self._claim_filled = True  # there may be more: claim again at once
                 # Rows without a token (another worker took it meanwhile) stay waiting.
                 for row, (token, free_at) in zip(rows, tokens, strict=False):
                     row.status = OutboxStatus.SENDING

@@ -86,55 +86,37 @@ class SharedPace:
         await session.execute(insert(PlatformPace).values(rows).on_conflict_do_nothing())
         self._tokens_ready = True
 
-    async def free(self, session: AsyncSession, n: int, by: datetime) -> list[tuple[int, datetime]]:
-        """Up to ``n`` tokens free by ``by`` (number, free from), earliest first. Not
-        locked: asked before the rows (how many rows to claim is how many tokens there
-        are), and :meth:`take` holds only those still free when it writes."""
-        await self._ensure_tokens(session)
+    async def take(
+        self, session: AsyncSession, n: int, by: datetime, holder: str, lease: timedelta
+    ) -> list[tuple[Token, datetime]]:
+        """Up to ``n`` tokens free by ``by``, each with the time it is free from (a send
+        may use it from then on), held until given back or until the lease lapses. Asked
+        after the rows, for as many as were found: none when nothing is waiting (the
+        common claim), and no count of free tokens beforehand."""
         if n <= 0:
             return []
-        rows = await session.execute(
-            select(PlatformPace.token, PlatformPace.free_at)
-            .where(*self._pool(), PlatformPace.free_at <= by)
-            .order_by(PlatformPace.free_at)
-            .limit(n)
+        await self._ensure_tokens(session)
+        taken = list(
+            (
+                await session.execute(
+                    select(PlatformPace.token, PlatformPace.free_at)
+                    .where(*self._pool(), PlatformPace.free_at <= by)
+                    .order_by(PlatformPace.free_at)
+                    .limit(n)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
         )
-        return [(int(number), free_at) for number, free_at in rows.all()]
-
-    async def take(
-        self,
-        session: AsyncSession,
-        free: list[tuple[int, datetime]],
-        by: datetime,
-        holder: str,
-        lease: timedelta,
-    ) -> list[tuple[Token, datetime]]:
-        """Hold these tokens (from :meth:`free`) until given back or until the lease
-        lapses; each with the time it is free from (a send may use it from then on).
-
-        One statement. A token another worker took since :meth:`free` read it is left
-        out: the UPDATE takes only tokens still free that no other transaction has locked
-        (the subquery's ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: never waiting on another
-        worker's lock, so never in a deadlock with it), and returns the ones it took."""
-        if not free:
-            return []
-        still_free = (
-            select(PlatformPace.token)
-            .where(
-                PlatformPace.platform == self.platform,
-                PlatformPace.token.in_([number for number, _ in free]),
-                PlatformPace.free_at <= by,
+        if taken:
+            await session.execute(
+                update(PlatformPace)
+                .where(
+                    PlatformPace.platform == self.platform,
+                    PlatformPace.token.in_([number for number, _ in taken]),
+                )
+                .values(free_at=by + lease, held_by=holder)
             )
-            .with_for_update(skip_locked=True)
-        )
-        taken = await session.execute(
-            update(PlatformPace)
-            .where(PlatformPace.platform == self.platform, PlatformPace.token.in_(still_free))
-            .values(free_at=by + lease, held_by=holder)
-            .returning(PlatformPace.token)
-        )
-        got = {int(number) for number in taken.scalars()}
-        return [(Token(self.platform, number), at) for number, at in free if number in got]
+        return [(Token(self.platform, number), free_at) for number, free_at in taken]
 
     async def give_back(
         self, session: AsyncSession, token: Token, holder: str, answered: datetime | None
