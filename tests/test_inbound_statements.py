@@ -15,11 +15,10 @@ the practice's own settings are read for every turn (a change counts from the ne
 message), and shared pacing returns the send's platform token and records when the chat
 may next be sent to (the deployment-wide limits live in the database): 16.6 here.
 
-Then the adapter-overhead work (issue 15) took 2.2 off: the send uses the row its claim
-took instead of reading it again, the claim asks for free tokens once (not a count and
-then the tokens), and the send's new attempt count goes in the UPDATE that records the
-outcome instead of one of its own; and the practice's settings come with the people's
-query instead of a read of their own: 13.4 here.
+Then the adapter-overhead work (issue 15) took 2.6 off: the send uses the row its claim
+took instead of reading it again; a claim reads the rows first and asks for tokens only
+for the rows it found (no count of free tokens first); and the practice's settings come
+with the people's query instead of a read of their own: 14.0 here.
 """
 
 from __future__ import annotations

@@ -425,16 +425,17 @@ class Dispatcher:
         transaction that records the outcome."""
         answered = self._clock.now()
         if pace is not None:
-            # Not flushed here: the row's new attempt count goes in the one UPDATE that
-            # records the outcome (the same transaction), not an UPDATE of its own.
-            with session.no_autoflush:
-                await self._give_back(session, pace, token, answered)
-                if token is not None:
-                    self._tokens_back.append(answered + pace.hold)
-                gap = pace.chat_gap
-                if retry_after is not None:
-                    gap = max(gap, timedelta(seconds=retry_after))
-                await pace.chat_waits(session, row.address, answered + gap)
+            # The row's pending change (its attempt count) is flushed by the first write
+            # below, so the row is locked before the token: the order the lease renewal
+            # takes them in (rows, then tokens). The other order deadlocked with it on
+            # PostgreSQL (three workers' test), so this UPDATE stays a statement of its own.
+            await self._give_back(session, pace, token, answered)
+            if token is not None:
+                self._tokens_back.append(answered + pace.hold)
+            gap = pace.chat_gap
+            if retry_after is not None:
+                gap = max(gap, timedelta(seconds=retry_after))
+            await pace.chat_waits(session, row.address, answered + gap)
         return answered
 
     async def _give_back(
