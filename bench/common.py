@@ -349,7 +349,12 @@ async def seed_clients_direct(
 async def reset_conversations(rig: Rig) -> None:
     """Every chat back to idle (untimed, between repetitions), so each repetition does the
     same work: a free text from an idle client opens a new draft and asks the first question."""
-    async with rig.app.sessions() as session, session.begin():
+    await reset_conversations_of(rig.app)
+
+
+async def reset_conversations_of(app: App) -> None:
+    """:func:`reset_conversations` for an app without a rig."""
+    async with app.sessions() as session, session.begin():
         await session.execute(
             update(Conversation).values(state="idle", prompt_id=None, item_id=None, data={})
         )

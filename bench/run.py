@@ -29,6 +29,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench.adapters import overhead_lines, run_telegram_overhead
+from bench.adapters_matrix import MatrixUnavailable, run_matrix_overhead
 from bench.common import REPO, Backend, pg_admin_url, pg_server_version
 from bench.digests import markdown as digests_markdown
 from bench.digests import run_digests
@@ -258,6 +259,13 @@ async def _adapters(ctx: Context) -> None:
         found.append(
             await run_telegram_overhead(b, updates=s.overhead_updates, rounds=s.overhead_rounds)
         )
+        ctx.log(f"{b.name}: adapter overhead, Matrix")
+        try:
+            found.append(
+                await run_matrix_overhead(b, updates=s.overhead_updates, rounds=s.overhead_rounds)
+            )
+        except MatrixUnavailable as exc:
+            ctx.log(f"Matrix not measured: {str(exc).splitlines()[0]}")
     ctx.results.sections["adapters"] = overhead_lines(found)
 
 

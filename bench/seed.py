@@ -86,9 +86,13 @@ async def seed_clients(
     practice_tz: str = "Europe/London",
     platform: str = "console",
     prefix: str = "client-",
+    addresses: Sequence[str] | None = None,
 ) -> list[int]:
-    """Returns the client ids; client ``i`` chats at ``f"{prefix}{i}"`` and has the zone
-    ``timezones[i % len(timezones)]`` (None: their practitioner's, the practice's)."""
+    """Returns the client ids; client ``i`` chats at ``addresses[i]`` (default
+    ``f"{prefix}{i}"``) and has the zone ``timezones[i % len(timezones)]`` (None: their
+    practitioner's, the practice's)."""
+    if addresses is None:
+        addresses = [f"{prefix}{i}" for i in range(n_clients)]
     c, d = config.checkins, config.digest
     async with sessions() as session, session.begin():
         [practice_id] = await _insert_ids(
@@ -172,7 +176,7 @@ async def seed_clients(
             [
                 {
                     "platform": platform,
-                    "address": f"{prefix}{i}",
+                    "address": addresses[i],
                     "client_id": cid,
                     "reachable": True,
                     "created_at": now,

@@ -9,9 +9,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback_bot.delivery.dispatcher import Dispatcher
@@ -303,3 +304,42 @@ async def test_two_dispatchers_on_postgresql_send_each_message_exactly_once(
     assert claimed_by == {"worker-0", "worker-1"}, "both workers really took part"
     for engine in engines:
         await engine.dispose()
+
+
+# -- the send uses the row its claim took (no second read), unless its lease may have lapsed
+
+
+def outbox_reads(rig: Rig) -> list[str]:
+    """Every SELECT that reads the outbox's rows, from now on."""
+    seen: list[str] = []
+    engine = rig.sessions.kw["bind"].sync_engine
+
+    def counted(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT OUTBOX.ID"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", counted)
+    return seen
+
+
+async def test_a_claimed_message_is_sent_without_being_read_again(rig: Rig) -> None:
+    await rig.queue("a")
+    await rig.queue("b")
+    reads = outbox_reads(rig)
+    assert await rig.dispatcher.dispatch_once() == 2
+    assert len(reads) == 1, "the claim reads the rows; the sends use them as claimed"
+    assert await rig.statuses() == ["sent", "sent"]
+
+
+async def test_a_claim_older_than_half_its_lease_is_read_again_before_sending(
+    rig: Rig,
+) -> None:
+    await rig.queue("a")
+    [claim] = await rig.dispatcher._claim(10)
+    lease = rig.dispatcher._settings.sending_stale_seconds
+    rig.clock.advance(seconds=lease)
+    # Meanwhile another worker saw the lease lapse and took the row over.
+    async with rig.sessions() as s, s.begin():
+        await s.execute(update(OutboxMessage).values(claimed_by="another-worker/1"))
+    assert await rig.dispatcher._deliver(claim) == 0
+    assert rig.adapter.delivered == [], "not sent by a worker that no longer holds it"

@@ -56,7 +56,7 @@ MODEL_START_WAIT = 15.0
 AdapterFactory = Callable[[CursorStore], Adapter]
 
 STOP_GRACE_SECONDS = 10.0  # how long a clean stop waits for a delivery in flight
-LOOP_CHUNK = 50  # inbox events handled before the loop delivers what they queued
+LOOP_CHUNK = 50  # inbox events handled per call (the loop yields between chunks)
 
 
 class StartupError(Exception):
@@ -192,13 +192,12 @@ class App:
             await self._wake.wait()
             self._wake.clear()
             try:
-                # In chunks, each handed to the delivery loop as soon as it is queued: with
-                # many chats writing at once, the first replies go out before the last
-                # events are handled.
+                # The processor wakes the delivery loop after each event's commit
+                # (App.queued): with many chats writing at once, the first replies go out
+                # before the last events are handled, and a lone reply does not wait for
+                # the inbox to be asked again.
                 while True:
                     processed = await self.processor.process_pending(limit=LOOP_CHUNK)
-                    if processed:
-                        self._send.set()
                     if processed < LOOP_CHUNK:
                         break
             except Exception as exc:  # keep receiving; the rows stay pending for next time
@@ -222,6 +221,10 @@ class App:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def queued(self) -> None:
+        """Something committed may be waiting in the outbox: the delivery loop looks now."""
+        self._send.set()
 
     async def stop(self) -> None:
         # A delivery in flight may finish first (bounded). Cancelled between the platform's
@@ -302,7 +305,10 @@ async def build_app(
     sessions = session_factory(engine, vault)
     if migrate or (await schema_status(engine)).up_to_date:
         await load_hash_key(sessions, vault)
-    cursors = DbCursorStore(sessions, clock)
+    # The receiving path's engine: the inbox and the platform cursors (short lock waits).
+    receiving = receiving_engine(settings.database_url)
+    receiving_sessions = session_factory(receiving, vault)
+    cursors = DbCursorStore(receiving_sessions, clock)
     built = [a if isinstance(a, Adapter) else a(cursors) for a in adapters]
     adapter_map = {a.platform: a for a in built}
     menus = command_menus(catalog, config.languages, config.language)
@@ -338,8 +344,15 @@ async def build_app(
     )
     router = Router(digest_hooks(digests))
     gate = write_gate(settings.database_url)
-    processor = Processor(sessions, deps, clock, router, gate)
     app_holder: list[App] = []
+    processor = Processor(
+        sessions,
+        deps,
+        clock,
+        router,
+        gate,
+        on_committed=lambda: app_holder[0].queued() if app_holder else None,
+    )
 
     async def emergency_reply(event: IncomingEvent) -> bool:
         adapter = adapter_map.get(event.platform)
@@ -350,9 +363,8 @@ async def build_app(
             router.already_warned.add(event.event_id)
         return sent
 
-    receiving = receiving_engine(settings.database_url)
     inbox = Inbox(
-        session_factory(receiving, vault),
+        receiving_sessions,
         vault,
         clock,
         is_risky=lambda text: detector.check(text) is not None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import traceback
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
@@ -38,8 +39,12 @@ class Processor:
         clock: Clock,
         router: Router,
         gate: AbstractAsyncContextManager[Any] | None = None,
+        on_committed: Callable[[], None] = lambda: None,
     ) -> None:
         self._sessions = sessions
+        # Told after each event's transaction commits (the delivery loop is woken by it):
+        # what the turn queued goes out now, not after the inbox has been asked again.
+        self._on_committed = on_committed
         # SQLite: shared with the inbox (storage.database.write_gate), held per turn.
         self._gate = gate or contextlib.nullcontext()
         self._deps = deps
@@ -52,6 +57,7 @@ class Processor:
             if not await self._process_next():
                 break
             done += 1
+            self._on_committed()
         return done
 
     async def _process_next(self) -> bool:

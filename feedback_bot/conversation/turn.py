@@ -14,7 +14,14 @@ from feedback_bot.delivery.choice_ids import new_prompt_id, prompt_choice
 from feedback_bot.delivery.outbox import enqueue
 from feedback_bot.ports import AfterSend, Attachment, Choice, EventKind, IncomingEvent
 from feedback_bot.services import Services
-from feedback_bot.storage.models import Client, Conversation, Identity, Practice, Practitioner
+from feedback_bot.storage.models import (
+    Client,
+    Conversation,
+    Identity,
+    Practice,
+    PracticeSettingsRecord,
+    Practitioner,
+)
 from feedback_bot.storage.states import Delivery, OutboxKind
 
 T = TypeVar("T", bound="Turn")
@@ -34,6 +41,9 @@ class Turn:
     # The identity whose conversation was looked up with the people and found missing:
     # conv() creates it without asking the database again.
     no_conversation_for: int | None = None
+    # Held so the session keeps it (its identity map holds objects weakly): the turn's
+    # practice settings are then read from the session, not the database (load_people).
+    settings_record: PracticeSettingsRecord | None = None
 
     @property
     def lang(self) -> str:
@@ -278,18 +288,21 @@ async def _load_people(turn: Turn, *where: ColumnElement[bool]) -> bool:
         (Identity.client_id.is_not(None), Client.practitioner_id),
         else_=Identity.practitioner_id,
     )
+    # The practice's stored settings come along: loaded here, they are in the session when
+    # the turn asks for them (_practice_settings), which then costs no statement of its own.
     stmt = (
-        select(Identity, Client, Practitioner, Practice, Conversation)
+        select(Identity, Client, Practitioner, Practice, Conversation, PracticeSettingsRecord)
         .outerjoin(Client, Client.id == Identity.client_id)
         .outerjoin(Practitioner, Practitioner.id == practitioner_id)
         .outerjoin(Practice, Practice.id == Practitioner.practice_id)
         .outerjoin(Conversation, Conversation.identity_id == Identity.id)
+        .outerjoin(PracticeSettingsRecord, PracticeSettingsRecord.practice_id == Practice.id)
         .where(*where)
     )
     found = (await turn.session.execute(stmt)).one_or_none()
     if found is None:
         return False
-    ident, client, practitioner, practice, conversation = found
+    ident, client, practitioner, practice, conversation, turn.settings_record = found
     turn.identity, turn.client, turn.practitioner = ident, client, practitioner
     turn.practice = practice if practitioner is not None else None
     turn.conversation = conversation

@@ -131,6 +131,7 @@ class Dispatcher:
         self._batch = batch_size
         self._rng = rng or random.Random()
         self._last_claimed = 0
+        self._claim_filled = False  # the last claim took all the room it had
         self._only: list[str] | None = None
         self._next_slot: dict[str, datetime] = {}  # per platform: this worker's next send
         self._tokens_back: list[datetime] = []  # when tokens this worker gave back are free
@@ -202,8 +203,8 @@ class Dispatcher:
                     task = asyncio.create_task(self._deliver_logged(claim))
                     in_flight.add(task)
                     task.add_done_callback(done)
-                if claimed:
-                    continue  # tokens may be left: claim again at once
+                if self._claim_filled:
+                    continue  # it took all it had room for: there may be more at once
                 self._tokens_back = [t for t in self._tokens_back if t > seen_until]
                 if holding and busy is not None and not in_flight:
                     busy.release()
@@ -303,6 +304,7 @@ class Dispatcher:
         horizon = now + lookahead
         lease = timedelta(seconds=self._settings.sending_stale_seconds)
         claimed: list[Claim] = []
+        self._claim_filled = False
         earlier = aliased(OutboxMessage)
         async with self._sessions() as session, session.begin():
             for platform in self._adapters:
@@ -311,14 +313,10 @@ class Dispatcher:
                 if room <= 0:
                     break
                 slot = max(now, self._next_slot.get(platform, now))
-                if pace is not None:
-                    if lookahead:
-                        if slot > horizon:
-                            continue
-                        room = min(room, int((horizon - slot) / pace.spacing) + 1)
-                    room = min(room, await pace.free_tokens(session, horizon))
-                    if room <= 0:
+                if pace is not None and lookahead:
+                    if slot > horizon:
                         continue
+                    room = min(room, int((horizon - slot) / pace.spacing) + 1)
                 stmt = (
                     select(OutboxMessage)
                     .where(
@@ -346,6 +344,8 @@ class Dispatcher:
                     tokens = list(
                         await pace.take(session, len(rows), horizon, self.worker_id, lease)
                     )
+                if len(rows) == room and len(tokens) == room:
+                    self._claim_filled = True  # there may be more: claim again at once
                 # Rows without a token (another worker took it meanwhile) stay waiting.
                 for row, (token, free_at) in zip(rows, tokens, strict=False):
                     row.status = OutboxStatus.SENDING
@@ -528,6 +528,10 @@ class Dispatcher:
         comes back one hold later and the chat waits its gap (or what the platform asked),
         in the transaction that records the outcome."""
         if pace is not None:
+            # The row's pending change (its attempt count) is flushed by the first write
+            # below, so the row is locked before the token: the order the lease renewal
+            # takes them in (rows, then tokens). The other order deadlocked with it on
+            # PostgreSQL (three workers' test), so this UPDATE stays a statement of its own.
             await self._give_back(session, pace, token, answered)
             if token is not None:
                 self._tokens_back.append(answered + pace.hold)

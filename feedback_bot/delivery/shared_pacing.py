@@ -86,20 +86,16 @@ class SharedPace:
         await session.execute(insert(PlatformPace).values(rows).on_conflict_do_nothing())
         self._tokens_ready = True
 
-    async def free_tokens(self, session: AsyncSession, now: datetime) -> int:
-        await self._ensure_tokens(session)
-        count = await session.scalar(
-            select(func.count()).where(*self._pool(), PlatformPace.free_at <= now)
-        )
-        return int(count or 0)
-
     async def take(
         self, session: AsyncSession, n: int, by: datetime, holder: str, lease: timedelta
     ) -> list[tuple[Token, datetime]]:
         """Up to ``n`` tokens free by ``by``, each with the time it is free from (a send
-        may use it from then on), held until given back or until the lease lapses."""
+        may use it from then on), held until given back or until the lease lapses. Asked
+        after the rows, for as many as were found: none when nothing is waiting (the
+        common claim), and no count of free tokens beforehand."""
         if n <= 0:
             return []
+        await self._ensure_tokens(session)
         taken = list(
             (
                 await session.execute(

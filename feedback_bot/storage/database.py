@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from feedback_bot.storage.sealed import FieldVault
+from feedback_bot.storage.sqlite_driver import one_hop_dbapi
 
 BUSY_TIMEOUT_MS = 30000  # how long SQLite waits for another connection's write lock
 # Writes on the receiving path (inbox, platform cursors) wait much less, on SQLite and on
@@ -40,6 +40,9 @@ def create_engine(url: str, *, lock_wait_ms: int | None = None, **kwargs: Any) -
         busy_ms = lock_wait_ms or BUSY_TIMEOUT_MS
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.get_driver_name() == "aiosqlite":
+            # One hop to the driver's thread per statement (storage.sqlite_driver).
+            kwargs.setdefault("module", one_hop_dbapi())
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -102,22 +105,3 @@ def upsert_insert(session: AsyncSession) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
-@asynccontextmanager
-async def short_lock_wait(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """The session's writes wait at most ``SHORT_LOCK_WAIT_MS`` for a lock (SQLite's busy
-    timeout, reset afterwards; PostgreSQL's lock_timeout, for this transaction only).
-    Commit inside the block; what is left is rolled back."""
-    if session.get_bind().dialect.name != "sqlite":
-        # Without it a table another session holds (a migration, LOCK TABLE) keeps the
-        # statement waiting as long as the lock lasts, and every event behind it too.
-        await session.execute(text(f"SET LOCAL lock_timeout = {SHORT_LOCK_WAIT_MS}"))
-        yield session
-        return
-    await session.execute(text(f"PRAGMA busy_timeout={SHORT_LOCK_WAIT_MS}"))
-    try:
-        yield session
-    finally:
-        await session.rollback()
-        await session.execute(text(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"))
