@@ -49,6 +49,15 @@ def test_corpus_meets_the_targets(detector: RiskDetector, name: str) -> None:
     assert result.false_positive_rate <= MAX_FPR, alarms
 
 
+@pytest.mark.parametrize("name", ["safety_everyday.tsv", "safety_everyday_chat.tsv"])
+def test_everyday_chat_gets_no_crisis_reply(detector: RiskDetector, name: str) -> None:
+    """What clients type in our own conversation tests, and ordinary chat: a crisis reply
+    to any of it would alarm someone who wrote nothing of the kind."""
+    result = evaluate_file(DATA / name, detector)
+    assert result.tn >= 250
+    assert [f"{e.example.source} {e.example.text}" for e in result.false_alarms] == []
+
+
 def test_project_corpus_is_big_enough_and_spread_over_languages_and_topics(
     detector: RiskDetector,
 ) -> None:

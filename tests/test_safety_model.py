@@ -4,6 +4,7 @@ the patterns alone answer and the log says so without any client text."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -22,6 +23,7 @@ from feedback_bot.safety import (
     RiskDetector,
     RiskModel,
 )
+from feedback_bot.safety.classifier import read_classifier
 from feedback_bot.safety.direct import load_detector
 from feedback_bot.safety.evaluate import shipped_detector
 from feedback_bot.safety.model import (
@@ -193,7 +195,7 @@ def test_the_app_shares_one_model_and_can_do_without(tmp_path: Path) -> None:
 
 def test_weights_come_with_their_provenance() -> None:
     with np.load(DEFAULT_WEIGHTS) as data:
-        assert data["coef"].shape == (512,)
+        assert read_classifier(data).layers[0][0].shape[0] == 512
         threshold = float(data["threshold"])
     provenance = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text("utf-8"))
     assert provenance["encoder"]["package"] == ENCODER_PACKAGE
@@ -203,10 +205,13 @@ def test_weights_come_with_their_provenance() -> None:
     assert trained_on == list(TRAINING)
     assert not any(blind in name for name in trained_on for blind in NEVER)
     for entry in provenance["training_data"]:
-        assert (ROOT / entry["file"]).is_file(), entry["file"]
+        # The weights were trained on exactly these files: retrain after editing one.
+        data = (ROOT / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["file"]
+    assert provenance["never_used"] == [f"tests/data/{name}.tsv" for name in NEVER]
 
 
-@pytest.mark.parametrize("name", ["safety_blind_c.tsv", "safety_blind_d.tsv"])
+@pytest.mark.parametrize("name", ["safety_blind_c.tsv", "safety_blind_d.tsv", "safety_blind_e.tsv"])
 def test_training_refuses_the_blind_sets(tmp_path: Path, name: str) -> None:
     blind = tmp_path / name
     blind.write_text("1\ten\tplaceholder\n", encoding="utf-8")

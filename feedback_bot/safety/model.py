@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import numpy as np
-import numpy.typing as npt
+
+from feedback_bot.safety.classifier import Classifier, read_classifier
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -116,24 +117,22 @@ def load_encoder() -> Encoder:
 
 @dataclass(frozen=True)
 class _Weights:
-    coef: npt.NDArray[np.float64]
-    intercept: float
+    classifier: Classifier
     threshold: float
     provenance: dict[str, Any]
 
 
 def _read_weights(path: Path) -> _Weights:
     with np.load(path, allow_pickle=False) as data:
-        coef = np.asarray(data["coef"], dtype=np.float64)
-        intercept = float(data["intercept"])
+        classifier = read_classifier(data)
         threshold = float(data["threshold"])
-    if coef.shape != (512,) or not np.all(np.isfinite(coef)) or not 0.0 < threshold < 1.0:
-        raise ValueError("risk model weights have the wrong shape or values")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError("risk model threshold out of range")
     provenance_path = path.with_suffix(".json")
     provenance: dict[str, Any] = (
         json.loads(provenance_path.read_text("utf-8")) if provenance_path.exists() else {}
     )
-    return _Weights(coef, intercept, threshold, provenance)
+    return _Weights(classifier, threshold, provenance)
 
 
 class _Scorer:
@@ -148,7 +147,7 @@ class _Scorer:
             return None
         with self._lock:
             vectors = np.asarray(self._encoder.encode(chunks), dtype=np.float64)
-        logits = vectors.reshape(len(chunks), -1) @ self._weights.coef + self._weights.intercept
+        logits = self._weights.classifier.logits(vectors.reshape(len(chunks), -1))
         return float(1.0 / (1.0 + np.exp(-np.max(logits))))
 
 
