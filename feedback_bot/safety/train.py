@@ -3,8 +3,10 @@
     python -m feedback_bot.safety.train            # writes both files, prints the figures
     python -m feedback_bot.safety.train --dry-run  # figures only
 
-Only the project's own corpora are used (``TRAINING``). The independent blind sets C, D and
-E are measurement only: this script refuses them, so they stay blind.
+Only the project's own corpora are used (``TRAINING``). The independent blind sets (C to F)
+are measurement only: this script refuses them, so they stay blind. A training line whose
+text (case and punctuation aside) also appears in a blind set is dropped, so that a phrase
+two writers happened to share cannot flatter the blind figures; the provenance counts them.
 
 The threshold is not picked by hand. Leave-one-corpus-out: for each training file, a
 classifier trained on the other files scores it; the pooled scores of the negatives give
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -60,15 +63,22 @@ TRAINING: Final = (
     "safety_train_w1.tsv",
     "safety_train_w2.tsv",
     "safety_train_w3.tsv",
+    "safety_train_w4.tsv",
+    "safety_train_w5.tsv",
 )
-NEVER: Final = ("safety_blind_c", "safety_blind_d", "safety_blind_e")
+NEVER: Final = ("safety_blind_c", "safety_blind_d", "safety_blind_e", "safety_blind_f")
 #: Which classifier: "logistic", or "mlp" (one hidden layer of ``HIDDEN`` units).
 KIND: Final = "logistic"
 HIDDEN: Final = 32
-#: L2 penalty on the weights (see docs/safety.md for the values tried).
-PENALTY: Final = 0.1
-#: Share of unseen hard negatives allowed to fire on the model alone.
-TARGET_FPR: Final = 0.03
+#: L2 penalty on the weights. Chosen by leave-one-corpus-out on the training files (pooled
+#: recall of lists + model at the threshold below): 0.3, 1 and 3 gave 80.1, 80.1 and 79.6 %
+#: at 3 %; a one-hidden-layer network (64 units) was within half a point of this (85.3 % /
+#: 8.3 % against 84.8 % / 8.1 % at 5 %) and is not worth its weights.
+PENALTY: Final = 1.0
+#: Share of unseen hard negatives allowed to fire on the model alone. Recall first: 5 %
+#: (pooled lists + model unseen: recall 84.8 %, FPR 8.1 %; unseen everyday chat 0.5 %)
+#: rather than 3 % (80.1 %, 6.8 %) or 8 % (88.1 %, 10.3 %, everyday chat 1.7 %).
+TARGET_FPR: Final = 0.05
 
 Matrix = npt.NDArray[np.float64]
 Vector = npt.NDArray[np.float64]
@@ -112,6 +122,20 @@ def score_messages(
     return out
 
 
+def text_key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def blind_keys(data: Path = DATA) -> set[str]:
+    """The texts of the blind sets, compared only to keep them out of training."""
+    keys: set[str] = set()
+    for name in NEVER:
+        path = data / f"{name}.tsv"
+        if path.exists():
+            keys.update(text_key(e.text) for e in read_corpus(path))
+    return keys
+
+
 def _rates(fired: npt.NDArray[np.bool_], labels: Vector) -> dict[str, float | None]:
     pos, neg = labels == 1, labels == 0
     return {
@@ -128,7 +152,13 @@ class Corpora:
             if any(name in path.name for name in NEVER):
                 raise SystemExit(f"{path.name} is a blind set: measurement only, never training")
         self.files = list(files)
-        examples: dict[str, list[Example]] = {p.name: read_corpus(p) for p in files}
+        blind = blind_keys()
+        examples: dict[str, list[Example]] = {}
+        self.dropped: dict[str, int] = {}
+        for p in files:
+            read = read_corpus(p)
+            examples[p.name] = [e for e in read if text_key(e.text) not in blind]
+            self.dropped[p.name] = len(read) - len(examples[p.name])
         self.names = list(examples)
         self.texts = {n: [e.text for e in ex] for n, ex in examples.items()}
         self.labels = {
@@ -229,6 +259,7 @@ def train(
                 {
                     "file": f"tests/data/{p.name}",
                     "lines": len(corpora.texts[p.name]),
+                    "dropped_as_in_a_blind_set": corpora.dropped[p.name],
                     "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
                 }
                 for p in corpora.files
