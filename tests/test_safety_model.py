@@ -224,7 +224,9 @@ def test_weights_come_with_their_provenance() -> None:
     assert provenance["never_used"] == [f"tests/data/{name}.tsv" for name in NEVER]
 
 
-@pytest.mark.parametrize("name", ["safety_blind_c.tsv", "safety_blind_d.tsv", "safety_blind_e.tsv"])
+@pytest.mark.parametrize(
+    "name", ["safety_blind_c.tsv", "safety_blind_d.tsv", "safety_blind_e.tsv", "safety_blind_f.tsv"]
+)
 def test_training_refuses_the_blind_sets(tmp_path: Path, name: str) -> None:
     blind = tmp_path / name
     blind.write_text("1\ten\tplaceholder\n", encoding="utf-8")
