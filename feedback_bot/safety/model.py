@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import numpy as np
-import numpy.typing as npt
+
+from feedback_bot.safety.classifier import Classifier, read_classifier
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -61,6 +62,9 @@ PIECE_CHARS: Final = 300
 #: Characters the model reads per message at most: bounds the cost of hostile input.
 BUDGET_CHARS: Final = 600
 
+#: Pieces the model reads per message at most: thousands of one-word lines would otherwise
+#: cost one encoder sequence each (61 ms CPU for 20,000 characters of them, over budget).
+MAX_PIECES: Final = 12
 #: A window the budget would cut shorter than this is not read.
 MIN_CUT_CHARS: Final = 60
 
@@ -88,7 +92,7 @@ def pieces(text: str) -> list[str]:
     if len(parts) < 2 and out:
         return out
     for part in parts:
-        while part and budget > 0:
+        while part and budget > 0 and len(out) < MAX_PIECES:
             if budget < len(part) and budget < MIN_CUT_CHARS:
                 return out  # a scrap cut off by the budget says nothing on its own
             piece = part[: min(PIECE_CHARS, budget)]
@@ -100,7 +104,7 @@ def pieces(text: str) -> list[str]:
             out.append(piece)
             budget -= len(piece)
             part = part[len(piece) :].strip()
-        if budget <= 0:
+        if budget <= 0 or len(out) >= MAX_PIECES:
             break
     return out
 
@@ -116,24 +120,22 @@ def load_encoder() -> Encoder:
 
 @dataclass(frozen=True)
 class _Weights:
-    coef: npt.NDArray[np.float64]
-    intercept: float
+    classifier: Classifier
     threshold: float
     provenance: dict[str, Any]
 
 
 def _read_weights(path: Path) -> _Weights:
     with np.load(path, allow_pickle=False) as data:
-        coef = np.asarray(data["coef"], dtype=np.float64)
-        intercept = float(data["intercept"])
+        classifier = read_classifier(data)
         threshold = float(data["threshold"])
-    if coef.shape != (512,) or not np.all(np.isfinite(coef)) or not 0.0 < threshold < 1.0:
-        raise ValueError("risk model weights have the wrong shape or values")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError("risk model threshold out of range")
     provenance_path = path.with_suffix(".json")
     provenance: dict[str, Any] = (
         json.loads(provenance_path.read_text("utf-8")) if provenance_path.exists() else {}
     )
-    return _Weights(coef, intercept, threshold, provenance)
+    return _Weights(classifier, threshold, provenance)
 
 
 class _Scorer:
@@ -148,7 +150,7 @@ class _Scorer:
             return None
         with self._lock:
             vectors = np.asarray(self._encoder.encode(chunks), dtype=np.float64)
-        logits = vectors.reshape(len(chunks), -1) @ self._weights.coef + self._weights.intercept
+        logits = self._weights.classifier.logits(vectors.reshape(len(chunks), -1))
         return float(1.0 / (1.0 + np.exp(-np.max(logits))))
 
 
