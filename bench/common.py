@@ -31,11 +31,13 @@ from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.scheduling.clock import FakeClock
 from feedback_bot.scheduling.wallclock import WEEKDAYS
 from feedback_bot.storage.models import (
+    ChatPace,
     Client,
     ConsentRecord,
     Conversation,
     Identity,
     OutboxMessage,
+    PlatformPace,
     Practice,
     Practitioner,
 )
@@ -358,6 +360,14 @@ async def reset_conversations_of(app: App) -> None:
         await session.execute(
             update(Conversation).values(state="idle", prompt_id=None, item_id=None, data={})
         )
+
+
+async def reset_pacing(rig: Rig) -> None:
+    """Every platform token free and no chat waiting: after the fake clock is set back, the
+    shared pacing state would otherwise hold every send until the clock caught up."""
+    async with rig.app.sessions() as session, session.begin():
+        await session.execute(update(PlatformPace).values(free_at=START, held_by=None))
+        await session.execute(delete(ChatPace))
 
 
 async def clear_outbox(rig: Rig) -> None:

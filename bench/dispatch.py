@@ -27,6 +27,7 @@ from bench.common import (
     child_env,
     clear_outbox,
     make_rig,
+    reset_pacing,
 )
 from bench.stats import settle
 from feedback_bot.delivery.outbox import Delivery, enqueue
@@ -231,6 +232,7 @@ async def _one(rig: Rig, result: DispatchResult) -> None:
 async def _two_dispatchers(rig: Rig, url: str, key: str, result: DispatchResult) -> None:
     messages, chats = result.messages, result.chats
     rig.clock.set(START)  # the pacing run moved it on; the workers' clocks start here
+    await reset_pacing(rig)  # its tokens and chat times lie ahead of START now
     procs = [await _Worker.start(url, key, f"proc-{i}") for i in range(2)]
     try:
         for _ in range(result.reps):
