@@ -12,7 +12,7 @@ section has a panel in the chart). Delivering the queued digests is the dispatch
 and is not timed here.
 
 With ``jobs`` > 1 the digests are drawn as ``digest send --all --jobs N`` draws them:
-N processes, each with its share of the practitioners (``feedback_bot/digest/parallel.py``),
+N processes, each with its share of the practitioners (``feedback_bot/app/digest_processes.py``),
 on a database seeded afresh (a first run would have marked every item as seen). Those
 processes keep the real clock, so the seeded weeks end at the wall-clock time.
 """
@@ -35,7 +35,7 @@ from sqlalchemy import func, select, text
 
 from bench.common import Backend, bench_settings, make_rig, pg_admin_url, pg_server_version
 from bench.seed import _insert, seed_clients
-from feedback_bot.digest.parallel import send_all_in_processes
+from feedback_bot.app.digest_processes import send_all_in_processes
 from feedback_bot.privacy.crypto import generate_key
 from feedback_bot.storage.models import AllianceScore, FeedbackItem, OutboxMessage, new_uid
 

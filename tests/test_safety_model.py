@@ -232,3 +232,41 @@ def test_training_refuses_the_blind_sets(tmp_path: Path, name: str) -> None:
     blind.write_text("1\ten\tplaceholder\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="blind"):
         train([ROOT / "tests" / "data" / "safety_corpus.tsv", blind])
+
+
+ONLY_WHEN_SERVING = """
+import asyncio, sys, tempfile
+from feedback_bot.app.bootstrap import build_app
+from feedback_bot.safety.model import shared_model
+from tests.harness import settings_for
+
+async def main():
+    db = tempfile.mkdtemp() + "/bot.db"
+    app = await build_app(settings_for(f"sqlite+aiosqlite:///{db}"), adapters=[])
+    built = shared_model()._thread is not None
+    await app.start()
+    started = shared_model()._thread is not None
+    await app.close()
+    print(built, started)
+
+asyncio.run(main())
+"""
+
+
+def test_the_model_loads_when_the_app_serves_not_for_admin_commands() -> None:
+    """An admin command or a digest process builds the app and never screens a text: it
+    must not load the encoder (seconds of CPU, a hundred megabytes). Serving starts it."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", ONLY_WHEN_SERVING],
+        cwd=repo,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True"]

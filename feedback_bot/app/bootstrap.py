@@ -50,8 +50,6 @@ from feedback_bot.storage.migrate import schema_status, upgrade
 
 log = logging.getLogger(__name__)
 
-#: How long start-up waits for the crisis risk model (it loads while migrations run).
-MODEL_START_WAIT = 15.0
 
 AdapterFactory = Callable[[CursorStore], Adapter]
 
@@ -161,6 +159,11 @@ class App:
 
     # -- running for real --------------------------------------------------------
     async def start(self) -> None:
+        # Loaded when the app serves, not when it is built: admin commands and digest
+        # processes build it too, and never screen a text. In the background: the patterns
+        # screen every message meanwhile, and a restart after a crash is not held up.
+        if self.deps.detector.model is not None:
+            self.deps.detector.model.start()
         await self.dispatcher.recover_on_start()
         await self.dispatcher.renew_lease()
         for adapter in self.adapters.values():
@@ -396,9 +399,4 @@ async def build_app(
     app_holder.append(app)
     if is_sqlite(settings.database_url):
         log.info("database: SQLite (single worker)")
-    if detector.model is not None and not await asyncio.to_thread(
-        detector.model.wait_ready, MODEL_START_WAIT
-    ):
-        # Not fatal: the patterns screen every message; the model joins when it is ready.
-        log.warning("safety: risk model %s at start-up", detector.model.status)
     return app

@@ -412,7 +412,7 @@ class DigestService:
         a batch at a time. ``progress(done, total)`` after each; returns how many went out.
 
         ``share=(k, n)`` takes only the practitioners whose id is k modulo n, so that n
-        processes can split the work between them (``digest/parallel.py``)."""
+        processes can split the work between them (``app/digest_processes.py``)."""
         k, n = share
         mine: list[ColumnElement[bool]] = [cast(ColumnElement[bool], Practitioner.active)]
         if n > 1:

@@ -20,8 +20,11 @@ def load_detector(
 ) -> RiskDetector:
     """The shipped lists, plus a deployment's ``safety.yaml`` beside its prompts file and
     the practice's own phrases: each adds to the shipped lists, none can remove from them.
-    With ``model``, the process's shared risk model is asked when no pattern fires (it
-    starts loading now; until it is ready, the patterns alone decide)."""
+    With ``model``, the process's shared risk model is asked when no pattern fires. It
+    starts loading when the app starts serving (``App.start``) or at the first text it is
+    asked about; until it is ready, the patterns alone decide. Admin commands, the digest
+    processes and scheduler-only work never screen a text, so they never load its tens of
+    megabytes."""
     extra = phrases_file if phrases_file is not None and phrases_file.exists() else None
     # An installed wheel has no repository beside it: there the deployment's config
     # directory (the Docker image copies config/ there) holds the shipped lists.
@@ -34,9 +37,7 @@ def load_detector(
     detector = RiskDetector.from_config(data)
     if not model:
         return detector
-    risk_model = shared_model()
-    risk_model.start()
-    return detector.with_model(risk_model)
+    return detector.with_model(shared_model())
 
 
 def direct_reply_id(event: IncomingEvent) -> int:

@@ -68,7 +68,7 @@ async def _send_all(bot: Any, show: bool) -> int:
 
 def _send_all_in_processes(jobs: int, show: bool, as_json: bool) -> int:
     from feedback_bot.app.cli.common import settings_from_environment
-    from feedback_bot.digest.parallel import ShareFailed, send_all_in_processes
+    from feedback_bot.app.digest_processes import ShareFailed, send_all_in_processes
 
     settings_or_exit(as_json)  # a settings mistake is said once, here, not by each process
     try:
