@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -484,78 +487,27 @@ def test_practice_crisis_resources_does_not_migrate(fresh_env: dict[str, str]) -
     assert code == 2 and "schema_head" in json.loads(out)["error"]
 
 
-def test_digest_send_all_queues_one_digest_per_practitioner_with_a_progress_bar(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    import asyncio
-    from datetime import UTC, datetime
+DIGEST_START = datetime(2026, 11, 16, 9, tzinfo=UTC)
 
-    from sqlalchemy import select
 
-    from feedback_bot.storage.models import OutboxMessage
+async def _digest_harness(env: dict[str, str], tmp_path: Path) -> Any:
     from tests.harness import make_harness
 
-    async def seed() -> None:
-        h = await make_harness(
-            env["FEEDBACK_BOT_DATABASE_URL"],
-            tmp_path,
-            datetime(2026, 11, 16, 9, tzinfo=UTC),
-            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
-        )
-        for who, name, client in (("dr1", "Sam", "Ada"), ("dr2", "Lee", "Kim")):
-            pid = await h.practitioner(who, name=name)
-            await h.client(client.lower(), pid, alias=client)
-            await h.says(client.lower(), f"words from {client}")
-            await h.presses(client.lower(), "Something felt good")
-            await h.presses(client.lower(), "Just so you know")
-        await h.close()
-
-    async def digests() -> int:
-        h = await make_harness(
-            env["FEEDBACK_BOT_DATABASE_URL"],
-            tmp_path,
-            datetime(2026, 11, 16, 9, tzinfo=UTC),
-            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
-        )
-        async with h.app.sessions() as s:
-            rows = await s.execute(select(OutboxMessage).where(OutboxMessage.kind == "digest"))
-            found = len(list(rows.scalars()))
-        await h.close()
-        return found
-
-    asyncio.run(seed())
-    assert invoke("digest", "send")[0] == 2  # neither a practitioner nor --all
-    result = CliRunner().invoke(app, ["digest", "send", "--all", "--progress"])
-    assert result.exit_code == 0, result.output
-    assert "2 digest(s) queued" in result.output
-    assert "2/2" in result.output  # the bar (stderr, mixed in by the runner): counts only
-    assert "Ada" not in result.output and "Sam" not in result.output
-    assert asyncio.run(digests()) == 2
+    return await make_harness(
+        env["FEEDBACK_BOT_DATABASE_URL"],
+        tmp_path,
+        DIGEST_START,
+        encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
+    )
 
 
-def test_digest_send_all_in_two_processes_sends_each_digest_once(
-    env: dict[str, str], tmp_path: Path
+def _seed_shared_words(
+    env: dict[str, str], tmp_path: Path, names: list[tuple[str, str, str]]
 ) -> None:
-    """``--jobs 2`` splits the practitioners between two processes: together they queue
-    one digest for each, and the bar counts the whole run."""
-    import asyncio
-    from datetime import UTC, datetime
-
-    from sqlalchemy import select
-
-    from feedback_bot.storage.models import OutboxMessage
-    from tests.harness import make_harness
-
-    start = datetime(2026, 11, 16, 9, tzinfo=UTC)
-    names = [("dr1", "Sam", "Ada"), ("dr2", "Lee", "Kim"), ("dr3", "Noa", "Bo")]
+    """Each (practitioner, name, client) with one client who shared words "just so you know"."""
 
     async def seed() -> None:
-        h = await make_harness(
-            env["FEEDBACK_BOT_DATABASE_URL"],
-            tmp_path,
-            start,
-            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
-        )
+        h = await _digest_harness(env, tmp_path)
         for who, name, client in names:
             pid = await h.practitioner(who, name=name)
             await h.client(client.lower(), pid, alias=client)
@@ -564,13 +516,17 @@ def test_digest_send_all_in_two_processes_sends_each_digest_once(
             await h.presses(client.lower(), "Just so you know")
         await h.close()
 
-    async def digests_by_chat() -> list[str]:
-        h = await make_harness(
-            env["FEEDBACK_BOT_DATABASE_URL"],
-            tmp_path,
-            start,
-            encryption_key=env["FEEDBACK_BOT_ENCRYPTION_KEY"],
-        )
+    asyncio.run(seed())
+
+
+def _digest_chats(env: dict[str, str], tmp_path: Path) -> list[str]:
+    """The chat of every queued digest, one entry per digest."""
+    from sqlalchemy import select
+
+    from feedback_bot.storage.models import OutboxMessage
+
+    async def read() -> list[str]:
+        h = await _digest_harness(env, tmp_path)
         async with h.app.sessions() as s:
             rows = await s.execute(
                 select(OutboxMessage.address).where(OutboxMessage.kind == "digest")
@@ -579,11 +535,33 @@ def test_digest_send_all_in_two_processes_sends_each_digest_once(
         await h.close()
         return found
 
-    asyncio.run(seed())
+    return asyncio.run(read())
+
+
+def test_digest_send_all_queues_one_digest_per_practitioner_with_a_progress_bar(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    _seed_shared_words(env, tmp_path, [("dr1", "Sam", "Ada"), ("dr2", "Lee", "Kim")])
+    assert invoke("digest", "send")[0] == 2  # neither a practitioner nor --all
+    result = CliRunner().invoke(app, ["digest", "send", "--all", "--progress"])
+    assert result.exit_code == 0, result.output
+    assert "2 digest(s) queued" in result.output
+    assert "2/2" in result.output  # the bar (stderr, mixed in by the runner): counts only
+    assert "Ada" not in result.output and "Sam" not in result.output
+    assert len(_digest_chats(env, tmp_path)) == 2
+
+
+def test_digest_send_all_in_two_processes_sends_each_digest_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """``--jobs 2`` splits the practitioners between two processes: together they queue
+    one digest for each, and the bar counts the whole run."""
+    names = [("dr1", "Sam", "Ada"), ("dr2", "Lee", "Kim"), ("dr3", "Noa", "Bo")]
+    _seed_shared_words(env, tmp_path, names)
     assert invoke("digest", "send", "--practitioner", "1", "--jobs", "2")[0] == 2
     result = CliRunner().invoke(app, ["digest", "send", "--all", "--jobs", "2", "--progress"])
     assert result.exit_code == 0, result.output
     assert "3 digest(s) queued" in result.output
     assert "3/3" in result.output
-    chats = asyncio.run(digests_by_chat())
+    chats = _digest_chats(env, tmp_path)
     assert len(chats) == 3 and len(set(chats)) == 3  # one each, nobody twice
